@@ -1,0 +1,100 @@
+"""ChatBox: a real-time 1-on-1 chat backend. `create_app()` builds one independent instance."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask_bcrypt import Bcrypt
+from flask_cors import CORS
+from flask_jwt_extended import JWTManager
+from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from chatbox.api import Api
+from chatbox.db import connect_database, create_indexes
+from chatbox.errors import register_error_handlers
+from chatbox.files.storage import FileStorage
+from chatbox.push.service import build_push_service
+from chatbox.ratelimit import RateLimiter
+from chatbox.realtime.namespace import ChatNamespace
+from chatbox.realtime.notifier import Notifier
+from chatbox.realtime.server import build_presence, socketio_options
+from chatbox.runtime import EXTENSION_KEY, Runtime
+from chatbox.security import register_security_headers
+from config import build_config
+
+log = logging.getLogger("chatbox")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.from_mapping(build_config())
+    if overrides:
+        app.config.update(overrides)
+    if app.config.get("PROXY_FIX_HOPS"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_HOPS"])  # type: ignore[method-assign]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    connect_database(app.config["MONGO_URI"], app.config["MONGO_DB_NAME"])
+    if app.config["AUTO_CREATE_INDEXES"]:
+        create_indexes()
+
+    register_error_handlers(app)
+    register_security_headers(app)
+    CORS(
+        app,
+        origins=app.config["CLIENT_URLS"],
+        supports_credentials=True,
+        expose_headers=["X-Next-Cursor", "Retry-After"],
+    )
+    JWTManager(app)
+
+    socketio = SocketIO(app, **socketio_options(app.config))
+    rt = Runtime(
+        config=app.config,
+        bcrypt=Bcrypt(app),
+        limiter=RateLimiter(app.config["RATELIMIT_ENABLED"], app.config["REDIS_URL"]),
+        storage=FileStorage(app.config["UPLOAD_DIR"], app.config["MAX_UPLOAD_BYTES"]),
+        presence=build_presence(app.config),
+        notifier=Notifier(socketio.server),
+        push=build_push_service(app.config),
+    )
+    app.extensions[EXTENSION_KEY] = rt
+    socketio.server.register_namespace(ChatNamespace(app, rt))
+    app.extensions["chatbox.socketio"] = socketio
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "jwt"},
+                }
+            }
+        },
+    )
+    # Our handler (spec-shaped errors) must win over the one flask-smorest registers.
+    register_error_handlers(app)
+
+    from chatbox.auth.routes import blp as auth_blp
+    from chatbox.files.routes import blp as files_blp
+    from chatbox.health import blp as health_blp
+    from chatbox.messages.routes import blp as messages_blp
+    from chatbox.push.routes import blp as push_blp
+    from chatbox.users.routes import blp as users_blp
+
+    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp):
+        api.register_blueprint(blueprint)
+
+    from chatbox.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def socketio_of(app: Flask) -> SocketIO:
+    return app.extensions["chatbox.socketio"]

@@ -1,0 +1,52 @@
+"""The MongoEngine connection: real MongoDB when MONGO_URI is set, mongomock otherwise."""
+
+from __future__ import annotations
+
+import logging
+
+import mongoengine
+from mongoengine.connection import get_db
+
+from chatbox.models import ALL_DOCUMENTS
+
+log = logging.getLogger("chatbox.db")
+
+
+def connect_database(uri: str | None, db_name: str) -> None:
+    """Connect once per process; apps created later in the same process share the connection."""
+    try:
+        mongoengine.get_connection()
+        return
+    except mongoengine.ConnectionFailure:
+        pass
+    if uri:
+        # connect=False: the client opens its sockets on first use, i.e. after gunicorn forks.
+        mongoengine.connect(host=uri, connect=False, uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
+        log.info("connected to MongoDB")
+        return
+    import mongomock
+
+    log.warning("MONGO_URI is not set: using an in-memory database, nothing is kept when the server stops")
+    mongoengine.connect(
+        db=db_name,
+        host="mongodb://localhost",
+        mongo_client_class=mongomock.MongoClient,
+        uuidRepresentation="standard",
+    )
+
+
+def create_indexes() -> list[str]:
+    created = []
+    for document in ALL_DOCUMENTS:
+        document.ensure_indexes()
+        created.append(document._get_collection_name())
+    return created
+
+
+def ping() -> bool:
+    try:
+        get_db().command("ping")
+        return True
+    except Exception:  # any driver failure means "unreachable" to a health check
+        log.exception("database ping failed")
+        return False

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from chatbox.api import Blueprint, PageArgs
+from chatbox.auth.guard import auth_required, current_user
+from chatbox.auth.schemas import PublicUserSchema
+from chatbox.messages import schemas, service
+from chatbox.messages.service import Upload
+from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
+from chatbox.runtime import runtime
+from chatbox.users.presenting import public_users
+
+blp = Blueprint("messages", __name__, url_prefix="/api/messages", description="Chats and messages")
+SECURED = [{"bearerAuth": []}, {"cookieAuth": []}]
+PAGED = {
+    "headers": {
+        NEXT_CURSOR_HEADER: {
+            "description": "Cursor of the next page; absent on the last page",
+            "schema": {"type": "string"},
+        }
+    }
+}
+
+
+def _paged(page: Page, items: list[Any]) -> Response:
+    response = jsonify(items)
+    if page.next_cursor:
+        response.headers[NEXT_CURSOR_HEADER] = page.next_cursor
+    return response
+
+
+@blp.route("/contacts")
+@auth_required
+@blp.arguments(schemas.ContactsArgs, location="query")
+@blp.response(200, PublicUserSchema(many=True), **PAGED)
+@blp.doc(security=SECURED)
+def contacts(args: dict[str, Any]) -> Response:
+    rt = runtime()
+    page = service.contacts(current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
+    return _paged(page, public_users(rt, page.items))
+
+
+@blp.route("/chats")
+@auth_required
+@blp.arguments(schemas.ContactsArgs, location="query")
+@blp.response(200, schemas.ChatSchema(many=True), **PAGED)
+@blp.doc(security=SECURED)
+def chats(args: dict[str, Any]) -> Response:
+    rt = runtime()
+    page = service.chat_list(rt, current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
+    return _paged(page, page.items)
+
+
+@blp.route("/search/<user_id>")
+@auth_required
+@blp.arguments(schemas.SearchArgs, location="query")
+@blp.response(200, schemas.MessageSchema(many=True), **PAGED)
+@blp.alt_response(404, description="Unknown user")
+@blp.doc(security=SECURED)
+def search(args: dict[str, Any], user_id: str) -> Response:
+    rt = runtime()
+    page = service.search(current_user(), user_id, args["q"], page_size(args["limit"], rt.config), args["cursor"])
+    return _paged(page, [m.to_dict() for m in page.items])
+
+
+@blp.route("/send/<user_id>", methods=["POST"])
+@auth_required
+@blp.arguments(schemas.SendJsonSchema, location="json_or_form")
+@blp.arguments(schemas.SendFilesSchema, location="files")
+@blp.response(201, schemas.MessageSchema, description="The new message; an array of messages for several images")
+@blp.alt_response(200, schema=schemas.MessageSchema, description="A retry with a known clientMessageId")
+@blp.alt_response(403, description="Blocked either way")
+@blp.alt_response(404, description="Unknown or deactivated receiver")
+@blp.alt_response(413, description="A file is too large")
+@blp.alt_response(415, description="File type not allowed or content does not match")
+@blp.alt_response(429, description="Too many messages")
+@blp.doc(security=SECURED)
+def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
+    images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
+    upload = files.get("file")
+    file = Upload(upload.stream, upload.filename or "") if upload is not None else None
+    result = service.send_message(
+        runtime(), current_user(), user_id, body.get("text"), body.get("clientMessageId"), images, file
+    )
+    payload = [m.to_dict() for m in result.messages]
+    response = jsonify(payload if len(payload) > 1 else payload[0])
+    response.status_code = 201 if result.created else 200
+    return response
+
+
+@blp.route("/read/<message_id>", methods=["PUT"])
+@auth_required
+@blp.response(200, schemas.ReadResultSchema)
+@blp.alt_response(403, description="Not the receiver")
+@blp.alt_response(404, description="Unknown message")
+@blp.doc(security=SECURED)
+def read(message_id: str) -> dict[str, Any]:
+    return {"updated": service.mark_read(runtime(), current_user(), message_id)}
+
+
+@blp.route("/chats/<user_id>", methods=["DELETE"])
+@auth_required
+@blp.response(200, schemas.ClearResultSchema)
+@blp.alt_response(404, description="Unknown user")
+@blp.doc(security=SECURED)
+def clear(user_id: str) -> dict[str, Any]:
+    return {"cleared": True, "deleted": service.clear_chat(runtime(), current_user(), user_id)}
+
+
+@blp.route("/<user_id>")
+@auth_required
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, schemas.MessageSchema(many=True), **PAGED)
+@blp.alt_response(404, description="Unknown user")
+@blp.doc(security=SECURED)
+def history(args: dict[str, Any], user_id: str) -> Response:
+    page = service.history(current_user(), user_id, page_size(args["limit"], runtime().config), args["cursor"])
+    return _paged(page, [m.to_dict() for m in page.items])

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from chatbox.api import BaseSchema, PageArgs
+from chatbox.auth.schemas import PublicUserSchema
+
+CLIENT_MESSAGE_ID = {"load_default": None, "allow_none": True, "validate": ma.validate.Length(min=1, max=64)}
+
+
+class SendJsonSchema(BaseSchema):
+    text = ma.fields.String(load_default="", validate=ma.validate.Length(max=20000))
+    clientMessageId = ma.fields.String(**CLIENT_MESSAGE_ID)
+
+
+class SendFilesSchema(BaseSchema):
+    images = ma.fields.List(ma.fields.Raw(metadata={"type": "string", "format": "binary"}))
+    file = ma.fields.Raw(metadata={"type": "string", "format": "binary"})
+
+
+class ContactsArgs(PageArgs):
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=100))
+
+
+class SearchArgs(PageArgs):
+    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+
+
+class AttachmentSchema(ma.Schema):
+    _id = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["image", "file"]))
+    url = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    size = ma.fields.Integer(required=True)
+    mimeType = ma.fields.String(required=True)
+
+
+class MessageSchema(ma.Schema):
+    _id = ma.fields.String(required=True)
+    chatId = ma.fields.String(required=True)
+    senderId = ma.fields.String(required=True)
+    receiverId = ma.fields.String(required=True)
+    text = ma.fields.String(required=True)
+    image = ma.fields.String(allow_none=True, required=True)
+    file = ma.fields.String(allow_none=True, required=True)
+    attachments = ma.fields.List(ma.fields.Nested(AttachmentSchema), required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["sent", "delivered", "read"]))
+    clientMessageId = ma.fields.String(allow_none=True, required=True)
+    createdAt = ma.fields.String(required=True)
+    updatedAt = ma.fields.String(required=True)
+    deliveredAt = ma.fields.String(allow_none=True, required=True)
+    readAt = ma.fields.String(allow_none=True, required=True)
+
+
+class ChatSchema(ma.Schema):
+    _id = ma.fields.String(required=True)
+    user = ma.fields.Nested(PublicUserSchema, required=True)
+    lastMessage = ma.fields.Nested(MessageSchema, allow_none=True, required=True)
+    lastMessageAt = ma.fields.String(required=True)
+    unreadCount = ma.fields.Integer(required=True)
+    isPinned = ma.fields.Boolean(required=True)
+    blockedByMe = ma.fields.Boolean(required=True)
+    blockedByOtherUser = ma.fields.Boolean(required=True)
+
+
+class ReadResultSchema(ma.Schema):
+    updated = ma.fields.Integer(required=True)
+
+
+class ClearResultSchema(ma.Schema):
+    cleared = ma.fields.Boolean(required=True)
+    deleted = ma.fields.Boolean(required=True)

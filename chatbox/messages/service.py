@@ -1,0 +1,451 @@
+"""Message actions. REST routes and socket handlers both call these; each rule lives here once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from bson import ObjectId
+from mongoengine import NotUniqueError, Q
+
+from chatbox.errors import ApiError, bad_request, forbidden, not_found
+from chatbox.files.service import delete_stored_files, store_upload
+from chatbox.messages.presenting import chat_items
+from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
+from chatbox.models.ids import iso, parse_object_id, utcnow
+from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
+from chatbox.models.stored_file import PURPOSE_ATTACHMENT
+from chatbox.pagination import Page, decode_cursor, encode_cursor
+from chatbox.realtime import events
+from chatbox.runtime import Runtime
+from chatbox.users.service import ensure_not_blocked, find_other_user, is_blocked_between
+
+BATCH_SEPARATOR = "#"
+
+
+@dataclass
+class Upload:
+    stream: BinaryIO
+    filename: str
+    images_only: bool = False
+
+
+@dataclass
+class SendResult:
+    messages: list[Message]
+    created: bool
+    chat: Chat | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean_text(rt: Runtime, text: str | None, has_attachments: bool) -> str:
+    text = (text or "").strip()
+    limit = rt.config["MESSAGE_TEXT_MAX"]
+    if len(text) > limit:
+        raise bad_request(f"Text may be at most {limit} characters.", "text_too_long")
+    if not text and not has_attachments:
+        raise bad_request("A message needs text or an attachment.", "empty_message")
+    return text
+
+
+def _batch_ids(client_message_id: str, count: int) -> list[str]:
+    # One message per image: the first keeps the client's id, the rest get derived ones so a retry
+    # of the whole multipart send finds every message of the batch.
+    return [client_message_id] + [f"{client_message_id}{BATCH_SEPARATOR}{i}" for i in range(1, count)]
+
+
+def _existing_batch(sender: User, client_message_id: str) -> list[Message]:
+    ids = _batch_ids(client_message_id, 1 + 10)
+    found = list(Message.objects(sender_id=sender.id, client_message_id__in=ids))
+    return sorted(found, key=lambda m: m.id)
+
+
+def get_or_create_chat(a: User, b: User) -> tuple[Chat, bool]:
+    """The pair's one chat; the unique index on the sorted pair settles two first messages at once."""
+    key = pair_key(a.id, b.id)
+    chat = Chat.objects(pair_key=key).first()
+    if chat is not None:
+        return chat, False
+    chat = Chat(
+        pair_key=key,
+        participants=sorted([a.id, b.id], key=str),
+        unread={str(a.id): 0, str(b.id): 0},
+        cleared_up_to={},
+    )
+    try:
+        chat.save(force_insert=True)
+        return chat, True
+    except NotUniqueError:
+        return Chat.objects.get(pair_key=key), False
+
+
+def _store_uploads(rt: Runtime, sender: User, uploads: list[Upload]) -> list[StoredFile]:
+    stored: list[StoredFile] = []
+    try:
+        for upload in uploads:
+            stored.append(
+                store_upload(
+                    rt.storage, sender.id, upload.stream, upload.filename, PURPOSE_ATTACHMENT, upload.images_only
+                )
+            )
+    except Exception:
+        delete_stored_files(rt.storage, [s.id for s in stored])
+        raise
+    return stored
+
+
+def _attachment(record: StoredFile) -> Attachment:
+    return Attachment(
+        file_id=record.id,
+        kind=record.kind,
+        url=record.url,
+        name=record.name,
+        size=record.size,
+        mime_type=record.mime_type,
+    )
+
+
+def send_message(
+    rt: Runtime,
+    sender: User,
+    receiver_id: str,
+    text: str | None,
+    client_message_id: str | None = None,
+    images: list[Upload] | None = None,
+    file: Upload | None = None,
+    origin_sid: str | None = None,
+) -> SendResult:
+    """Validate, store and announce one send (one message, or one per image)."""
+    rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(sender.id))
+    images = images or []
+    if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
+        raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
+    receiver = find_other_user(sender, receiver_id, require_active=True)
+    ensure_not_blocked(sender, receiver)
+    text = _clean_text(rt, text, bool(images or file))
+    if client_message_id:
+        existing = _existing_batch(sender, client_message_id)
+        if existing:
+            return SendResult(existing, created=False)
+
+    stored = _store_uploads(rt, sender, [*images, *([file] if file else [])])
+    try:
+        return _create_messages(rt, sender, receiver, text, client_message_id, stored, origin_sid)
+    except Exception:
+        delete_stored_files(rt.storage, [s.id for s in stored])
+        raise
+
+
+def _create_messages(
+    rt: Runtime,
+    sender: User,
+    receiver: User,
+    text: str,
+    client_message_id: str | None,
+    stored: list[StoredFile],
+    origin_sid: str | None,
+) -> SendResult:
+    images = [s for s in stored if s.kind == "image"]
+    others = [s for s in stored if s.kind != "image"]
+    # One message per image; a non-image file rides on the first message.
+    groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
+    groups[0].extend(others)
+    chat, chat_created = get_or_create_chat(sender, receiver)
+    viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
+    now = utcnow()
+    batch_ids = _batch_ids(client_message_id, len(groups)) if client_message_id else [None] * len(groups)
+    messages: list[Message] = []
+    for index, (group, batch_id) in enumerate(zip(groups, batch_ids, strict=True)):
+        message = Message(
+            id=ObjectId(),
+            chat_id=chat.id,
+            sender_id=sender.id,
+            receiver_id=receiver.id,
+            text=text if index == 0 else "",
+            attachments=[_attachment(s) for s in group],
+            status=STATUS_READ if viewing else STATUS_SENT,
+            client_message_id=batch_id,
+            created_at=now,
+            updated_at=now,
+            delivered_at=now if viewing else None,
+            read_at=now if viewing else None,
+        )
+        try:
+            message.save(force_insert=True)
+        except NotUniqueError:
+            if not client_message_id or messages:
+                raise
+            # A concurrent retry with the same clientMessageId won the race: answer with its message.
+            return SendResult(_existing_batch(sender, client_message_id), created=False)
+        messages.append(message)
+    if stored:
+        StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
+
+    _record_in_chat(chat, messages, receiver, unread_increment=0 if viewing else len(messages))
+    chat.reload()
+    events.messages_created(rt, chat, sender, receiver, messages, chat_created, origin_sid)
+    if viewing:
+        events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
+    return SendResult(messages, created=True, chat=chat)
+
+
+def _record_in_chat(chat: Chat, messages: list[Message], receiver: User, unread_increment: int) -> None:
+    last = messages[-1]
+    if unread_increment:
+        Chat.objects(id=chat.id).update_one(**{f"inc__unread__{receiver.id}": unread_increment})
+    # Conditional, so that two sends racing never move the summary back to the older message.
+    Chat.objects(Q(id=chat.id) & (Q(last_message_id=None) | Q(last_message_id__lt=last.id))).update_one(
+        set__last_message_id=last.id, set__last_message_at=last.created_at
+    )
+
+
+# --- status changes -------------------------------------------------------------------------
+
+
+def _message_addressed_to(me: User, message_id: str) -> Message:
+    oid = parse_object_id(message_id)
+    message = Message.objects(id=oid).first() if oid else None
+    if message is None or me.id not in (message.sender_id, message.receiver_id):
+        raise not_found("No such message.", "message_not_found")
+    if message.receiver_id != me.id:
+        raise forbidden("Only the receiver can change a message's status.", "not_receiver")
+    return message
+
+
+def _visible_unread_count(chat: Chat, user_id: ObjectId) -> int:
+    query = Q(chat_id=chat.id) & Q(receiver_id=user_id) & Q(status__ne=STATUS_READ)
+    mark = chat.cleared_mark_for(user_id)
+    if mark is not None:
+        query &= Q(id__gt=mark)
+    return Message.objects(query).count()
+
+
+def mark_read(rt: Runtime, me: User, message_id: str) -> int:
+    """Mark this message and every earlier unread one from the same sender in its chat as read."""
+    message = _message_addressed_to(me, message_id)
+    return _read_up_to(rt, me, message.chat_id, message.sender_id, message.id)
+
+
+def _read_up_to(rt: Runtime, me: User, chat_id: ObjectId, sender_id: ObjectId, up_to: ObjectId) -> int:
+    candidates = Message.objects(
+        chat_id=chat_id, receiver_id=me.id, sender_id=sender_id, status__ne=STATUS_READ, id__lte=up_to
+    ).only("id")
+    ids = [m.id for m in candidates]
+    if not ids:
+        return 0
+    now = utcnow()
+    Message.objects(id__in=ids, delivered_at=None).update(set__delivered_at=now)
+    updated = Message.objects(id__in=ids, status__ne=STATUS_READ).update(
+        set__status=STATUS_READ, set__read_at=now, set__updated_at=now
+    )
+    chat = Chat.objects.get(id=chat_id)
+    Chat.objects(id=chat_id).update_one(**{f"set__unread__{me.id}": _visible_unread_count(chat, me.id)})
+    if updated:
+        sender = User.objects(id=sender_id).first()
+        if sender is not None and not is_blocked_between(me, sender):
+            events.messages_read_ids(rt, chat, reader=me, sender_id=sender_id, message_ids=ids, read_at=now)
+    return int(updated)
+
+
+def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
+    """The receiver's device has the message: `sent` becomes `delivered`, never backwards."""
+    message = _message_addressed_to(me, message_id)
+    now = utcnow()
+    changed = Message.objects(id=message.id, status=STATUS_SENT).update_one(
+        set__status=STATUS_DELIVERED, set__delivered_at=now, set__updated_at=now
+    )
+    message.reload()
+    if changed:
+        sender = User.objects(id=message.sender_id).first()
+        if sender is not None and not is_blocked_between(me, sender):
+            events.message_status(rt, message)
+    return message
+
+
+def deliver_pending(rt: Runtime, me: User) -> int:
+    """On connect: everything still `sent` to me becomes `delivered`, and each sender hears of it."""
+    waiting = list(Message.objects(receiver_id=me.id, status=STATUS_SENT).only("id", "sender_id"))
+    if not waiting:
+        return 0
+    now = utcnow()
+    ids = [m.id for m in waiting]
+    Message.objects(id__in=ids, status=STATUS_SENT).update(
+        set__status=STATUS_DELIVERED, set__delivered_at=now, set__updated_at=now
+    )
+    senders = {u.id: u for u in User.objects(id__in=list({m.sender_id for m in waiting}))}
+    for message in Message.objects(id__in=ids, status=STATUS_DELIVERED):
+        sender = senders.get(message.sender_id)
+        if sender is not None and not is_blocked_between(me, sender):
+            events.message_status(rt, message)
+    return len(ids)
+
+
+def read_chat(rt: Runtime, me: User, other_id: str) -> int:
+    """I opened my chat with `other_id`: everything they sent me there is read."""
+    other = find_other_user(me, other_id)
+    chat = Chat.objects(pair_key=pair_key(me.id, other.id)).first()
+    if chat is None:
+        return 0
+    newest = Message.objects(chat_id=chat.id, receiver_id=me.id, status__ne=STATUS_READ).order_by("-id").only("id")
+    newest_unread = newest.first()
+    if newest_unread is None:
+        return 0
+    return _read_up_to(rt, me, chat.id, other.id, newest_unread.id)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _chat_with(me: User, other_id: str) -> tuple[User, Chat | None]:
+    other = find_other_user(me, other_id)
+    return other, Chat.objects(pair_key=pair_key(me.id, other.id)).first()
+
+
+def _before_cursor(cursor: str | None) -> ObjectId | None:
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    before = parse_object_id(str(position.get("before", "")))
+    if before is None:
+        raise ApiError(400, "The cursor is not valid.", "invalid_cursor")
+    return before
+
+
+def _visible_to(me: User, chat: Chat) -> Q:
+    query = Q(chat_id=chat.id)
+    mark = chat.cleared_mark_for(me.id)
+    if mark is not None:
+        query &= Q(id__gt=mark)
+    return query
+
+
+def history(me: User, other_id: str, limit: int, cursor: str | None) -> Page:
+    """The newest page (or the page before the cursor), oldest first within the page."""
+    before = _before_cursor(cursor)
+    _other, chat = _chat_with(me, other_id)
+    if chat is None:
+        return Page([], None)
+    query = _visible_to(me, chat)
+    if before is not None:
+        query &= Q(id__lt=before)
+    rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor({"before": str(rows[-1].id)}) if more else None
+    return Page(list(reversed(rows)), next_cursor)
+
+
+def search(me: User, other_id: str, text: str, limit: int, cursor: str | None) -> Page:
+    """Messages whose text contains `text` literally (case-insensitive), newest first."""
+    text = text.strip()
+    if not 1 <= len(text) <= 100:
+        raise bad_request("The search text must be 1 to 100 characters.", "invalid_query")
+    before = _before_cursor(cursor)
+    _other, chat = _chat_with(me, other_id)
+    if chat is None:
+        return Page([], None)
+    query = _visible_to(me, chat) & Q(text=re.compile(re.escape(text), re.IGNORECASE))
+    if before is not None:
+        query &= Q(id__lt=before)
+    rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor({"before": str(rows[-1].id)}) if more else None)
+
+
+def clear_chat(rt: Runtime, me: User, other_id: str) -> bool:
+    """Hide the chat's history from me; once both sides cleared it, delete it for good."""
+    _other, chat = _chat_with(me, other_id)
+    if chat is None or chat.last_message_id is None:
+        return False
+    mark = chat.last_message_id
+    Chat.objects(id=chat.id).update_one(**{f"set__cleared_up_to__{me.id}": str(mark), f"set__unread__{me.id}": 0})
+    chat.reload()
+    marks = [chat.cleared_mark_for(p) for p in chat.participants]
+    if any(m is None for m in marks):
+        return False
+    both_cleared_up_to = min(m for m in marks if m is not None)
+    doomed = Message.objects(chat_id=chat.id, id__lte=both_cleared_up_to)
+    file_ids = [a.file_id for m in doomed.only("attachments") for a in m.attachments]
+    deleted = doomed.delete()
+    delete_stored_files(rt.storage, file_ids)
+    return bool(deleted)
+
+
+# --- chat list and contacts --------------------------------------------------------------------
+
+
+def _chat_position(chat: Chat, phase: int) -> dict[str, Any]:
+    return {"p": phase, "t": iso(chat.last_message_at), "i": str(chat.id)}
+
+
+def _after_position(position: dict[str, Any]) -> Q:
+    try:
+        moment = datetime.strptime(str(position["t"]), "%Y-%m-%dT%H:%M:%S.%fZ")
+        chat_id = ObjectId(str(position["i"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ApiError(400, "The cursor is not valid.", "invalid_cursor") from exc
+    return Q(last_message_at__lt=moment) | (Q(last_message_at=moment) & Q(id__lt=chat_id))
+
+
+def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query: str) -> Page:
+    """Pinned chats first, then the rest, each newest activity first; a bounded number of queries."""
+    position = decode_cursor(cursor) or {"p": 0}
+    phase = position.get("p")
+    if phase not in (0, 1):
+        raise ApiError(400, "The cursor is not valid.", "invalid_cursor")
+    pinned = list(me.pinned_chats)
+    name_query = name_query.strip()
+    matching: list[ObjectId] | None = None
+    if name_query:
+        pattern = re.compile(re.escape(name_query), re.IGNORECASE)
+        matching = [u.id for u in User.objects(full_name=pattern, id__ne=me.id).only("id")]
+    phases = {
+        0: [p for p in pinned if matching is None or p in matching],
+        1: None if matching is None else [m for m in matching if m not in pinned],
+    }
+    found: list[tuple[int, Chat]] = []
+    for current in (0, 1):
+        if current < phase or (current == 0 and not phases[0]):
+            continue
+        query = Q(participants=me.id)
+        if current == 0:
+            query &= Q(participants__in=phases[0])
+        elif phases[1] is None:
+            query &= Q(participants__nin=pinned)
+        else:
+            query &= Q(participants__in=phases[1])
+        if current == phase and "t" in position:
+            query &= _after_position(position)
+        rows = Chat.objects(query).order_by("-last_message_at", "-id").limit(limit + 1 - len(found))
+        found.extend((current, chat) for chat in rows)
+        if len(found) > limit:
+            break
+    more = len(found) > limit
+    found = found[:limit]
+    items = chat_items(rt, me, [chat for _, chat in found], pinned=set(pinned))
+    next_cursor = encode_cursor(_chat_position(found[-1][1], found[-1][0])) if more else None
+    return Page(items, next_cursor)
+
+
+def contacts(me: User, limit: int, cursor: str | None, text: str) -> Page:
+    """Other active users by name (then id), optionally matching `text` in name or email."""
+    query = Q(is_active=True) & Q(id__ne=me.id)
+    text = text.strip()
+    if text:
+        pattern = re.compile(re.escape(text), re.IGNORECASE)
+        query &= Q(full_name=pattern) | Q(email=pattern)
+    position = decode_cursor(cursor)
+    if position is not None:
+        try:
+            name, after_id = str(position["n"]), ObjectId(str(position["i"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ApiError(400, "The cursor is not valid.", "invalid_cursor") from exc
+        query &= Q(full_name__gt=name) | (Q(full_name=name) & Q(id__gt=after_id))
+    rows = list(User.objects(query).order_by("full_name", "id").limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor({"n": rows[-1].full_name, "i": str(rows[-1].id)}) if more else None
+    return Page(rows, next_cursor)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Any
+
+from mongoengine import BooleanField, DateTimeField, Document, IntField, ListField, ObjectIdField, StringField
+
+from chatbox.models.ids import iso, utcnow
+
+
+class User(Document):
+    meta = {
+        "collection": "users",
+        "indexes": [
+            {"fields": ["email"], "unique": True},
+            {"fields": ["is_active", "full_name"]},
+        ],
+    }
+
+    full_name = StringField(db_field="fullName", required=True, max_length=60)
+    email = StringField(required=True)
+    password_hash = StringField(db_field="passwordHash", required=True)
+    profile_pic = StringField(db_field="profilePic", default="")
+    profile_pic_file_id = ObjectIdField(db_field="profilePicFileId", null=True)
+    last_seen = DateTimeField(db_field="lastSeen", null=True)
+    is_active = BooleanField(db_field="isActive", default=True)
+    is_blocked = BooleanField(db_field="isBlocked", default=False)
+    blocked_users = ListField(ObjectIdField(), db_field="blockedUsers")
+    pinned_chats = ListField(ObjectIdField(), db_field="pinnedChats")
+    # Bumped on every password change; tokens carry the version they were issued under.
+    token_version = IntField(db_field="tokenVersion", default=0)
+    created_at = DateTimeField(db_field="createdAt", default=utcnow)
+
+    @property
+    def can_sign_in(self) -> bool:
+        return bool(self.is_active) and not self.is_blocked
+
+    def has_blocked(self, other_id: Any) -> bool:
+        return other_id in self.blocked_users
+
+    def to_public_dict(self, is_online: bool = False) -> dict[str, Any]:
+        return {
+            "_id": str(self.id),
+            "fullName": self.full_name,
+            "email": self.email,
+            "profilePic": self.profile_pic or "",
+            "lastSeen": iso(self.last_seen),
+            "isOnline": is_online,
+            "createdAt": iso(self.created_at),
+        }

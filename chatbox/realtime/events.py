@@ -1,0 +1,107 @@
+"""Server → client events. Actions call these after a state change; nothing here decides a rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from chatbox.models import Chat, Message, User
+from chatbox.models.ids import iso
+from chatbox.runtime import Runtime
+from chatbox.users.service import is_blocked_between, presence_audience
+
+
+def messages_created(
+    rt: Runtime,
+    chat: Chat,
+    sender: User,
+    receiver: User,
+    messages: list[Message],
+    chat_created: bool,
+    origin_sid: str | None,
+) -> None:
+    from chatbox.messages.presenting import chat_items
+
+    if chat_created:
+        for viewer in (sender, receiver):
+            rt.notifier.to_user(viewer.id, "new-chat", chat_items(rt, viewer, [chat])[0])
+    for message in messages:
+        payload = message.to_dict()
+        rt.notifier.to_user(receiver.id, "new-message", payload)
+        rt.notifier.to_user(sender.id, "new-message", payload, skip_sid=origin_sid)
+    if not rt.presence.is_online(str(receiver.id)):
+        rt.push.notify_new_messages(sender, receiver, messages)
+
+
+def messages_read(
+    rt: Runtime, chat: Chat, reader: User, sender_id: ObjectId, messages: list[Message], read_at: datetime
+) -> None:
+    messages_read_ids(rt, chat, reader, sender_id, [m.id for m in messages], read_at)
+
+
+def messages_read_ids(
+    rt: Runtime, chat: Chat, reader: User, sender_id: ObjectId, message_ids: list[ObjectId], read_at: datetime
+) -> None:
+    rt.notifier.to_user(
+        sender_id,
+        "messages-read",
+        {
+            "chatId": str(chat.id),
+            "readerId": str(reader.id),
+            "messageIds": [str(i) for i in message_ids],
+            "readAt": iso(read_at),
+        },
+    )
+
+
+def message_status(rt: Runtime, message: Message) -> None:
+    rt.notifier.to_user(
+        message.sender_id,
+        "message-status",
+        {
+            "messageId": str(message.id),
+            "chatId": str(message.chat_id),
+            "status": message.status,
+            "deliveredAt": iso(message.delivered_at),
+            "readAt": iso(message.read_at),
+        },
+    )
+
+
+def _offline_payload(user: User) -> dict[str, Any]:
+    return {"userId": str(user.id), "lastSeen": iso(user.last_seen)}
+
+
+def came_online(rt: Runtime, user: User) -> None:
+    for other in presence_audience(user):
+        rt.notifier.to_user(other.id, "user-online", {"userId": str(user.id)})
+
+
+def went_offline(rt: Runtime, user: User) -> None:
+    for other in presence_audience(user):
+        rt.notifier.to_user(other.id, "user-offline", _offline_payload(user))
+
+
+def online_contacts(rt: Runtime, user: User) -> list[str]:
+    audience = [str(u.id) for u in presence_audience(user)]
+    return sorted(rt.presence.online_among(audience))
+
+
+def block_changed(rt: Runtime, me: User, other: User) -> None:
+    """A block or unblock changes who sees whose presence: tell both sides what they now see."""
+    me.reload()
+    other.reload()
+    blocked = is_blocked_between(me, other)
+    for viewer, subject in ((me, other), (other, me)):
+        if not rt.presence.is_online(str(subject.id)):
+            continue
+        if blocked:
+            rt.notifier.to_user(viewer.id, "user-offline", _offline_payload(subject))
+        elif subject in presence_audience(viewer):
+            rt.notifier.to_user(viewer.id, "user-online", {"userId": str(subject.id)})
+
+
+def typing(rt: Runtime, me: User, other: User, started: bool) -> None:
+    rt.notifier.to_user(other.id, "typing" if started else "stop-typing", {"from": str(me.id)})

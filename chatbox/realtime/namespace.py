@@ -1,0 +1,186 @@
+"""Socket.IO handlers, registered straight on python-socketio's server.
+
+They skip Flask-SocketIO's per-event request context, which measured as the largest cost of a
+relayed message (shared/FINDINGS.md); the user id saved at connect is all a handler needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs
+
+import marshmallow as ma
+import socketio
+from flask import Flask
+
+from chatbox.auth.tokens import user_from_token
+from chatbox.errors import ApiError
+from chatbox.messages import service as messages
+from chatbox.models import User
+from chatbox.models.ids import utcnow
+from chatbox.realtime import events, schemas
+from chatbox.realtime.notifier import user_room
+from chatbox.runtime import Runtime
+from chatbox.users.service import ensure_not_blocked, find_other_user
+
+log = logging.getLogger("chatbox.realtime")
+
+Ack = dict[str, Any]
+
+
+def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
+        return auth["token"]
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    cookie = SimpleCookie()
+    try:
+        cookie.load(environ.get("HTTP_COOKIE", ""))
+    except Exception:  # a malformed Cookie header just means "no cookie token"
+        cookie = SimpleCookie()
+    if "jwt" in cookie and cookie["jwt"].value:
+        return cookie["jwt"].value
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    return (query.get("token") or [None])[0]
+
+
+def _failure(error: ApiError) -> Ack:
+    return {"ok": False, "message": error.message, "code": error.code}
+
+
+class ChatNamespace(socketio.Namespace):
+    def __init__(self, app: Flask, rt: Runtime) -> None:
+        super().__init__("/")
+        self.app = app
+        self.rt = rt
+
+    # python-socketio looks up "on_<event>"; our event names use dashes.
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        return super().trigger_event(event.replace("-", "_"), *args)
+
+    # --- connection lifecycle ---------------------------------------------------------------
+
+    def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = _token_from(environ, auth)
+        if not token:
+            raise socketio.exceptions.ConnectionRefusedError("Unauthorized")
+        try:
+            with self.app.app_context():
+                user = user_from_token(token)
+        except ApiError as exc:
+            raise socketio.exceptions.ConnectionRefusedError("Unauthorized") from exc
+        user_id = str(user.id)
+        self.save_session(sid, {"user_id": user_id})
+        self.enter_room(sid, user_room(user_id))
+        came_online = self.rt.presence.add_connection(user_id, sid)
+        # After the CONNECT packet has gone out, so the client is ready for these events.
+        self.server.start_background_task(self._after_connect, sid, user, came_online)
+
+    def _after_connect(self, sid: str, user: User, came_online: bool) -> None:
+        try:
+            if came_online:
+                events.came_online(self.rt, user)
+            self.emit("online-users", events.online_contacts(self.rt, user), to=sid)
+            messages.deliver_pending(self.rt, user)
+        except Exception:
+            log.exception("post-connect work failed for %s", user.id)
+
+    def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = self.get_session(sid)
+        user_id = session.get("user_id")
+        if not user_id:
+            return
+        if self.rt.presence.remove_connection(user_id, sid):
+            user = User.objects(id=user_id).first()
+            if user is None:
+                return
+            User.objects(id=user.id).update_one(set__last_seen=utcnow())
+            user.reload()
+            events.went_offline(self.rt, user)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _handle(
+        self, sid: str, schema: type[ma.Schema], data: Any, action: Callable[[User, dict[str, Any]], Ack]
+    ) -> Ack:
+        try:
+            self.rt.limiter.hit(self.rt.config["RATELIMIT_SOCKET_EVENTS"], "socket", sid)
+            if not isinstance(data, dict):
+                raise ApiError(400, "The event payload must be an object.", "validation_error")
+            try:
+                payload = schema().load(data)
+            except ma.ValidationError as exc:
+                raise ApiError(400, "The event payload is not valid.", "validation_error", exc.messages) from exc
+            user = self._current_user(sid)
+            return {"ok": True, **action(user, payload)}
+        except ApiError as exc:
+            return _failure(exc)
+        except Exception:
+            log.exception("socket event failed")
+            return {"ok": False, "message": "Something went wrong on our side.", "code": "internal_error"}
+
+    def _current_user(self, sid: str) -> User:
+        user_id = self.get_session(sid).get("user_id")
+        user = User.objects(id=user_id).first() if user_id else None
+        if user is None or not user.can_sign_in:
+            self.disconnect(sid)
+            raise ApiError(401, "Unauthorized", "unauthorized")
+        return user
+
+    # --- client events -------------------------------------------------------------------------
+
+    def on_new_message(self, sid: str, data: Any = None) -> Ack:
+        def action(user: User, payload: dict[str, Any]) -> Ack:
+            result = messages.send_message(
+                self.rt, user, payload["to"], payload["text"], payload["clientMessageId"], origin_sid=sid
+            )
+            return {"message": result.messages[0].to_dict()}
+
+        return self._handle(sid, schemas.NewMessageEvent, data, action)
+
+    def _typing(self, sid: str, data: Any, started: bool) -> Ack:
+        def action(user: User, payload: dict[str, Any]) -> Ack:
+            other = find_other_user(user, payload["to"], require_active=True)
+            ensure_not_blocked(user, other)
+            events.typing(self.rt, user, other, started)
+            return {}
+
+        return self._handle(sid, schemas.ToUserEvent, data, action)
+
+    def on_typing(self, sid: str, data: Any = None) -> Ack:
+        return self._typing(sid, data, started=True)
+
+    def on_stop_typing(self, sid: str, data: Any = None) -> Ack:
+        return self._typing(sid, data, started=False)
+
+    def on_message_delivered(self, sid: str, data: Any = None) -> Ack:
+        def action(user: User, payload: dict[str, Any]) -> Ack:
+            message = messages.mark_delivered(self.rt, user, payload["messageId"])
+            return {"status": message.status}
+
+        return self._handle(sid, schemas.MessageIdEvent, data, action)
+
+    def on_message_read(self, sid: str, data: Any = None) -> Ack:
+        def action(user: User, payload: dict[str, Any]) -> Ack:
+            return {"updated": messages.mark_read(self.rt, user, payload["messageId"])}
+
+        return self._handle(sid, schemas.MessageIdEvent, data, action)
+
+    def on_join_chat(self, sid: str, data: Any = None) -> Ack:
+        def action(user: User, payload: dict[str, Any]) -> Ack:
+            other = find_other_user(user, payload["userId"])
+            self.rt.presence.set_viewing(str(user.id), sid, str(other.id))
+            return {"updated": messages.read_chat(self.rt, user, str(other.id))}
+
+        return self._handle(sid, schemas.ChatUserEvent, data, action)
+
+    def on_leave_chat(self, sid: str, data: Any = None) -> Ack:
+        def action(user: User, payload: dict[str, Any]) -> Ack:
+            self.rt.presence.set_viewing(str(user.id), sid, None)
+            return {}
+
+        return self._handle(sid, schemas.ChatUserEvent, data, action)

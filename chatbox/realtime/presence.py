@@ -1,0 +1,85 @@
+"""Who is connected, on how many sockets, and which chat each socket is viewing.
+
+An interface with an in-process implementation; the Redis one shares it across server processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
+
+
+class PresenceStore(Protocol):
+    def add_connection(self, user_id: str, sid: str) -> bool:
+        """Record a socket; True when the user just came online (first socket)."""
+        ...
+
+    def remove_connection(self, user_id: str, sid: str) -> bool:
+        """Forget a socket; True when the user just went offline (last socket)."""
+        ...
+
+    def is_online(self, user_id: str) -> bool: ...
+
+    def online_among(self, user_ids: Iterable[str]) -> set[str]: ...
+
+    def set_viewing(self, user_id: str, sid: str, other_id: str | None) -> None:
+        """Socket `sid` of `user_id` now views the chat with `other_id` (None: no chat)."""
+        ...
+
+    def is_viewing(self, user_id: str, other_id: str) -> bool:
+        """Does any socket of `user_id` view the chat with `other_id`?"""
+        ...
+
+    def refresh(self) -> None:
+        """Keep this process's entries alive (a no-op where nothing expires)."""
+        ...
+
+
+class MemoryPresence:
+    """Presence for a single server process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: dict[str, set[str]] = defaultdict(set)
+        self._viewing: dict[str, dict[str, str]] = defaultdict(dict)  # user -> sid -> other user
+
+    def add_connection(self, user_id: str, sid: str) -> bool:
+        with self._lock:
+            sockets = self._sockets[user_id]
+            first = not sockets
+            sockets.add(sid)
+            return first
+
+    def remove_connection(self, user_id: str, sid: str) -> bool:
+        with self._lock:
+            sockets = self._sockets.get(user_id)
+            self._viewing.get(user_id, {}).pop(sid, None)
+            if not sockets or sid not in sockets:
+                return False
+            sockets.discard(sid)
+            if sockets:
+                return False
+            del self._sockets[user_id]
+            self._viewing.pop(user_id, None)
+            return True
+
+    def is_online(self, user_id: str) -> bool:
+        return bool(self._sockets.get(user_id))
+
+    def online_among(self, user_ids: Iterable[str]) -> set[str]:
+        return {u for u in user_ids if self._sockets.get(u)}
+
+    def set_viewing(self, user_id: str, sid: str, other_id: str | None) -> None:
+        with self._lock:
+            if other_id is None:
+                self._viewing.get(user_id, {}).pop(sid, None)
+            elif sid in self._sockets.get(user_id, ()):
+                self._viewing[user_id][sid] = other_id
+
+    def is_viewing(self, user_id: str, other_id: str) -> bool:
+        return other_id in self._viewing.get(user_id, {}).values()
+
+    def refresh(self) -> None:
+        return None

@@ -1,0 +1,39 @@
+"""Block, unblock, pin and unpin: each one state change, with the events it causes."""
+
+from __future__ import annotations
+
+from bson import ObjectId
+
+from chatbox.models import User
+from chatbox.realtime import events
+from chatbox.runtime import Runtime
+from chatbox.users.service import BLOCKED, PINNED, find_other_user
+
+
+def _change_list(me: User, other: User, field: str, add: bool) -> list[ObjectId]:
+    operator = "add_to_set" if add else "pull"
+    User.objects(id=me.id).update_one(**{f"{operator}__{field}": other.id})
+    me.reload(field)
+    return list(getattr(me, field))
+
+
+def block(rt: Runtime, me: User, user_id: str) -> list[ObjectId]:
+    other = find_other_user(me, user_id)
+    blocked = _change_list(me, other, BLOCKED, add=True)
+    events.block_changed(rt, me, other)
+    return blocked
+
+
+def unblock(rt: Runtime, me: User, user_id: str) -> list[ObjectId]:
+    other = find_other_user(me, user_id)
+    blocked = _change_list(me, other, BLOCKED, add=False)
+    events.block_changed(rt, me, other)
+    return blocked
+
+
+def pin(me: User, user_id: str) -> list[ObjectId]:
+    return _change_list(me, find_other_user(me, user_id), PINNED, add=True)
+
+
+def unpin(me: User, user_id: str) -> list[ObjectId]:
+    return _change_list(me, find_other_user(me, user_id), PINNED, add=False)

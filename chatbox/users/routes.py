@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Any
+
+from chatbox.api import Blueprint
+from chatbox.auth.guard import auth_required, current_user
+from chatbox.auth.schemas import PublicUserSchema
+from chatbox.runtime import runtime
+from chatbox.users import actions, schemas, service
+from chatbox.users.presenting import public_users
+
+blp = Blueprint("users", __name__, url_prefix="/api/users", description="Block and pin")
+SECURED = [{"bearerAuth": []}, {"cookieAuth": []}]
+
+
+def _ids(values: list[Any]) -> list[str]:
+    return [str(v) for v in values]
+
+
+@blp.route("/block/<user_id>", methods=["POST"])
+@auth_required
+@blp.response(200, schemas.BlockedListSchema)
+@blp.alt_response(400, description="Yourself")
+@blp.alt_response(404, description="Unknown user")
+@blp.doc(security=SECURED)
+def block(user_id: str) -> dict[str, Any]:
+    blocked = actions.block(runtime(), current_user(), user_id)
+    return {"blockedUsers": _ids(blocked)}
+
+
+@blp.route("/unblock/<user_id>", methods=["POST"])
+@auth_required
+@blp.response(200, schemas.BlockedListSchema)
+@blp.alt_response(400, description="Yourself")
+@blp.alt_response(404, description="Unknown user")
+@blp.doc(security=SECURED)
+def unblock(user_id: str) -> dict[str, Any]:
+    blocked = actions.unblock(runtime(), current_user(), user_id)
+    return {"blockedUsers": _ids(blocked)}
+
+
+@blp.route("/blocked")
+@auth_required
+@blp.response(200, PublicUserSchema(many=True))
+@blp.doc(security=SECURED)
+def blocked() -> list[dict[str, Any]]:
+    return public_users(runtime(), service.listed_users(current_user(), service.BLOCKED))
+
+
+@blp.route("/pin/<user_id>", methods=["POST"])
+@auth_required
+@blp.response(200, schemas.PinnedListSchema)
+@blp.alt_response(400, description="Yourself")
+@blp.alt_response(404, description="Unknown user")
+@blp.doc(security=SECURED)
+def pin(user_id: str) -> dict[str, Any]:
+    return {"pinnedChats": _ids(actions.pin(current_user(), user_id))}
+
+
+@blp.route("/unpin/<user_id>", methods=["POST"])
+@auth_required
+@blp.response(200, schemas.PinnedListSchema)
+@blp.alt_response(400, description="Yourself")
+@blp.alt_response(404, description="Unknown user")
+@blp.doc(security=SECURED)
+def unpin(user_id: str) -> dict[str, Any]:
+    return {"pinnedChats": _ids(actions.unpin(current_user(), user_id))}
+
+
+@blp.route("/pinned")
+@auth_required
+@blp.response(200, PublicUserSchema(many=True))
+@blp.doc(security=SECURED)
+def pinned() -> list[dict[str, Any]]:
+    return public_users(runtime(), service.listed_users(current_user(), service.PINNED))

@@ -1,0 +1,121 @@
+"""Settings for ChatBox, read from the environment (and `.env` when present).
+
+Every tunable number lives here so that code never carries its own literals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from dotenv import load_dotenv
+
+log = logging.getLogger("chatbox.config")
+
+MIN_PRODUCTION_SECRET_LENGTH = 32
+WEAK_SECRETS = {"secret", "changeme", "change-me", "jwt_secret", "password", "your_jwt_secret"}
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the server refuses to run with."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the Flask config mapping for the environment named by CHATBOX_ENV."""
+    if environ is None:
+        load_dotenv()
+        environ = os.environ
+    env_name = environ.get("CHATBOX_ENV", "development").strip().lower()
+    if env_name not in {"development", "testing", "production"}:
+        raise ConfigError(f"CHATBOX_ENV must be development, testing or production, got {env_name!r}")
+    production = env_name == "production"
+
+    jwt_secret = environ.get("JWT_SECRET", "")
+    if production:
+        if len(jwt_secret) < MIN_PRODUCTION_SECRET_LENGTH or jwt_secret.lower() in WEAK_SECRETS:
+            raise ConfigError(
+                f"JWT_SECRET must be set to a random string of at least {MIN_PRODUCTION_SECRET_LENGTH} "
+                "characters in production"
+            )
+    elif not jwt_secret:
+        jwt_secret = secrets.token_urlsafe(48)
+        if env_name == "development":
+            log.warning("JWT_SECRET is not set: using a random key, so tokens die with this process")
+
+    max_upload_mb = _int(environ, "MAX_UPLOAD_MB", 25)
+    max_images = 10
+    client_urls = [u.strip() for u in environ.get("CLIENT_URL", "http://localhost:5173").split(",") if u.strip()]
+
+    return {
+        "CHATBOX_ENV": env_name,
+        "TESTING": env_name == "testing",
+        "PORT": _int(environ, "PORT", 3000),
+        "MONGO_URI": environ.get("MONGO_URI") or None,
+        "MONGO_DB_NAME": environ.get("MONGO_DB_NAME", "chatbox"),
+        "AUTO_CREATE_INDEXES": _bool(environ.get("AUTO_CREATE_INDEXES"), True),
+        "REDIS_URL": environ.get("REDIS_URL") or None,
+        "REDIS_MAX_CONNECTIONS": _int(environ, "REDIS_MAX_CONNECTIONS", 1000),
+        "CLIENT_URLS": client_urls,
+        "UPLOAD_DIR": os.path.abspath(environ.get("UPLOAD_DIR", "./uploads")),
+        "MAX_UPLOAD_MB": max_upload_mb,
+        "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
+        "MAX_IMAGES_PER_SEND": max_images,
+        # A multipart send may carry ten images and one file, each up to the per-file cap.
+        "MAX_CONTENT_LENGTH": (max_images + 1) * max_upload_mb * 1024 * 1024 + 1024 * 1024,
+        "MAX_JSON_BYTES": _int(environ, "MAX_JSON_KB", 64) * 1024,
+        "FIREBASE_CREDENTIALS": environ.get("FIREBASE_CREDENTIALS") or None,
+        "MAX_DEVICES_PER_USER": _int(environ, "MAX_DEVICES_PER_USER", 10),
+        "PUSH_BODY_MAX_CHARS": 100,
+        "RATELIMIT_ENABLED": _bool(environ.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_AUTH": environ.get("RATELIMIT_AUTH", "10/minute"),
+        "RATELIMIT_SEND": environ.get("RATELIMIT_SEND", "20/second"),
+        "RATELIMIT_SOCKET_EVENTS": environ.get("RATELIMIT_SOCKET_EVENTS", "50/second"),
+        "PRESENCE_TTL_SECONDS": _int(environ, "PRESENCE_TTL_SECONDS", 90),
+        "MESSAGE_TEXT_MAX": 5000,
+        "SEARCH_QUERY_MAX": 100,
+        "CLIENT_MESSAGE_ID_MAX": 64,
+        "PAGE_DEFAULT": 50,
+        "PAGE_MAX": 100,
+        "BCRYPT_LOG_ROUNDS": _int(environ, "BCRYPT_LOG_ROUNDS", 4 if env_name == "testing" else 12),
+        # flask-jwt-extended
+        "JWT_SECRET_KEY": jwt_secret,
+        "SECRET_KEY": jwt_secret,
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=_int(environ, "JWT_EXPIRES", 604800)),
+        "JWT_TOKEN_LOCATION": ["headers", "cookies"],
+        "JWT_ACCESS_COOKIE_NAME": "jwt",
+        "JWT_COOKIE_SAMESITE": "Lax",
+        "JWT_COOKIE_SECURE": production,
+        # SameSite=Lax plus an origin-restricted CORS policy stands in for double-submit CSRF tokens,
+        # which the public contract does not ask clients to send (see SECURITY.md).
+        "JWT_COOKIE_CSRF_PROTECT": False,
+        "JWT_SESSION_COOKIE": False,
+        # flask-smorest / OpenAPI
+        "API_TITLE": "ChatBox API",
+        "API_VERSION": "1.0.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "PROPAGATE_EXCEPTIONS": False,
+    }

@@ -1,0 +1,46 @@
+"""Test entry point: gevent patches the standard library first, as wsgi.py does for the server."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("CHATBOX_ENV", "testing")
+
+from tests.support.api import ApiClient  # noqa: E402
+from tests.support.live import LiveServer, start_live_server  # noqa: E402
+
+
+@pytest.fixture
+def app(tmp_path: Any) -> Iterator[Any]:
+    from mongoengine.connection import get_db
+
+    from chatbox import create_app
+
+    application = create_app(
+        {"UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_ENABLED": False, "CHATBOX_ENV": "testing"}
+    )
+    application.extensions["chatbox"].storage.root = str(tmp_path / "uploads")
+    yield application
+    db = get_db()
+    for name in db.list_collection_names():
+        db.drop_collection(name)
+
+
+@pytest.fixture
+def api(app: Any) -> ApiClient:
+    return ApiClient(app.test_client())
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: Any) -> Iterator[LiveServer]:
+    server = start_live_server(tmp_path_factory.mktemp("live-uploads"))
+    yield server
+    server.stop()

@@ -1,0 +1,89 @@
+"""A real ChatBox server process (gunicorn + the Procfile's gevent-websocket worker) on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    process: subprocess.Popen[Any]
+    url: str
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_live_server(upload_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHATBOX_ENV": "testing",
+        "PORT": str(port),
+        "UPLOAD_DIR": str(upload_dir),
+        "RATELIMIT_ENABLED": "false",
+        "JWT_SECRET": "live-test-secret-" + "x" * 32,
+        "CLIENT_URL": f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
+    }
+    env.pop("MONGO_URI", None)
+    log_path = upload_dir / f"server-{port}.log"
+    log_file = open(log_path, "wb")  # noqa: SIM115 - handed to the child for its lifetime
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    server = LiveServer(process, url, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"server did not start:\n{server.log()}")
