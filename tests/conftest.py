@@ -36,7 +36,7 @@ def app(tmp_path: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def api(app: Any) -> ApiClient:
-    return ApiClient(app.test_client())
+    return ApiClient(app.test_client(use_cookies=False))
 
 
 @pytest.fixture(scope="session")

@@ -72,11 +72,12 @@ def test_login_rejects_operator_injection(api: ApiClient) -> None:
     assert response.status_code == 400
 
 
-def test_check_with_header_and_with_cookie(api: ApiClient) -> None:
+def test_check_with_header_and_with_cookie(app, api: ApiClient) -> None:  # type: ignore[no-untyped-def]
     user = api.signup("Cat")
     assert api.get("/api/auth/check", user).get_json()["_id"] == user.id
-    api.client.set_cookie("jwt", user.token, domain="localhost")
-    response = api.client.get("/api/auth/check")
+    browser = app.test_client()
+    browser.set_cookie("jwt", user.token, domain="localhost")
+    response = browser.get("/api/auth/check")
     assert response.status_code == 200 and response.get_json()["email"] == user.email
     assert "passwordHash" not in response.get_json()
 

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from tests.support.api import ApiClient
+
+
+def test_block_and_unblock_are_idempotent_and_listed(api: ApiClient) -> None:
+    me, bob, cat = api.signup("Me"), api.signup("Bob"), api.signup("Cat")
+    for _ in range(2):
+        response = api.post(f"/api/users/block/{bob.id}", me)
+        assert response.status_code == 200 and response.get_json() == {"blockedUsers": [bob.id]}
+    api.post(f"/api/users/block/{cat.id}", me)
+    listed = api.get("/api/users/blocked", me).get_json()
+    assert [u["_id"] for u in listed] == [bob.id, cat.id]
+    assert set(listed[0]) == {"_id", "fullName", "email", "profilePic", "lastSeen", "isOnline", "createdAt"}
+    for _ in range(2):
+        assert api.post(f"/api/users/unblock/{bob.id}", me).get_json() == {"blockedUsers": [cat.id]}
+    assert [u["_id"] for u in api.get("/api/users/blocked", me).get_json()] == [cat.id]
+
+
+def test_pin_and_unpin_are_idempotent_and_listed(api: ApiClient) -> None:
+    me, bob = api.signup("Me"), api.signup("Bob")
+    for _ in range(2):
+        assert api.post(f"/api/users/pin/{bob.id}", me).get_json() == {"pinnedChats": [bob.id]}
+    assert [u["_id"] for u in api.get("/api/users/pinned", me).get_json()] == [bob.id]
+    for _ in range(2):
+        assert api.post(f"/api/users/unpin/{bob.id}", me).get_json() == {"pinnedChats": []}
+    assert api.get("/api/users/pinned", me).get_json() == []
+
+
+def test_block_and_pin_refuse_self_unknown_and_anonymous(api: ApiClient) -> None:
+    me = api.signup("Me")
+    for action in ("block", "unblock", "pin", "unpin"):
+        own = api.post(f"/api/users/{action}/{me.id}", me)
+        assert own.status_code == 400 and own.get_json()["code"] == "self_not_allowed"
+        assert api.post(f"/api/users/{action}/000000000000000000000000", me).status_code == 404
+        assert api.post(f"/api/users/{action}/not-an-id", me).status_code == 404
+        assert api.post(f"/api/users/{action}/{me.id}").status_code == 401
+    assert api.get("/api/users/blocked").status_code == 401
+    assert api.get("/api/users/pinned").status_code == 401
