@@ -295,6 +295,23 @@ def read_chat(rt: Runtime, me: User, other_id: str) -> int:
     return _read_up_to(rt, me, chat.id, other.id, newest_unread.id)
 
 
+def open_chat(rt: Runtime, me: User, other_id: str, sid: str) -> int:
+    """A socket of mine now shows my chat with `other_id`: read what waits there, and what arrives."""
+    other = find_other_user(me, other_id)
+    rt.presence.set_viewing(str(me.id), sid, str(other.id))
+    return read_chat(rt, me, str(other.id))
+
+
+def close_chat(rt: Runtime, me: User, sid: str) -> None:
+    rt.presence.set_viewing(str(me.id), sid, None)
+
+
+def send_typing(rt: Runtime, me: User, other_id: str, started: bool) -> None:
+    other = find_other_user(me, other_id, require_active=True)
+    ensure_not_blocked(me, other)
+    events.typing(rt, me, other, started)
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 

@@ -20,11 +20,9 @@ from chatbox.auth.tokens import user_from_token
 from chatbox.errors import ApiError
 from chatbox.messages import service as messages
 from chatbox.models import User
-from chatbox.models.ids import utcnow
-from chatbox.realtime import events, schemas
+from chatbox.realtime import connections, schemas
 from chatbox.realtime.notifier import user_room
 from chatbox.runtime import Runtime
-from chatbox.users.service import ensure_not_blocked, find_other_user
 
 log = logging.getLogger("chatbox.realtime")
 
@@ -73,34 +71,24 @@ class ChatNamespace(socketio.Namespace):
                 user = user_from_token(token)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized") from exc
-        user_id = str(user.id)
-        self.save_session(sid, {"user_id": user_id})
-        self.enter_room(sid, user_room(user_id))
-        came_online = self.rt.presence.add_connection(user_id, sid)
+        self.save_session(sid, {"user_id": str(user.id)})
+        self.enter_room(sid, user_room(str(user.id)))
+        came_online = connections.socket_opened(self.rt, user, sid)
         # After the CONNECT packet has gone out, so the client is ready for these events.
         self.server.start_background_task(self._after_connect, sid, user, came_online)
 
     def _after_connect(self, sid: str, user: User, came_online: bool) -> None:
         try:
-            if came_online:
-                events.came_online(self.rt, user)
-            self.emit("online-users", events.online_contacts(self.rt, user), to=sid)
-            messages.deliver_pending(self.rt, user)
+            connections.after_socket_opened(
+                self.rt, user, came_online, lambda online: self.emit("online-users", online, to=sid)
+            )
         except Exception:
             log.exception("post-connect work failed for %s", user.id)
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        session = self.get_session(sid)
-        user_id = session.get("user_id")
-        if not user_id:
-            return
-        if self.rt.presence.remove_connection(user_id, sid):
-            user = User.objects(id=user_id).first()
-            if user is None:
-                return
-            User.objects(id=user.id).update_one(set__last_seen=utcnow())
-            user.reload()
-            events.went_offline(self.rt, user)
+        user_id = self.get_session(sid).get("user_id")
+        if user_id:
+            connections.socket_closed(self.rt, user_id, sid)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -127,7 +115,8 @@ class ChatNamespace(socketio.Namespace):
         user_id = self.get_session(sid).get("user_id")
         user = User.objects(id=user_id).first() if user_id else None
         if user is None or not user.can_sign_in:
-            self.disconnect(sid)
+            # Disconnect once this event's ack (which says why) has been sent.
+            self.server.start_background_task(self.disconnect, sid)
             raise ApiError(401, "Unauthorized", "unauthorized")
         return user
 
@@ -144,9 +133,7 @@ class ChatNamespace(socketio.Namespace):
 
     def _typing(self, sid: str, data: Any, started: bool) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            other = find_other_user(user, payload["to"], require_active=True)
-            ensure_not_blocked(user, other)
-            events.typing(self.rt, user, other, started)
+            messages.send_typing(self.rt, user, payload["to"], started)
             return {}
 
         return self._handle(sid, schemas.ToUserEvent, data, action)
@@ -172,15 +159,13 @@ class ChatNamespace(socketio.Namespace):
 
     def on_join_chat(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            other = find_other_user(user, payload["userId"])
-            self.rt.presence.set_viewing(str(user.id), sid, str(other.id))
-            return {"updated": messages.read_chat(self.rt, user, str(other.id))}
+            return {"updated": messages.open_chat(self.rt, user, payload["userId"], sid)}
 
         return self._handle(sid, schemas.ChatUserEvent, data, action)
 
     def on_leave_chat(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            self.rt.presence.set_viewing(str(user.id), sid, None)
+            messages.close_chat(self.rt, user, sid)
             return {}
 
         return self._handle(sid, schemas.ChatUserEvent, data, action)

@@ -1,0 +1,35 @@
+"""What a socket opening or closing changes: presence, lastSeen, waiting deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chatbox.messages.service import deliver_pending
+from chatbox.models import User
+from chatbox.models.ids import utcnow
+from chatbox.realtime import events
+from chatbox.runtime import Runtime
+
+
+def socket_opened(rt: Runtime, user: User, sid: str) -> bool:
+    """Count the socket; True when this is the user's first (they just came online)."""
+    return rt.presence.add_connection(str(user.id), sid)
+
+
+def after_socket_opened(
+    rt: Runtime, user: User, came_online: bool, send_online_users: Callable[[list[str]], None]
+) -> None:
+    if came_online:
+        events.came_online(rt, user)
+    send_online_users(events.online_contacts(rt, user))
+    deliver_pending(rt, user)
+
+
+def socket_closed(rt: Runtime, user_id: str, sid: str) -> None:
+    """Forget the socket; when it was the user's last, save lastSeen and tell their contacts."""
+    if not rt.presence.remove_connection(user_id, sid):
+        return
+    User.objects(id=user_id).update_one(set__last_seen=utcnow())
+    user = User.objects(id=user_id).first()
+    if user is not None:
+        events.went_offline(rt, user)

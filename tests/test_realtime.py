@@ -1,0 +1,307 @@
+"""Socket.IO behaviour against a real server process (gunicorn + gevent-websocket) on a loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.live import LiveServer
+from tests.support.sockets import LiveApi, LiveUser, Socket, refused, wait_until
+
+
+@pytest.fixture
+def live(live_server: LiveServer) -> LiveApi:
+    return LiveApi(live_server.url)
+
+
+@pytest.fixture
+def sockets(live_server: LiveServer) -> Iterator[Any]:
+    opened: list[Socket] = []
+
+    def open_socket(user: LiveUser | None = None, **connect: Any) -> Socket:
+        socket = Socket(live_server.url, user, **connect)
+        opened.append(socket)
+        return socket
+
+    yield open_socket
+    for socket in opened:
+        socket.close()
+
+
+def _sentinel(live: LiveApi, socket: Socket, to: LiveUser) -> None:
+    """Send `to` a message from a fresh user and wait for it: anything emitted earlier has arrived by then."""
+    stranger = live.signup("Sentinel")
+    message = live.send(stranger, to, "sentinel")
+    socket.wait_for("new-message", lambda m: m["_id"] == message["_id"])
+
+
+# --- connecting -----------------------------------------------------------------------------------
+
+
+def test_connect_with_token_in_auth_header_cookie_or_query(
+    live: LiveApi, sockets: Any, live_server: LiveServer
+) -> None:
+    user = live.signup()
+    for url, connect in (
+        (live_server.url, {"auth": {"token": user.token}}),
+        (live_server.url, {"headers": {"Authorization": f"Bearer {user.token}"}}),
+        (live_server.url, {"headers": {"Cookie": f"jwt={user.token}"}}),
+        (f"{live_server.url}?token={user.token}", {}),
+        (f"{live_server.url}?token={user.token}", {"transports": ["polling"]}),
+    ):
+        socket = Socket(url, None, **connect)
+        try:
+            assert socket.client.connected
+            assert socket.wait_for("online-users") == [[]]
+        finally:
+            socket.close()
+
+
+def test_bad_tokens_are_refused_at_connect(live: LiveApi, live_server: LiveServer) -> None:
+    from flask_jwt_extended import create_access_token
+
+    from chatbox import create_app
+
+    url = live_server.url
+    assert refused(url) == {"message": "Unauthorized"}
+    assert refused(url, auth={"token": "garbage"}) == {"message": "Unauthorized"}
+    assert refused(url, headers={"Authorization": "Bearer garbage"}) == {"message": "Unauthorized"}
+
+    expired_user = live.signup()
+    signer = create_app({"JWT_SECRET_KEY": "live-test-secret-" + "x" * 32, "AUTO_CREATE_INDEXES": False})
+    with signer.app_context():
+        expired = create_access_token(
+            identity=expired_user.id, additional_claims={"ver": 0}, expires_delta=timedelta(seconds=-10)
+        )
+    assert refused(url, auth={"token": expired}) == {"message": "Unauthorized"}
+
+    logged_out = live.signup()
+    assert live.call("POST", "/api/auth/logout", logged_out).status_code == 200
+    assert refused(url, auth={"token": logged_out.token}) == {"message": "Unauthorized"}
+
+    changed = live.signup()
+    response = live.call(
+        "PUT",
+        "/api/auth/change-password",
+        changed,
+        json={"currentPassword": "correct horse battery", "newPassword": "a brand new one"},
+    )
+    assert response.status_code == 200
+    assert refused(url, auth={"token": changed.token}) == {"message": "Unauthorized"}
+    fresh = Socket(url, None, auth={"token": response.json()["token"]})
+    assert fresh.client.connected
+    fresh.close()
+
+
+def test_deactivated_and_admin_blocked_accounts_cannot_connect(tmp_path: Any) -> None:
+    from tests.support.served import served_app
+
+    with served_app(tmp_path) as (app, url):
+        live = LiveApi(url)
+        runner = app.test_cli_runner()
+        for action, undo in (("deactivate", "activate"), ("block", "unblock")):
+            user = live.signup()
+            assert runner.invoke(args=["users", action, user.email]).exit_code == 0
+            assert refused(url, auth={"token": user.token}) == {"message": "Unauthorized"}
+            assert runner.invoke(args=["users", undo, user.email]).exit_code == 0
+            socket = Socket(url, user)
+            assert socket.client.connected
+            # An account switched off while connected is dropped at its next event.
+            assert runner.invoke(args=["users", action, user.email]).exit_code == 0
+            ack = socket.call("typing", {"to": user.id})
+            assert ack["ok"] is False and ack["code"] == "unauthorized"
+            wait_until(lambda s=socket: not s.client.connected, "the server drops the switched-off account")
+            assert runner.invoke(args=["users", undo, user.email]).exit_code == 0
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+def test_new_message_with_ack_reaches_receiver_and_senders_other_connections(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    alice_phone, alice_laptop, bob_phone = sockets(alice), sockets(alice), sockets(bob)
+    ack = alice_phone.call("new-message", {"to": bob.id, "text": " hi bob ", "clientMessageId": "k1"})
+    assert ack["ok"] is True
+    message = ack["message"]
+    assert message["text"] == "hi bob" and message["status"] == "sent" and message["clientMessageId"] == "k1"
+    assert bob_phone.wait_for("new-message")[0]["_id"] == message["_id"]
+    assert alice_laptop.wait_for("new-message")[0]["_id"] == message["_id"]
+    for socket, other in ((alice_phone, bob), (bob_phone, alice)):
+        chat = socket.wait_for("new-chat")[0]
+        assert chat["user"]["_id"] == other.id and chat["lastMessage"]["_id"] == message["_id"]
+    assert bob_phone.wait_for("new-chat")[0]["unreadCount"] == 1
+    _sentinel(live, alice_phone, alice)
+    assert alice_phone.received("new-message", lambda m: m["_id"] == message["_id"]) == []
+    again = alice_phone.call("new-message", {"to": bob.id, "text": "hi bob", "clientMessageId": "k1"})
+    assert again["ok"] and again["message"]["_id"] == message["_id"]
+
+
+def test_rest_send_reaches_sockets_of_both_users(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    alice_socket, bob_socket = sockets(alice), sockets(bob)
+    message = live.send(alice, bob, "over rest")
+    assert bob_socket.wait_for("new-message")[0]["_id"] == message["_id"]
+    assert alice_socket.wait_for("new-message")[0]["_id"] == message["_id"]
+
+
+def test_new_message_refusals_are_acks_not_crashes(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    socket = sockets(alice)
+    cases = [
+        ({"to": alice.id, "text": "me"}, "self_not_allowed"),
+        ({"to": "000000000000000000000000", "text": "x"}, "user_not_found"),
+        ({"to": "nope", "text": "x"}, "validation_error"),
+        ({"to": bob.id, "text": "   "}, "empty_message"),
+        ({"to": bob.id, "text": "x" * 5001}, "text_too_long"),
+        ({"to": bob.id, "text": {"$ne": 1}}, "validation_error"),
+        ("not an object", "validation_error"),
+    ]
+    for payload, code in cases:
+        ack = socket.call("new-message", payload)
+        assert ack["ok"] is False and ack["code"] == code and ack["message"], (payload, ack)
+    assert socket.client.connected
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+def test_delivered_then_read_receipts_reach_the_sender(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    alice_socket, bob_socket = sockets(alice), sockets(bob)
+    message = alice_socket.call("new-message", {"to": bob.id, "text": "tick tick"})["message"]
+    bob_socket.wait_for("new-message")
+    # Only the receiver may change the status.
+    assert alice_socket.call("message-delivered", {"messageId": message["_id"]})["code"] == "not_receiver"
+    assert bob_socket.call("message-delivered", {"messageId": message["_id"]}) == {"ok": True, "status": "delivered"}
+    status = alice_socket.wait_for("message-status")[0]
+    assert status["messageId"] == message["_id"] and status["chatId"] == message["chatId"]
+    assert status["status"] == "delivered" and status["deliveredAt"] and status["readAt"] is None
+    assert bob_socket.call("message-read", {"messageId": message["_id"]}) == {"ok": True, "updated": 1}
+    read = alice_socket.wait_for("messages-read")[0]
+    assert read == {
+        "chatId": message["chatId"],
+        "readerId": bob.id,
+        "messageIds": [message["_id"]],
+        "readAt": read["readAt"],
+    }
+    # Never backwards: a late "delivered" leaves it read and tells nobody.
+    assert bob_socket.call("message-delivered", {"messageId": message["_id"]}) == {"ok": True, "status": "read"}
+    history = live.call("GET", f"/api/messages/{bob.id}", alice).json()
+    assert history[-1]["status"] == "read"
+    _sentinel(live, alice_socket, alice)
+    assert len(alice_socket.received("message-status")) == 1
+
+
+def test_rest_read_sends_messages_read(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    alice_socket = sockets(alice)
+    first = live.send(alice, bob, "one")
+    second = live.send(alice, bob, "two")
+    response = live.call("PUT", f"/api/messages/read/{second['_id']}", bob)
+    assert response.json() == {"updated": 2}
+    read = alice_socket.wait_for("messages-read")[0]
+    assert sorted(read["messageIds"]) == sorted([first["_id"], second["_id"]])
+
+
+def test_waiting_messages_become_delivered_when_the_receiver_connects(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    alice_socket = sockets(alice)
+    waiting = [alice_socket.call("new-message", {"to": bob.id, "text": f"w{i}"})["message"] for i in range(2)]
+    assert all(m["status"] == "sent" for m in waiting)
+    sockets(bob)
+    statuses = alice_socket.wait_for("message-status", count=2)
+    assert sorted(s["messageId"] for s in statuses) == sorted(m["_id"] for m in waiting)
+    assert {s["status"] for s in statuses} == {"delivered"}
+    history = live.call("GET", f"/api/messages/{alice.id}", bob).json()
+    assert [m["status"] for m in history] == ["delivered", "delivered"]
+
+
+def test_join_chat_reads_waiting_and_arriving_messages_until_leave(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    alice_socket = sockets(alice)
+    live.send(alice, bob, "before join")
+    bob_socket = sockets(bob)
+    assert bob_socket.call("join-chat", {"userId": alice.id}) == {"ok": True, "updated": 1}
+    alice_socket.wait_for("messages-read")
+    arriving = alice_socket.call("new-message", {"to": bob.id, "text": "while joined"})["message"]
+    assert arriving["status"] == "read" and arriving["readAt"]
+    alice_socket.wait_for("messages-read", lambda r: arriving["_id"] in r["messageIds"])
+    chats = live.call("GET", "/api/messages/chats", bob).json()
+    assert chats[0]["unreadCount"] == 0
+    assert bob_socket.call("leave-chat", {"userId": alice.id}) == {"ok": True}
+    after = alice_socket.call("new-message", {"to": bob.id, "text": "after leave"})["message"]
+    assert after["status"] == "sent"
+    assert live.call("GET", "/api/messages/chats", bob).json()[0]["unreadCount"] == 1
+
+
+# --- typing and presence --------------------------------------------------------------------------
+
+
+def test_typing_and_stop_typing(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    alice_socket, bob_socket = sockets(alice), sockets(bob)
+    assert alice_socket.call("typing", {"to": bob.id}) == {"ok": True}
+    assert bob_socket.wait_for("typing") == [{"from": alice.id}]
+    assert alice_socket.call("stop-typing", {"to": bob.id}) == {"ok": True}
+    assert bob_socket.wait_for("stop-typing") == [{"from": alice.id}]
+    assert alice_socket.call("typing", {"to": "bad"})["ok"] is False
+
+
+def test_presence_goes_to_chat_partners_only_and_waits_for_the_last_connection(live: LiveApi, sockets: Any) -> None:
+    alice, bob, stranger = live.signup("Alice"), live.signup("Bob"), live.signup("Stranger")
+    live.send(alice, bob, "we share a chat")
+    alice_socket, stranger_socket = sockets(alice), sockets(stranger)
+    bob_phone = sockets(bob)
+    assert alice_socket.wait_for("user-online") == [{"userId": bob.id}]
+    assert bob_phone.wait_for("online-users") == [[alice.id]]
+    bob_laptop = sockets(bob)
+    bob_laptop.wait_for("online-users")
+    bob_phone.close()
+    bob_laptop.call("typing", {"to": alice.id})
+    alice_socket.wait_for("typing")
+    assert alice_socket.received("user-offline") == []
+    bob_laptop.close()
+    offline = alice_socket.wait_for("user-offline")[0]
+    assert offline["userId"] == bob.id and offline["lastSeen"]
+    profile = live.call("GET", "/api/messages/chats", alice).json()[0]["user"]
+    assert profile["isOnline"] is False and profile["lastSeen"] == offline["lastSeen"]
+    _sentinel(live, stranger_socket, stranger)
+    assert stranger_socket.received("user-online") == [] and stranger_socket.received("user-offline") == []
+
+
+# --- blocks ---------------------------------------------------------------------------------------
+
+
+def test_nothing_crosses_a_block(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    first = live.send(alice, bob, "before the block")
+    assert live.call("POST", f"/api/users/block/{alice.id}", bob).status_code == 200
+    alice_socket = sockets(alice)
+    assert alice_socket.wait_for("online-users") == [[]]
+    bob_socket = sockets(bob)
+    assert bob_socket.wait_for("online-users") == [[]]
+    # The message sent before the block became delivered on connect, but Alice hears nothing of it.
+    for socket, other in ((alice_socket, bob), (bob_socket, alice)):
+        sent = socket.call("new-message", {"to": other.id, "text": "through the block?"})
+        assert sent["ok"] is False and sent["code"] == "blocked"
+        assert socket.call("typing", {"to": other.id})["code"] == "blocked"
+    assert bob_socket.call("message-read", {"messageId": first["_id"]}) == {"ok": True, "updated": 1}
+    bob_socket.close()
+    _sentinel(live, alice_socket, alice)
+    for event in ("new-message", "typing", "messages-read", "message-status", "user-online", "user-offline"):
+        assert [d for d in alice_socket.received(event) if d.get("text") != "sentinel"] == [], event
+
+
+def test_blocking_hides_presence_at_once_and_unblocking_restores_it(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    live.send(alice, bob, "hello")
+    alice_socket = sockets(alice)
+    sockets(bob)
+    alice_socket.wait_for("user-online")
+    assert live.call("POST", f"/api/users/block/{bob.id}", alice).status_code == 200
+    assert alice_socket.wait_for("user-offline")[0]["userId"] == bob.id
+    assert live.call("POST", f"/api/users/unblock/{bob.id}", alice).status_code == 200
+    assert len(alice_socket.wait_for("user-online", count=2)) == 2
