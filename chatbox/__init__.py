@@ -60,7 +60,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         storage=FileStorage(app.config["UPLOAD_DIR"], app.config["MAX_UPLOAD_BYTES"]),
         presence=build_presence(app.config),
         notifier=Notifier(socketio.server),
-        push=build_push_service(app.config),
+        push=build_push_service(app.config, spawn=socketio.start_background_task),
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
+from bson import ObjectId
 from mongoengine import NotUniqueError
 
 from chatbox.models import DeviceToken, Message, User
 from chatbox.models.ids import utcnow
-from chatbox.push.notification import notification_for
-from chatbox.push.sender import LoggingSender, PushSender, build_sender
+from chatbox.push.notification import Notification, notification_for
+from chatbox.push.sender import PushSender, build_sender, describe
 
 log = logging.getLogger("chatbox.push")
+
+# Starts `job()` off the caller's path (a greenlet under gevent); None runs it in place.
+Spawn = Callable[[Callable[[], None]], Any]
 
 
 def register_device(user: User, token: str, platform: str | None, max_devices: int) -> None:
@@ -23,7 +29,8 @@ def register_device(user: User, token: str, platform: str | None, max_devices: i
     except NotUniqueError:
         # Two registrations of one token raced; the other one inserted it, so update that document.
         DeviceToken.objects(token=token).update_one(set__user_id=user.id, set__platform=platform, set__updated_at=now)
-    surplus = DeviceToken.objects(user_id=user.id).order_by("-updated_at").skip(max_devices).only("id")
+    # Newest first; ids break ties between registrations within the same millisecond.
+    surplus = DeviceToken.objects(user_id=user.id).order_by("-updated_at", "-id").skip(max_devices).only("id")
     stale = [d.id for d in surplus]
     if stale:
         DeviceToken.objects(id__in=stale).delete()
@@ -34,26 +41,62 @@ def unregister_device(user: User, token: str) -> None:
 
 
 class PushService:
-    """Turns "these messages reached an offline user" into one FCM send per device, off the request path."""
+    """Turns "these messages reached an offline user" into FCM sends, off the request path.
 
-    def __init__(self, sender: PushSender, body_max_chars: int, spawn: Any = None) -> None:
+    Nothing here raises to the caller: the message is already stored and delivered over sockets,
+    so a push failure is logged and forgotten.
+    """
+
+    def __init__(self, sender: PushSender, body_max_chars: int, spawn: Spawn | None = None) -> None:
         self.sender = sender
         self.body_max_chars = body_max_chars
         self._spawn = spawn
+        self._idle = threading.Condition()
+        self._in_flight = 0
 
     def notify_new_messages(self, sender_user: User, receiver: User, messages: list[Message]) -> None:
         if not messages:
             return
-        tokens = [d.token for d in DeviceToken.objects(user_id=receiver.id).only("token")]
-        if not tokens:
-            return
-        notifications = [notification_for(sender_user, m, self.body_max_chars) for m in messages]
-        if self._spawn is None:
-            self._deliver(tokens, notifications)
-        else:
-            self._spawn(self._deliver, tokens, notifications)
+        receiver_id = receiver.id
+        batch = list(messages)
 
-    def _deliver(self, tokens: list[str], notifications: list[Any]) -> None:
+        def job() -> None:
+            self._run(sender_user, receiver_id, batch)
+
+        with self._idle:
+            self._in_flight += 1
+        if self._spawn is None:
+            job()
+            return
+        try:
+            self._spawn(job)
+        except Exception:
+            log.exception("could not start a push task; the push for %d message(s) is dropped", len(batch))
+            self._finished()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every push started so far has finished (tests, graceful shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    def _run(self, sender_user: User, receiver_id: ObjectId, messages: list[Message]) -> None:
+        try:
+            tokens = [d.token for d in DeviceToken.objects(user_id=receiver_id).only("token")]
+            if tokens:
+                notifications = [notification_for(sender_user, m, self.body_max_chars) for m in messages]
+                self._deliver(tokens, notifications)
+        except Exception:
+            log.exception("push for %d message(s) failed", len(messages))
+        finally:
+            self._finished()
+
+    def _deliver(self, tokens: list[str], notifications: list[Notification]) -> None:
         for notification in notifications:
             try:
                 dead = self.sender.send(tokens, notification)
@@ -67,8 +110,7 @@ class PushService:
                 return
 
 
-def build_push_service(config: dict[str, Any], spawn: Any = None) -> PushService:
+def build_push_service(config: dict[str, Any], spawn: Spawn | None = None) -> PushService:
     sender = build_sender(config.get("FIREBASE_CREDENTIALS"))
-    if isinstance(sender, LoggingSender):
-        log.info("FIREBASE_CREDENTIALS is not set: push notifications are logged, not sent")
+    log.info("push sender: %s", describe(sender))
     return PushService(sender, config["PUSH_BODY_MAX_CHARS"], spawn)
