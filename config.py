@@ -72,6 +72,7 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PORT": _int(environ, "PORT", 3000),
         "MONGO_URI": environ.get("MONGO_URI") or None,
         "MONGO_DB_NAME": environ.get("MONGO_DB_NAME", "chatbox"),
+        "MONGO_TIMEOUT_MS": _int(environ, "MONGO_TIMEOUT_MS", 5000),
         "AUTO_CREATE_INDEXES": _bool(environ.get("AUTO_CREATE_INDEXES"), True),
         "REDIS_URL": environ.get("REDIS_URL") or None,
         "REDIS_MAX_CONNECTIONS": _int(environ, "REDIS_MAX_CONNECTIONS", 1000),

@@ -38,7 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_HOPS"])  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    connect_database(app.config["MONGO_URI"], app.config["MONGO_DB_NAME"])
+    connect_database(app.config["MONGO_URI"], app.config["MONGO_DB_NAME"], app.config["MONGO_TIMEOUT_MS"])
     if app.config["AUTO_CREATE_INDEXES"]:
         create_indexes()
 

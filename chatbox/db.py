@@ -12,7 +12,7 @@ from chatbox.models import ALL_DOCUMENTS
 log = logging.getLogger("chatbox.db")
 
 
-def connect_database(uri: str | None, db_name: str) -> None:
+def connect_database(uri: str | None, db_name: str, timeout_ms: int) -> None:
     """Connect once per process; apps created later in the same process share the connection."""
     try:
         mongoengine.get_connection()
@@ -21,7 +21,13 @@ def connect_database(uri: str | None, db_name: str) -> None:
         pass
     if uri:
         # connect=False: the client opens its sockets on first use, i.e. after gunicorn forks.
-        mongoengine.connect(host=uri, connect=False, uuidRepresentation="standard", serverSelectionTimeoutMS=5000)
+        mongoengine.connect(
+            host=uri,
+            connect=False,
+            uuidRepresentation="standard",
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+        )
         log.info("connected to MongoDB")
         return
     import mongomock

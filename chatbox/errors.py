@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("chatbox.errors")
@@ -105,3 +106,10 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
         return error_response(ApiError(500, "Something went wrong on our side.", "internal_error"))
+
+    @app.errorhandler(PyMongoError)
+    def _database_unavailable(exc: PyMongoError) -> Response:
+        if not isinstance(exc, (ConnectionFailure, ServerSelectionTimeoutError)):
+            return _unexpected(exc)
+        log.error("database unavailable: %s", exc)
+        return error_response(ApiError(503, "The database is unavailable; try again shortly.", "database_unavailable"))

@@ -42,7 +42,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_live_server(upload_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_live_server(
+    upload_dir: Path, extra_env: dict[str, str] | None = None, wait_for_status: int = 200
+) -> LiveServer:
     port = free_port()
     env = {
         **os.environ,
@@ -54,7 +56,8 @@ def start_live_server(upload_dir: Path, extra_env: dict[str, str] | None = None)
         "CLIENT_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),
     }
-    env.pop("MONGO_URI", None)
+    if "MONGO_URI" not in (extra_env or {}):
+        env.pop("MONGO_URI", None)
     log_path = upload_dir / f"server-{port}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 - handed to the child for its lifetime
     process = subprocess.Popen(
@@ -80,7 +83,7 @@ def start_live_server(upload_dir: Path, extra_env: dict[str, str] | None = None)
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{server.log()}")
         try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"{url}/healthz", timeout=10).status_code == wait_for_status:
                 return server
         except requests.RequestException:
             pass
