@@ -305,3 +305,25 @@ def test_blocking_hides_presence_at_once_and_unblocking_restores_it(live: LiveAp
     assert alice_socket.wait_for("user-offline")[0]["userId"] == bob.id
     assert live.call("POST", f"/api/users/unblock/{bob.id}", alice).status_code == 200
     assert len(alice_socket.wait_for("user-online", count=2)) == 2
+
+
+def test_socket_origins_are_limited_to_client_url_and_the_server_itself(live: LiveApi, live_server: LiveServer) -> None:
+    import socketio
+
+    user = live.signup()
+    # Long-polling, so that the Origin header below is the only one sent.
+    for origin in (live_server.url, None):
+        headers = {"Origin": origin} if origin else {}
+        socket = Socket(live_server.url, None, auth={"token": user.token}, headers=headers, transports=["polling"])
+        assert socket.client.connected
+        socket.close()
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(
+            live_server.url,
+            auth={"token": user.token},
+            headers={"Origin": "http://evil.example"},
+            transports=["polling"],
+            wait_timeout=15,
+        )
+    assert not client.connected
