@@ -20,7 +20,7 @@ from chatbox.push.service import build_push_service
 from chatbox.ratelimit import RateLimiter
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
-from chatbox.realtime.server import build_presence, socketio_options
+from chatbox.realtime.server import build_presence, socketio_options, start_scale_out
 from chatbox.runtime import EXTENSION_KEY, Runtime
 from chatbox.security import register_security_headers
 from config import build_config
@@ -64,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))
+    start_scale_out(app, socketio.server, rt)
     app.extensions["chatbox.socketio"] = socketio
 
     api = Api(

@@ -1,12 +1,56 @@
-"""Options for the Socket.IO server and the presence store, chosen from configuration."""
+"""Options for the Socket.IO server and the presence store, chosen from configuration.
+
+Everything here is built per app: two apps in one process get two Socket.IO client managers, two
+Redis pools and two presence stores (they share only the database connection).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import redis
+import socketio
 
 from chatbox.realtime.presence import MemoryPresence, PresenceStore
+from chatbox.realtime.redis_presence import RedisPresence, redis_client
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from chatbox.runtime import Runtime
+
+log = logging.getLogger("chatbox.realtime")
+
+QUEUE_CHANNEL = "chatbox-socketio"
+REDIS_POOL_TIMEOUT_SECONDS = 10.0
+HEARTBEAT_KEY = "chatbox.heartbeat"
+
+
+class QueueManager(socketio.RedisManager):
+    """python-socketio's Redis manager with a pool that waits for a connection instead of failing.
+
+    The stock manager builds `redis.Redis.from_url(url)`, whose pool holds at most 100 connections:
+    past 100 concurrent emits redis-py raises "Too many connections", the manager reconnects and
+    messages are lost (shared/FINDINGS.md). A `BlockingConnectionPool` of `max_connections` makes
+    an emit beyond the cap wait its turn for up to `pool_timeout` seconds.
+    """
+
+    def __init__(self, url: str, max_connections: int, pool_timeout: float = REDIS_POOL_TIMEOUT_SECONDS) -> None:
+        super().__init__(url, channel=QUEUE_CHANNEL, redis_options={"max_connections": max_connections})
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+
+    def _redis_connect(self) -> None:
+        if "+sentinel" in self.redis_url:  # pragma: no cover - sentinel keeps the stock behaviour
+            super()._redis_connect()
+            return
+        self.redis = redis_client(self.redis_url, self.max_connections, self.pool_timeout)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
 
 
 def socketio_options(config: dict[str, Any]) -> dict[str, Any]:
@@ -19,6 +63,8 @@ def socketio_options(config: dict[str, Any]) -> dict[str, Any]:
         "logger": False,
         "engineio_logger": False,
     }
+    if config.get("REDIS_URL"):
+        options["client_manager"] = QueueManager(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"])
     return options
 
 
@@ -38,6 +84,9 @@ def allowed_origin_checker(client_urls: list[str]) -> Callable[[str | None, dict
 
 
 def build_presence(config: dict[str, Any]) -> PresenceStore:
+    if config.get("REDIS_URL"):
+        client = redis_client(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], REDIS_POOL_TIMEOUT_SECONDS)
+        return RedisPresence(client, config["PRESENCE_TTL_SECONDS"])
     return MemoryPresence()
 
 
@@ -45,10 +94,99 @@ def queue_status(config: dict[str, Any]) -> str:
     """ "disabled" on a single process; otherwise whether Redis answers."""
     if not config["REDIS_URL"]:
         return "disabled"
-    import redis
-
     try:
         redis.Redis.from_url(config["REDIS_URL"], socket_timeout=2).ping()
         return "ok"
     except redis.RedisError:
         return "error"
+
+
+class PresenceHeartbeat:
+    """Keeps this process's presence alive in Redis and cleans up after processes that died.
+
+    Every `interval` seconds (a third of the TTL): refresh this node's key, then reap dead nodes
+    and call `on_offline(user_id)` for each user that a dead node left offline.
+    """
+
+    def __init__(
+        self,
+        presence: RedisPresence,
+        interval: float,
+        on_offline: Callable[[str], None],
+        spawn: Callable[..., Any],
+    ) -> None:
+        self.presence = presence
+        self.interval = interval
+        self.on_offline = on_offline
+        self._spawn = spawn
+        self._stop = threading.Event()
+        self.beats = 0
+
+    def start(self) -> PresenceHeartbeat:
+        self._spawn(self.run)
+        return self
+
+    def beat(self) -> None:
+        self.presence.refresh()
+        for user_id in self.presence.reap_dead_nodes():
+            try:
+                self.on_offline(user_id)
+            except Exception:
+                log.exception("could not announce that %s went offline", user_id)
+        self.beats += 1
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.beat()
+            except Exception:
+                log.exception("presence heartbeat failed; retrying")
+            self._stop.wait(self.interval)
+
+    def stop(self, unregister: bool = False) -> None:
+        """Stop refreshing; with `unregister`, drop this node's key so the others reap it at once."""
+        self._stop.set()
+        if unregister:
+            try:
+                self.presence.shutdown()
+            except redis.RedisError:
+                log.exception("could not unregister this node's presence")
+
+
+def _announce_offline(rt: Runtime, user_id: str) -> None:
+    from chatbox.models import User
+    from chatbox.models.ids import utcnow
+    from chatbox.realtime import events
+
+    if not User.objects(id=user_id).update_one(set__last_seen=utcnow()):
+        return
+    user = User.objects(id=user_id).first()
+    if user is not None:
+        events.went_offline(rt, user)
+
+
+def start_scale_out(app: Flask, server: socketio.Server, rt: Runtime) -> PresenceHeartbeat | None:
+    """With REDIS_URL: subscribe to the queue now and start the presence heartbeat, both as background
+    tasks of this app's Socket.IO server. Without it: nothing to do.
+
+    python-socketio subscribes its manager on the first connection to this process; until then, events
+    that other processes publish for this one's future clients would be missed, so subscribe at once.
+    """
+    manager = server.manager
+    if isinstance(manager, QueueManager) and not server.manager_initialized:
+        from gevent.monkey import is_module_patched
+
+        if is_module_patched("socket"):
+            server.manager_initialized = True
+            manager.initialize()
+    presence = rt.presence
+    if not isinstance(presence, RedisPresence):
+        return None
+    heartbeat = PresenceHeartbeat(
+        presence,
+        interval=presence.ttl_seconds / 3,
+        on_offline=lambda user_id: _announce_offline(rt, user_id),
+        spawn=server.start_background_task,
+    )
+    app.extensions[HEARTBEAT_KEY] = heartbeat
+    return heartbeat.start()
