@@ -69,6 +69,9 @@ def test_client_message_id_makes_send_idempotent(api: ApiClient) -> None:
     assert _chats(api, bob)[0]["unreadCount"] == 1
     # The same id from another sender is a different message.
     assert api.send(bob, alice, "mine", clientMessageId="c-1").status_code == 201
+    # Ids that merely share a prefix are different sends.
+    assert api.send(alice, bob, "other", clientMessageId="c-1#1").status_code == 201
+    assert api.send(alice, bob, "once", clientMessageId="c-1").get_json()["_id"] == first.get_json()["_id"]
 
 
 def test_unread_counts_go_up_on_send_and_down_on_read(api: ApiClient) -> None:
@@ -271,6 +274,7 @@ def test_several_images_give_one_message_each_with_text_on_the_first(api: ApiCli
     messages = response.get_json()
     assert isinstance(messages, list) and len(messages) == 2
     assert [m["text"] for m in messages] == ["holiday", ""]
+    assert [m["clientMessageId"] for m in messages] == ["batch-1", None]
     assert all(m["image"] and m["file"] is None for m in messages)
     assert messages[0]["attachments"][0]["mimeType"] == "image/png"
     assert messages[1]["attachments"][0]["name"] == "b.jpg"

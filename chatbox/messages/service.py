@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -22,8 +22,6 @@ from chatbox.realtime import events
 from chatbox.runtime import Runtime
 from chatbox.users.service import ensure_not_blocked, find_other_user, is_blocked_between
 
-BATCH_SEPARATOR = "#"
-
 
 @dataclass
 class Upload:
@@ -36,8 +34,6 @@ class Upload:
 class SendResult:
     messages: list[Message]
     created: bool
-    chat: Chat | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _clean_text(rt: Runtime, text: str | None, has_attachments: bool) -> str:
@@ -50,16 +46,14 @@ def _clean_text(rt: Runtime, text: str | None, has_attachments: bool) -> str:
     return text
 
 
-def _batch_ids(client_message_id: str, count: int) -> list[str]:
-    # One message per image: the first keeps the client's id, the rest get derived ones so a retry
-    # of the whole multipart send finds every message of the batch.
-    return [client_message_id] + [f"{client_message_id}{BATCH_SEPARATOR}{i}" for i in range(1, count)]
-
-
-def _existing_batch(sender: User, client_message_id: str) -> list[Message]:
-    ids = _batch_ids(client_message_id, 1 + 10)
-    found = list(Message.objects(sender_id=sender.id, client_message_id__in=ids))
-    return sorted(found, key=lambda m: m.id)
+def _existing_send(sender: User, client_message_id: str) -> list[Message]:
+    """The message(s) an earlier send with this clientMessageId stored, oldest first."""
+    first = Message.objects(sender_id=sender.id, client_message_id=client_message_id).first()
+    if first is None:
+        return []
+    if first.batch_id is None:
+        return [first]
+    return list(Message.objects(batch_id=first.batch_id).order_by("id"))
 
 
 def get_or_create_chat(a: User, b: User) -> tuple[Chat, bool]:
@@ -126,7 +120,7 @@ def send_message(
     ensure_not_blocked(sender, receiver)
     text = _clean_text(rt, text, bool(images or file))
     if client_message_id:
-        existing = _existing_batch(sender, client_message_id)
+        existing = _existing_send(sender, client_message_id)
         if existing:
             return SendResult(existing, created=False)
 
@@ -155,18 +149,20 @@ def _create_messages(
     chat, chat_created = get_or_create_chat(sender, receiver)
     viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
     now = utcnow()
-    batch_ids = _batch_ids(client_message_id, len(groups)) if client_message_id else [None] * len(groups)
+    ids = [ObjectId() for _ in groups]
     messages: list[Message] = []
-    for index, (group, batch_id) in enumerate(zip(groups, batch_ids, strict=True)):
+    for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
         message = Message(
-            id=ObjectId(),
+            id=message_id,
             chat_id=chat.id,
             sender_id=sender.id,
             receiver_id=receiver.id,
             text=text if index == 0 else "",
             attachments=[_attachment(s) for s in group],
             status=STATUS_READ if viewing else STATUS_SENT,
-            client_message_id=batch_id,
+            # Only the first message carries the client's id; the others point at it through batch_id.
+            client_message_id=client_message_id if index == 0 else None,
+            batch_id=ids[0] if len(ids) > 1 else None,
             created_at=now,
             updated_at=now,
             delivered_at=now if viewing else None,
@@ -178,7 +174,7 @@ def _create_messages(
             if not client_message_id or messages:
                 raise
             # A concurrent retry with the same clientMessageId won the race: answer with its message.
-            return SendResult(_existing_batch(sender, client_message_id), created=False)
+            return SendResult(_existing_send(sender, client_message_id), created=False)
         messages.append(message)
     if stored:
         StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
@@ -188,7 +184,7 @@ def _create_messages(
     events.messages_created(rt, chat, sender, receiver, messages, chat_created, origin_sid)
     if viewing:
         events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
-    return SendResult(messages, created=True, chat=chat)
+    return SendResult(messages, created=True)
 
 
 def _record_in_chat(chat: Chat, messages: list[Message], receiver: User, unread_increment: int) -> None:

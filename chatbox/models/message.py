@@ -48,6 +48,7 @@ class Message(Document):
             {"fields": ["chat_id", "-id"]},
             # read watermark: my unread messages in one chat
             {"fields": ["chat_id", "receiver_id", "status", "id"]},
+            {"fields": ["batch_id"], "partialFilterExpression": {"batchId": {"$type": "objectId"}}},
             # delivery on connect: everything waiting for me
             {"fields": ["receiver_id", "status"]},
             # idempotent sends: one message per (sender, clientMessageId)
@@ -66,6 +67,8 @@ class Message(Document):
     attachments = ListField(EmbeddedDocumentField(Attachment))
     status = StringField(default=STATUS_SENT, choices=STATUSES)
     client_message_id = StringField(db_field="clientMessageId", null=True)
+    # The messages of one multi-image send share the first message's id here (a retry returns them all).
+    batch_id = ObjectIdField(db_field="batchId", null=True)
     created_at = DateTimeField(db_field="createdAt", default=utcnow)
     updated_at = DateTimeField(db_field="updatedAt", default=utcnow)
     delivered_at = DateTimeField(db_field="deliveredAt", null=True)
