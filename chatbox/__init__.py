@@ -87,8 +87,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from chatbox.messages.routes import blp as messages_blp
     from chatbox.push.routes import blp as push_blp
     from chatbox.users.routes import blp as users_blp
+    from chatbox.web.routes import blp as web_blp
 
-    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp):
+    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp, web_blp):
         api.register_blueprint(blueprint)
 
     from chatbox.cli import register_cli

@@ -1,0 +1,1225 @@
+/*
+ * ChatBox web client: a reference client for the public contract in SPEC.md.
+ *
+ * It uses nothing but the documented REST endpoints and Socket.IO events:
+ *   - The page is served by the API's own origin, so the httpOnly `jwt` cookie that signup and
+ *     login set authenticates both fetch() and the socket; the token never touches JS storage.
+ *     (A client on another origin would send `Authorization: Bearer <token>` and `auth: {token}`.)
+ *   - Text goes through the socket's `new-message` (REST when the socket is down); images and
+ *     files through the multipart REST send. Every send carries a `clientMessageId`, so a retry
+ *     never makes a second copy.
+ *   - Receipts: the client acks every incoming message with `message-delivered`, and while a
+ *     conversation is open (and the tab visible) it has joined it with `join-chat`, which makes
+ *     the server mark incoming messages `read`. The sender hears `message-status` / `messages-read`.
+ *
+ * The code is plain DOM: small render functions that rebuild their part of the page from `state`.
+ */
+'use strict';
+
+(() => {
+  const PAGE_SIZE = 30; // messages per history page
+  const TYPING_IDLE_MS = 2500; // send `stop-typing` after this long without a keystroke
+  const TYPING_SHOW_MS = 6000; // hide a peer's indicator if their `stop-typing` never comes
+  const NEAR_EDGE_PX = 80; // how close to the top (older history) or bottom (stick) counts
+  const MAX_IMAGES_PER_SEND = 10; // SPEC: up to 10 `images` per multipart send
+  const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
+  const STATUS_RANK = { sending: 0, failed: 0, sent: 1, delivered: 2, read: 3 };
+
+  const $ = (selector) => document.querySelector(selector);
+
+  const state = {
+    me: null, // current user (public user object)
+    socket: null,
+    everConnected: false,
+    chats: new Map(), // other user's id -> chat list item
+    chatsCursor: null, // X-Next-Cursor of the chat list
+    loadingChats: false,
+    users: new Map(), // id -> public user, from chats and contact searches
+    online: new Set(), // ids of people I share a chat with who are online
+    blocked: new Set(), // ids I blocked
+    pinned: new Set(), // ids whose chat I pinned
+    typing: new Map(), // user id -> timer that hides their indicator
+    searchResults: null, // sidebar search: {query, chats, people} or null for the chat list
+    peerId: null, // the open conversation's other user
+    messages: [], // the open conversation, oldest first (pending sends included)
+    nextCursor: null, // cursor of older history, null when the oldest page is loaded
+    loadingOlder: false,
+    earlyStatuses: new Map(), // message id -> status heard before the message itself (a race)
+    stickToBottom: true,
+    attachments: [], // files chosen in the composer
+    typingSent: false,
+    typingTimer: null,
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Small helpers
+
+  /** Children as DOM nodes: arrays are flattened; null, undefined, false and '' are left out. */
+  function nodes(children) {
+    return children
+      .flat(Infinity)
+      .filter((child) => child !== null && child !== undefined && child !== false && child !== '')
+      .map((child) => (child instanceof Node ? child : document.createTextNode(String(child))));
+  }
+
+  /** h('div', {class: 'x', onclick: fn, dataset: {id: 1}}, 'text', child) builds an element. */
+  function h(tag, props = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === 'class') el.className = value;
+      else if (key === 'dataset') Object.assign(el.dataset, value);
+      else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? '' : value);
+    }
+    el.append(...nodes(children));
+    return el;
+  }
+
+  /** Replace an element's content (same rules for children as h()). */
+  function setChildren(el, ...children) {
+    el.replaceChildren(...nodes(children));
+  }
+
+  // Line icons drawn as SVG (no icon font, no emoji font needed): name -> path data on a 24x24 grid.
+  const ICONS = {
+    photo: 'M4 5h16v14H4z M4 16l5-5 4 4 2-2 5 5 M15.5 9.5a1.5 1.5 0 1 0 0.01 0',
+    file: 'M6 3h8l5 5v13H6z M14 3v5h5',
+    pin: 'M9 3h6 M10 3v6l-3 4h10l-3-4V3 M12 13v8',
+    clock: 'M12 3a9 9 0 1 0 0.01 0 M12 7v5l3 2',
+  };
+
+  function icon(name, label = '') {
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('class', `icon-svg icon-${name}`);
+    svg.setAttribute('aria-hidden', label ? 'false' : 'true');
+    if (label) svg.setAttribute('aria-label', label);
+    const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+    path.setAttribute('d', ICONS[name]);
+    svg.append(path);
+    return svg;
+  }
+
+  function show(el, visible) {
+    el.hidden = !visible;
+  }
+
+  let toastTimer = null;
+  function toast(text) {
+    const el = $('#toast');
+    el.textContent = text;
+    show(el, true);
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => show(el, false), 4000);
+  }
+
+  function newClientMessageId() {
+    return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+  }
+
+  function sameDay(a, b) {
+    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  }
+
+  function formatClock(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function formatWhen(iso) {
+    if (!iso) return '';
+    const date = new Date(iso);
+    return sameDay(date, new Date()) ? formatClock(iso) : date.toLocaleDateString([], { day: 'numeric', month: 'short' });
+  }
+
+  function formatDay(date) {
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (sameDay(date, today)) return 'Today';
+    if (sameDay(date, yesterday)) return 'Yesterday';
+    return date.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'long', year: 'numeric' });
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  function initials(name) {
+    return (name || '?').trim().split(/\s+/).slice(0, 2).map((part) => part[0].toUpperCase()).join('');
+  }
+
+  /** A round avatar: the profile picture, or initials on a colour picked from the id. */
+  function fillAvatar(el, user) {
+    el.replaceChildren();
+    el.style.setProperty('--hue', [...(user._id || '')].reduce((sum, c) => sum + c.charCodeAt(0), 0) % 360);
+    if (user.profilePic) el.append(h('img', { src: user.profilePic, alt: '' }));
+    else el.textContent = initials(user.fullName);
+    return el;
+  }
+
+  function avatar(user, online) {
+    const el = fillAvatar(h('span', { class: 'avatar' }), user);
+    if (online) el.append(h('span', { class: 'dot', title: 'Online', 'aria-label': 'online' }));
+    return el;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // REST
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `Request failed (${status})`);
+      this.status = status;
+      this.code = body && body.code;
+      this.details = body && body.details;
+    }
+  }
+
+  /** fetch() a JSON endpoint; resolves to {body, nextCursor} or throws ApiError. */
+  async function request(method, path, { json, form, query } = {}) {
+    const url = new URL(path, window.location.origin);
+    for (const [key, value] of Object.entries(query || {})) {
+      if (value !== null && value !== undefined && value !== '') url.searchParams.set(key, value);
+    }
+    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (json !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(json);
+    } else if (form) {
+      init.body = form; // the browser sets the multipart boundary
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      throw new ApiError(0, { message: 'The server cannot be reached.', code: 'network_error' });
+    }
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = new ApiError(response.status, body);
+      if (response.status === 401 && state.me) signedOut('Your session has ended. Please log in again.');
+      throw error;
+    }
+    return { body, nextCursor: response.headers.get('X-Next-Cursor') };
+  }
+
+  const api = {
+    get: async (path, query) => (await request('GET', path, { query })).body,
+    post: async (path, json = {}) => (await request('POST', path, { json })).body,
+    page: (path, query) => request('GET', path, { query }), // {body: [...], nextCursor}
+  };
+
+  function describeError(error) {
+    if (error.code === 'validation_error' && error.details && typeof error.details === 'object') {
+      const fields = Object.entries(error.details).map(([field, messages]) => `${field}: ${[].concat(messages).join(' ')}`);
+      if (fields.length) return fields.join(' · ');
+    }
+    return error.message;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sign up, log in, log out
+
+  function showAuth(mode = 'login') {
+    show($('#app-view'), false);
+    show($('#auth-view'), true);
+    const signup = mode === 'signup';
+    $('#tab-login').setAttribute('aria-selected', String(!signup));
+    $('#tab-signup').setAttribute('aria-selected', String(signup));
+    show($('#login-form'), !signup);
+    show($('#signup-form'), signup);
+    (signup ? $('#signup-form') : $('#login-form')).querySelector('input').focus();
+  }
+
+  async function submitAuth(event, path) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const button = form.querySelector('button[type=submit]');
+    const errorLine = form.querySelector('.form-error');
+    errorLine.textContent = '';
+    button.disabled = true;
+    try {
+      const user = await api.post(path, Object.fromEntries(new FormData(form)));
+      form.reset();
+      startSession(user);
+    } catch (error) {
+      errorLine.textContent = describeError(error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function logOut() {
+    try {
+      await api.post('/api/auth/logout');
+    } catch (error) {
+      // Already signed out on the server: carry on locally.
+    }
+    signedOut();
+  }
+
+  function signedOut(message) {
+    if (state.socket) {
+      state.socket.removeAllListeners();
+      state.socket.disconnect();
+    }
+    for (const timer of state.typing.values()) clearTimeout(timer);
+    clearTimeout(state.typingTimer);
+    Object.assign(state, {
+      me: null, socket: null, everConnected: false, chats: new Map(), chatsCursor: null, users: new Map(),
+      online: new Set(), blocked: new Set(), pinned: new Set(), typing: new Map(), searchResults: null,
+      peerId: null, messages: [], nextCursor: null, attachments: [], typingSent: false, typingTimer: null,
+      earlyStatuses: new Map(),
+    });
+    $('#people-search').value = '';
+    $('#sidebar-list').replaceChildren();
+    closeConversationView();
+    showAuth('login');
+    if (message) toast(message);
+  }
+
+  async function startSession(user) {
+    state.me = user;
+    show($('#auth-view'), false);
+    show($('#app-view'), true);
+    fillAvatar($('#me-avatar'), user);
+    $('#me-name').textContent = user.fullName;
+    setConnection('connecting');
+    connectSocket();
+    try {
+      const [blocked, pinned] = await Promise.all([api.get('/api/users/blocked'), api.get('/api/users/pinned')]);
+      state.blocked = new Set(blocked.map((u) => u._id));
+      state.pinned = new Set(pinned.map((u) => u._id));
+      for (const u of [...blocked, ...pinned]) rememberUser(u);
+      await loadChats({ reset: true });
+    } catch (error) {
+      if (state.me) toast(describeError(error));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Socket.IO
+
+  function connectSocket() {
+    // Same origin: the `jwt` cookie goes with the handshake. Elsewhere: io(url, {auth: {token}}).
+    const socket = window.io({ withCredentials: true });
+    state.socket = socket;
+
+    socket.on('connect', () => {
+      setConnection('online');
+      if (state.everConnected) resync(); // we may have missed events while away
+      state.everConnected = true;
+      joinOpenChat();
+    });
+    socket.on('disconnect', () => setConnection('offline'));
+    socket.on('connect_error', (error) => {
+      if (error && error.message === 'Unauthorized') signedOut('Your session has ended. Please log in again.');
+      else setConnection('offline');
+    });
+
+    socket.on('online-users', (ids) => {
+      state.online = new Set(ids);
+      renderSidebar();
+      renderPeerHeader();
+    });
+    socket.on('user-online', ({ userId }) => {
+      state.online.add(userId);
+      renderSidebar();
+      renderPeerHeader();
+    });
+    socket.on('user-offline', ({ userId, lastSeen }) => {
+      state.online.delete(userId);
+      const user = state.users.get(userId);
+      if (user && lastSeen) user.lastSeen = lastSeen;
+      renderSidebar();
+      renderPeerHeader();
+    });
+    socket.on('new-chat', (chat) => {
+      upsertChat(chat);
+      renderSidebar();
+      renderPeerHeader();
+    });
+    socket.on('new-message', onNewMessage);
+    socket.on('message-status', ({ messageId, status, deliveredAt, readAt }) => {
+      updateStatuses([messageId], status, { deliveredAt, readAt });
+    });
+    socket.on('messages-read', ({ messageIds, readAt }) => {
+      updateStatuses(messageIds, 'read', { readAt });
+    });
+    socket.on('typing', ({ from }) => setPeerTyping(from, true));
+    socket.on('stop-typing', ({ from }) => setPeerTyping(from, false));
+  }
+
+  /** Emit a client event; resolves to the server's ack ({ok: true, ...} or {ok: false, message, code}). */
+  function emit(event, payload) {
+    const socket = state.socket;
+    if (!socket || !socket.connected) {
+      return Promise.resolve({ ok: false, message: 'Not connected.', code: 'not_connected' });
+    }
+    return socket
+      .timeout(10000)
+      .emitWithAck(event, payload)
+      .catch(() => ({ ok: false, message: 'The server did not answer.', code: 'timeout' }));
+  }
+
+  function setConnection(status) {
+    const el = $('#connection');
+    el.dataset.status = status;
+    el.textContent = { connecting: 'Connecting…', online: 'Connected', offline: 'Offline, reconnecting…' }[status];
+  }
+
+  /** After a reconnect: reload what events may have changed meanwhile. */
+  async function resync() {
+    await loadChats({ reset: true });
+    if (state.peerId) await loadNewestMessages();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Chat list and people search (sidebar)
+
+  /** Keep one object per user, refreshed by every list that mentions them (chats, contacts). */
+  function rememberUser(user) {
+    if (user.isOnline === true) state.online.add(user._id);
+    else if (user.isOnline === false) state.online.delete(user._id);
+    const known = state.users.get(user._id);
+    state.users.set(user._id, known ? Object.assign(known, user) : user);
+    return state.users.get(user._id);
+  }
+
+  function upsertChat(chat) {
+    chat.user = rememberUser(chat.user);
+    if (chat.isPinned) state.pinned.add(chat.user._id);
+    if (chat.blockedByMe) state.blocked.add(chat.user._id);
+    const known = state.chats.get(chat.user._id);
+    if (known && chat.user._id === state.peerId) chat.unreadCount = 0; // open: read on arrival
+    state.chats.set(chat.user._id, known ? Object.assign(known, chat) : chat);
+  }
+
+  async function loadChats({ reset = false } = {}) {
+    if (state.loadingChats || (!reset && !state.chatsCursor)) return;
+    state.loadingChats = true;
+    try {
+      const { body, nextCursor } = await api.page('/api/messages/chats', {
+        limit: 50,
+        cursor: reset ? null : state.chatsCursor,
+      });
+      if (reset) state.chats = new Map();
+      body.forEach(upsertChat);
+      state.chatsCursor = nextCursor;
+      renderSidebar();
+      renderPeerHeader();
+    } finally {
+      state.loadingChats = false;
+    }
+  }
+
+  function sortedChats() {
+    return [...state.chats.values()].sort((a, b) => {
+      const pinned = Number(state.pinned.has(b.user._id)) - Number(state.pinned.has(a.user._id));
+      return pinned || String(b.lastMessageAt || '').localeCompare(String(a.lastMessageAt || ''));
+    });
+  }
+
+  /** What a chat row says about its last message: the text, or what was attached. */
+  function preview(message) {
+    if (!message) return '';
+    if (message.text) return message.text;
+    const first = (message.attachments || [])[0];
+    if (!first) return '';
+    return first.kind === 'image' ? [icon('photo'), 'Photo'] : [icon('file'), first.name];
+  }
+
+  function chatRow(chat) {
+    const user = chat.user;
+    const last = chat.lastMessage;
+    const mine = last && last.senderId === state.me._id;
+    const typing = state.typing.has(user._id);
+    const unread = user._id === state.peerId ? 0 : chat.unreadCount;
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: `chat-item${user._id === state.peerId ? ' active' : ''}`,
+        dataset: { userId: user._id },
+        onclick: () => openConversation(user),
+      },
+      avatar(user, isOnline(user._id)),
+      h(
+        'span',
+        { class: 'chat-main' },
+        h(
+          'span',
+          { class: 'chat-line' },
+          h('span', { class: 'chat-name' }, user.fullName),
+          state.pinned.has(user._id) && h('span', { class: 'pin', title: 'Pinned' }, icon('pin', 'pinned')),
+          h('span', { class: 'chat-time' }, formatWhen(chat.lastMessageAt)),
+        ),
+        h(
+          'span',
+          { class: 'chat-line' },
+          typing
+            ? h('span', { class: 'chat-preview typing-text' }, 'typing…')
+            : h(
+                'span',
+                { class: 'chat-preview' },
+                mine && ticks(last.status),
+                mine && 'You: ',
+                state.blocked.has(user._id) ? 'Blocked' : preview(last),
+              ),
+          unread > 0 && h('span', { class: 'badge', 'aria-label': `${unread} unread` }, unread > 99 ? '99+' : unread),
+        ),
+      ),
+    );
+  }
+
+  function personRow(user) {
+    return h(
+      'button',
+      { type: 'button', class: 'chat-item person', dataset: { userId: user._id }, onclick: () => openConversation(user) },
+      avatar(user, isOnline(user._id)),
+      h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, user.fullName), h('span', { class: 'chat-preview' }, user.email)),
+    );
+  }
+
+  function renderSidebar() {
+    const list = $('#sidebar-list');
+    if (!state.me) return;
+    const results = state.searchResults;
+    if (results) {
+      const withChat = new Set(results.chats.map((c) => c.user._id));
+      const people = results.people.filter((u) => !withChat.has(u._id));
+      setChildren(list,
+        results.chats.length > 0 && h('h2', { class: 'list-title' }, 'Chats'),
+        results.chats.map((c) => chatRow(state.chats.get(c.user._id) || c)),
+        people.length > 0 && h('h2', { class: 'list-title' }, 'People'),
+        people.map(personRow),
+        results.chats.length + people.length === 0 && h('p', { class: 'list-empty' }, `Nobody matches “${results.query}”.`),
+      );
+      return;
+    }
+    const chats = sortedChats();
+    setChildren(list,
+      ...chats.map(chatRow),
+      chats.length === 0 && h('p', { class: 'list-empty' }, 'No chats yet. Search for someone above to start one.'),
+    );
+  }
+
+  let searchSeq = 0;
+  async function searchPeople(query) {
+    const seq = ++searchSeq;
+    if (!query) {
+      state.searchResults = null;
+      renderSidebar();
+      return;
+    }
+    try {
+      const [chats, people] = await Promise.all([
+        api.get('/api/messages/chats', { q: query, limit: 20 }),
+        api.get('/api/messages/contacts', { q: query, limit: 20 }),
+      ]);
+      if (seq !== searchSeq) return; // a newer query is on its way
+      chats.forEach(upsertChat);
+      people.forEach(rememberUser);
+      state.searchResults = { query, chats, people };
+      renderSidebar();
+    } catch (error) {
+      if (error.status !== 401) toast(describeError(error));
+    }
+  }
+
+  function isOnline(userId) {
+    return state.online.has(userId) && !state.blocked.has(userId);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Conversation: open, history, presence header
+
+  async function openConversation(user) {
+    user = rememberUser(user);
+    if (state.peerId === user._id) {
+      showConversationView();
+      return;
+    }
+    if (state.peerId) {
+      emit('leave-chat', { userId: state.peerId });
+      stopTyping();
+    }
+    state.peerId = user._id;
+    state.messages = [];
+    state.earlyStatuses.clear();
+    state.nextCursor = null;
+    state.stickToBottom = true;
+    state.attachments = [];
+    $('#message-input').value = '';
+    closeSearch();
+    renderAttachments();
+    renderPeerHeader();
+    renderMessages();
+    renderSidebar();
+    showConversationView();
+    joinOpenChat();
+    await loadNewestMessages();
+    $('#message-input').focus();
+  }
+
+  function showConversationView() {
+    show($('#conversation-empty'), false);
+    show($('#conversation-main'), true);
+    $('#app-view').classList.add('show-conversation');
+  }
+
+  function closeConversationView() {
+    if (state.peerId) emit('leave-chat', { userId: state.peerId });
+    stopTyping();
+    state.peerId = null;
+    state.messages = [];
+    show($('#conversation-main'), false);
+    show($('#conversation-empty'), true);
+    $('#app-view').classList.remove('show-conversation');
+    renderSidebar();
+  }
+
+  /** Tell the server I am looking at the open chat: its unread messages (and new ones) become read. */
+  async function joinOpenChat() {
+    const peerId = state.peerId;
+    if (!peerId || document.visibilityState === 'hidden') return;
+    const ack = await emit('join-chat', { userId: peerId });
+    const chat = state.chats.get(peerId);
+    if (ack.ok && chat && state.peerId === peerId) {
+      chat.unreadCount = 0;
+      renderSidebar();
+    }
+  }
+
+  async function loadNewestMessages() {
+    const peerId = state.peerId;
+    try {
+      const { body, nextCursor } = await api.page(`/api/messages/${peerId}`, { limit: PAGE_SIZE });
+      if (state.peerId !== peerId) return;
+      state.messages = state.messages.filter((m) => !m._id); // keep sends still in flight
+      mergeMessages(body);
+      state.nextCursor = nextCursor;
+      state.stickToBottom = true;
+      renderMessages();
+      fillViewport();
+    } catch (error) {
+      if (error.status !== 401) toast(describeError(error));
+    }
+  }
+
+  /** Older history when the user scrolls near the top; the view stays where it was. */
+  async function loadOlderMessages() {
+    const peerId = state.peerId;
+    if (!peerId || !state.nextCursor || state.loadingOlder) return false;
+    state.loadingOlder = true;
+    const box = $('#messages');
+    const marker = box.querySelector('.history-start');
+    if (marker) marker.textContent = 'Loading…';
+    try {
+      const { body, nextCursor } = await api.page(`/api/messages/${peerId}`, { limit: PAGE_SIZE, cursor: state.nextCursor });
+      if (state.peerId !== peerId) return false;
+      const fromBottom = box.scrollHeight - box.scrollTop;
+      mergeMessages(body);
+      state.nextCursor = nextCursor;
+      renderMessages({ keepScroll: false });
+      box.scrollTop = box.scrollHeight - fromBottom;
+      return true;
+    } catch (error) {
+      if (error.status !== 401) toast(describeError(error));
+      return false;
+    } finally {
+      state.loadingOlder = false;
+    }
+  }
+
+  /** A short first page leaves nothing to scroll: fetch older pages until the box can scroll. */
+  async function fillViewport() {
+    const box = $('#messages');
+    while (state.nextCursor && box.scrollHeight <= box.clientHeight) {
+      if (!(await loadOlderMessages())) break;
+    }
+  }
+
+  function renderPeerHeader() {
+    const user = state.users.get(state.peerId);
+    if (!user) return;
+    const chat = state.chats.get(user._id);
+    const blockedByMe = state.blocked.has(user._id);
+    const blockedByOther = Boolean(chat && chat.blockedByOtherUser);
+    fillAvatar($('#peer-avatar'), user);
+    $('#peer-avatar').classList.toggle('online', isOnline(user._id));
+    $('#peer-name').textContent = user.fullName;
+    const status = $('#peer-status');
+    if (blockedByMe) status.textContent = 'Blocked';
+    else if (state.typing.has(user._id)) status.textContent = 'typing…';
+    else if (isOnline(user._id)) status.textContent = 'online';
+    else status.textContent = user.lastSeen ? `last seen ${formatWhen(user.lastSeen)}` : '';
+    status.dataset.online = String(isOnline(user._id));
+
+    $('#toggle-pin').textContent = state.pinned.has(user._id) ? 'Unpin' : 'Pin';
+    $('#toggle-block').textContent = blockedByMe ? 'Unblock' : 'Block';
+    const typingLine = $('#typing');
+    typingLine.textContent = `${user.fullName} is typing…`;
+    show(typingLine, state.typing.has(user._id) && !blockedByMe);
+
+    const notice = $('#composer-blocked');
+    notice.textContent = blockedByMe
+      ? `You blocked ${user.fullName}. Unblock to send messages.`
+      : blockedByOther
+        ? `You can't send messages to ${user.fullName}.`
+        : '';
+    show(notice, blockedByMe || blockedByOther);
+    // No event says when the other side unblocks me, so the composer stays usable: a send answers.
+    show($('#composer'), !blockedByMe);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Messages: merge, render, receipts
+
+  function messagePeer(message) {
+    return message.senderId === state.me._id ? message.receiverId : message.senderId;
+  }
+
+  /** Add or update messages of the open conversation, matching pending sends by clientMessageId. */
+  function mergeMessages(list) {
+    for (let message of list) {
+      const early = state.earlyStatuses.get(message._id);
+      if (early) {
+        state.earlyStatuses.delete(message._id);
+        if (STATUS_RANK[early] > STATUS_RANK[message.status]) message = { ...message, status: early };
+      }
+      const index = state.messages.findIndex(
+        (m) => (m._id && m._id === message._id) || (!m._id && m.clientMessageId && m.clientMessageId === message.clientMessageId),
+      );
+      if (index === -1) {
+        state.messages.push(message);
+      } else {
+        const known = state.messages[index];
+        // Statuses only move forward, whatever order the events and responses come in.
+        const status = STATUS_RANK[known.status] > STATUS_RANK[message.status] ? known.status : message.status;
+        state.messages[index] = { ...message, status };
+      }
+    }
+    // Sent messages in id order (ids grow with time); sends still in flight last.
+    state.messages.sort((a, b) => {
+      if (!a._id || !b._id) return Number(!a._id) - Number(!b._id);
+      return a._id < b._id ? -1 : a._id > b._id ? 1 : 0;
+    });
+  }
+
+  function ticks(status) {
+    const marks = { sending: icon('clock'), failed: '!', sent: '✓', delivered: '✓✓', read: '✓✓' };
+    const labels = { sending: 'Sending', failed: 'Not sent', sent: 'Sent', delivered: 'Delivered', read: 'Read' };
+    return h('span', { class: 'ticks', dataset: { status }, title: labels[status], 'aria-label': labels[status] }, marks[status]);
+  }
+
+  function attachmentView(attachment, onload) {
+    if (attachment.kind === 'image') {
+      // <img> sends the `jwt` cookie, which /api/files/:id accepts.
+      return h(
+        'a',
+        { class: 'image', href: attachment.url, target: '_blank', rel: 'noopener' },
+        h('img', { src: attachment.url, alt: attachment.name, onload }),
+      );
+    }
+    return h(
+      'a',
+      { class: 'file', href: attachment.url, download: attachment.name },
+      icon('file'),
+      h('span', { class: 'file-name' }, attachment.name),
+      h('span', { class: 'file-size' }, formatSize(attachment.size)),
+    );
+  }
+
+  function messageView(message) {
+    const mine = message.senderId === state.me._id;
+    const keepBottom = () => {
+      if (state.stickToBottom) scrollToBottom();
+    };
+    const footer = h('span', { class: 'meta' }, message.createdAt && formatClock(message.createdAt), mine && ticks(message.status));
+    const bubble = h(
+      'div',
+      {
+        class: `message ${mine ? 'mine' : 'theirs'}${message.status === 'failed' ? ' failed' : ''}`,
+        dataset: { id: message._id || '', clientId: message.clientMessageId || '', status: message.status },
+      },
+      (message.attachments || []).map((a) => attachmentView(a, keepBottom)),
+      message.pendingFiles && h('span', { class: 'pending-files' }, `Uploading ${message.pendingFiles.join(', ')}…`),
+      message.text && h('p', { class: 'text' }, message.text),
+      footer,
+    );
+    if (message.status === 'failed') {
+      bubble.append(
+        h(
+          'button',
+          { type: 'button', class: 'retry', onclick: () => retrySend(message) },
+          `${message.error || 'Not sent.'} Retry`,
+        ),
+      );
+    }
+    return bubble;
+  }
+
+  function renderMessages({ keepScroll = true } = {}) {
+    const box = $('#messages');
+    if (!state.me) return;
+    let lastDay = null;
+    const items = [];
+    if (state.peerId && !state.nextCursor && state.messages.some((m) => m._id)) {
+      items.push(h('p', { class: 'history-start' }, 'This is the beginning of your conversation.'));
+    } else if (state.nextCursor) {
+      items.push(h('p', { class: 'history-start' }, state.loadingOlder ? 'Loading…' : 'Scroll up for older messages'));
+    }
+    for (const message of state.messages) {
+      const day = new Date(message.createdAt || Date.now());
+      if (!lastDay || !sameDay(day, lastDay)) items.push(h('p', { class: 'day' }, formatDay(day)));
+      lastDay = day;
+      items.push(messageView(message));
+    }
+    if (state.peerId && state.messages.length === 0) items.push(h('p', { class: 'list-empty' }, 'No messages yet. Say hello!'));
+    setChildren(box, items);
+    if (keepScroll && state.stickToBottom) scrollToBottom();
+  }
+
+  function scrollToBottom() {
+    const box = $('#messages');
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function onMessagesScroll() {
+    const box = $('#messages');
+    state.stickToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_EDGE_PX;
+    if (box.scrollTop < NEAR_EDGE_PX) loadOlderMessages();
+  }
+
+  function onNewMessage(message) {
+    const incoming = message.receiverId === state.me._id;
+    const peerId = messagePeer(message);
+    if (incoming && message.status === 'sent') emit('message-delivered', { messageId: message._id });
+
+    const chat = state.chats.get(peerId);
+    if (chat) {
+      // A chat's first message comes with `new-chat`, which already counted it: count only newer ones.
+      const newer = !chat.lastMessage || chat.lastMessage._id < message._id;
+      const viewing = peerId === state.peerId && document.visibilityState !== 'hidden';
+      if (newer) {
+        chat.lastMessage = message;
+        chat.lastMessageAt = message.createdAt;
+        if (incoming && !viewing && message.status !== 'read') chat.unreadCount += 1;
+      }
+    } else {
+      loadChats({ reset: true }); // a chat we have not listed yet (its `new-chat` came before we loaded)
+    }
+    if (incoming) setPeerTyping(peerId, false);
+
+    if (peerId === state.peerId) {
+      if (!incoming) state.stickToBottom = true;
+      mergeMessages([message]);
+      renderMessages();
+    }
+    renderSidebar();
+  }
+
+  /** message-status and messages-read: move ticks forward in the open chat and in the chat list. */
+  function updateStatuses(ids, status, times) {
+    const wanted = new Set(ids);
+    const raise = (message) => {
+      if (message && wanted.has(message._id) && STATUS_RANK[status] > STATUS_RANK[message.status]) {
+        message.status = status;
+        if (times.deliveredAt) message.deliveredAt = times.deliveredAt;
+        if (times.readAt) message.readAt = times.readAt;
+        return true;
+      }
+      return false;
+    };
+    let changed = false;
+    // A receipt can overtake the ack of our own send: keep it until the message shows up.
+    const known = new Set(state.messages.map((m) => m._id));
+    for (const id of ids) if (!known.has(id)) state.earlyStatuses.set(id, status);
+    for (const message of state.messages) {
+      if (raise(message)) {
+        changed = true;
+        const bubble = document.querySelector(`.message[data-id="${message._id}"]`);
+        if (bubble) {
+          bubble.dataset.status = status;
+          bubble.querySelector('.ticks').replaceWith(ticks(status));
+        }
+      }
+    }
+    for (const chat of state.chats.values()) changed = raise(chat.lastMessage) || changed;
+    if (changed) renderSidebar();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sending
+
+  async function sendFromComposer(event) {
+    event.preventDefault();
+    const input = $('#message-input');
+    const text = input.value.trim();
+    const files = state.attachments;
+    if (!state.peerId || (!text && files.length === 0)) return;
+    input.value = '';
+    autoGrow();
+    state.attachments = [];
+    renderAttachments();
+    stopTyping();
+    state.stickToBottom = true;
+
+    if (files.length === 0) {
+      await sendText(state.peerId, text);
+      return;
+    }
+    // SPEC: one request carries up to 10 `images` and/or one `file`; the text rides on the first.
+    const images = files.filter((f) => IMAGE_TYPES.has(f.type));
+    const others = files.filter((f) => !IMAGE_TYPES.has(f.type));
+    const batches = [];
+    for (let i = 0; i < images.length; i += MAX_IMAGES_PER_SEND) batches.push({ images: images.slice(i, i + MAX_IMAGES_PER_SEND) });
+    for (const file of others) {
+      const open = batches.find((b) => !b.file);
+      if (open) open.file = file;
+      else batches.push({ images: [], file });
+    }
+    batches[0].text = text;
+    for (const batch of batches) await sendFiles(state.peerId, batch);
+  }
+
+  function addPending(peerId, fields) {
+    const pending = {
+      _id: null,
+      clientMessageId: newClientMessageId(),
+      senderId: state.me._id,
+      receiverId: peerId,
+      text: '',
+      attachments: [],
+      status: 'sending',
+      createdAt: new Date().toISOString(),
+      ...fields,
+    };
+    if (peerId === state.peerId) {
+      state.messages.push(pending);
+      renderMessages();
+    }
+    return pending;
+  }
+
+  /** A send finished: swap the pending bubble for the stored messages, or mark it failed. */
+  function settlePending(pending, result) {
+    const open = pending.receiverId === state.peerId;
+    if (result.ok) {
+      const chat = state.chats.get(pending.receiverId);
+      const last = result.messages[result.messages.length - 1];
+      if (chat && (!chat.lastMessage || chat.lastMessage._id <= last._id)) {
+        chat.lastMessage = last;
+        chat.lastMessageAt = last.createdAt;
+      }
+      if (open) {
+        state.messages = state.messages.filter((m) => m !== pending);
+        mergeMessages(result.messages);
+      }
+    } else {
+      pending.status = 'failed';
+      pending.error = result.message;
+      if (result.code === 'blocked' && !state.blocked.has(pending.receiverId)) {
+        const chat = state.chats.get(pending.receiverId);
+        if (chat) chat.blockedByOtherUser = true;
+        renderPeerHeader();
+      }
+    }
+    if (open) renderMessages();
+    renderSidebar();
+  }
+
+  async function sendText(peerId, text, pending = addPending(peerId, { text })) {
+    let result;
+    if (state.socket && state.socket.connected) {
+      const ack = await emit('new-message', { to: peerId, text, clientMessageId: pending.clientMessageId });
+      result = ack.ok ? { ok: true, messages: [ack.message] } : ack;
+    } else {
+      result = await restSend(peerId, { json: { text, clientMessageId: pending.clientMessageId } });
+    }
+    settlePending(pending, result);
+  }
+
+  async function sendFiles(peerId, batch, pending = null) {
+    const form = new FormData();
+    pending =
+      pending ||
+      addPending(peerId, { text: batch.text || '', pendingFiles: [...batch.images, batch.file].filter(Boolean).map((f) => f.name), batch });
+    if (batch.text) form.append('text', batch.text);
+    form.append('clientMessageId', pending.clientMessageId);
+    for (const image of batch.images) form.append('images', image, image.name);
+    if (batch.file) form.append('file', batch.file, batch.file.name);
+    settlePending(pending, await restSend(peerId, { form }));
+  }
+
+  async function restSend(peerId, body) {
+    try {
+      const { body: sent } = await request('POST', `/api/messages/send/${peerId}`, body);
+      return { ok: true, messages: [].concat(sent) }; // several images give an array
+    } catch (error) {
+      return { ok: false, message: describeError(error), code: error.code };
+    }
+  }
+
+  /** Resend with the same clientMessageId: the server returns the stored message if it got the first. */
+  function retrySend(pending) {
+    pending.status = 'sending';
+    pending.error = null;
+    renderMessages();
+    if (pending.batch) sendFiles(pending.receiverId, pending.batch, pending);
+    else sendText(pending.receiverId, pending.text, pending);
+  }
+
+  function renderAttachments() {
+    setChildren($('#attachments'),
+      ...state.attachments.map((file, index) =>
+        h(
+          'li',
+          { class: 'chip' },
+          icon(IMAGE_TYPES.has(file.type) ? 'photo' : 'file'),
+          `${file.name} (${formatSize(file.size)})`,
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'chip-remove',
+              'aria-label': `Remove ${file.name}`,
+              onclick: () => {
+                state.attachments.splice(index, 1);
+                renderAttachments();
+              },
+            },
+            '×',
+          ),
+        ),
+      ),
+    );
+  }
+
+  function autoGrow() {
+    const input = $('#message-input');
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Typing
+
+  function onComposerInput() {
+    autoGrow();
+    if (!state.peerId || state.blocked.has(state.peerId)) return;
+    if (!state.typingSent) {
+      state.typingSent = true;
+      emit('typing', { to: state.peerId });
+    }
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    clearTimeout(state.typingTimer);
+    if (state.typingSent && state.peerId) emit('stop-typing', { to: state.peerId });
+    state.typingSent = false;
+  }
+
+  function setPeerTyping(userId, typing) {
+    clearTimeout(state.typing.get(userId));
+    if (typing) state.typing.set(userId, setTimeout(() => setPeerTyping(userId, false), TYPING_SHOW_MS));
+    else state.typing.delete(userId);
+    renderSidebar();
+    if (userId === state.peerId) renderPeerHeader();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Block, pin, search in a conversation
+
+  async function toggleBlock() {
+    const peerId = state.peerId;
+    const blocking = !state.blocked.has(peerId);
+    try {
+      const { blockedUsers } = await api.post(`/api/users/${blocking ? 'block' : 'unblock'}/${peerId}`);
+      state.blocked = new Set(blockedUsers);
+      const chat = state.chats.get(peerId);
+      if (chat) chat.blockedByMe = blocking;
+      if (blocking) stopTyping();
+      toast(`${state.users.get(peerId).fullName} ${blocking ? 'is blocked' : 'is unblocked'}.`);
+    } catch (error) {
+      toast(describeError(error));
+    }
+    renderPeerHeader();
+    renderSidebar();
+  }
+
+  async function togglePin() {
+    const peerId = state.peerId;
+    const pinning = !state.pinned.has(peerId);
+    try {
+      const { pinnedChats } = await api.post(`/api/users/${pinning ? 'pin' : 'unpin'}/${peerId}`);
+      state.pinned = new Set(pinnedChats);
+      const chat = state.chats.get(peerId);
+      if (chat) chat.isPinned = pinning;
+    } catch (error) {
+      toast(describeError(error));
+    }
+    renderPeerHeader();
+    renderSidebar();
+  }
+
+  function toggleSearch() {
+    const open = $('#search-panel').hidden;
+    if (!open) {
+      closeSearch();
+      return;
+    }
+    show($('#search-panel'), true);
+    $('#toggle-search').setAttribute('aria-pressed', 'true');
+    $('#search-input').focus();
+  }
+
+  function closeSearch() {
+    show($('#search-panel'), false);
+    $('#toggle-search').setAttribute('aria-pressed', 'false');
+    $('#search-input').value = '';
+    $('#search-results').replaceChildren();
+  }
+
+  /** Text with every case-insensitive occurrence of `query` wrapped in <mark>. */
+  function highlighted(text, query) {
+    const parts = [];
+    const lower = text.toLowerCase();
+    const needle = query.toLowerCase();
+    let from = 0;
+    for (let at = lower.indexOf(needle); at !== -1 && needle; at = lower.indexOf(needle, from)) {
+      parts.push(text.slice(from, at), h('mark', {}, text.slice(at, at + needle.length)));
+      from = at + needle.length;
+    }
+    parts.push(text.slice(from));
+    return parts;
+  }
+
+  function searchHit(message, query) {
+    const who = message.senderId === state.me._id ? 'You' : state.users.get(state.peerId).fullName;
+    return h(
+      'li',
+      {},
+      h(
+        'button',
+        { type: 'button', class: 'search-hit', dataset: { id: message._id }, onclick: () => jumpTo(message._id) },
+        h('span', { class: 'hit-who' }, who),
+        h('span', { class: 'hit-text' }, highlighted(message.text, query)),
+        h('span', { class: 'hit-when' }, `${formatDay(new Date(message.createdAt))} ${formatClock(message.createdAt)}`),
+      ),
+    );
+  }
+
+  /** GET /api/messages/search/:userId, newest first; "More results" follows X-Next-Cursor. */
+  async function searchConversation(event, cursor = null) {
+    if (event) event.preventDefault();
+    const query = $('#search-input').value.trim();
+    const results = $('#search-results');
+    if (!query) return;
+    try {
+      const { body, nextCursor } = await api.page(`/api/messages/search/${state.peerId}`, { q: query, limit: 20, cursor });
+      if (!cursor) results.replaceChildren();
+      results.querySelector('.more')?.remove();
+      const more = h('button', { type: 'button', class: 'ghost', onclick: () => searchConversation(null, nextCursor) }, 'More results');
+      results.append(
+        ...nodes([
+          body.map((message) => searchHit(message, query)),
+          !cursor && body.length === 0 && h('li', { class: 'list-empty' }, `No messages contain “${query}”.`),
+          nextCursor && h('li', { class: 'more' }, more),
+        ]),
+      );
+    } catch (error) {
+      toast(describeError(error));
+    }
+  }
+
+  /** Scroll to a message, loading older pages until it is there. */
+  async function jumpTo(messageId) {
+    const find = () => document.querySelector(`.message[data-id="${messageId}"]`);
+    while (!find() && state.nextCursor) {
+      if (!(await loadOlderMessages())) break;
+    }
+    const bubble = find();
+    if (!bubble) return;
+    state.stickToBottom = false;
+    bubble.scrollIntoView({ block: 'center' });
+    bubble.classList.add('flash');
+    setTimeout(() => bubble.classList.remove('flash'), 1500);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Wiring
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return (...args) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fn(...args), ms);
+    };
+  }
+
+  function wire() {
+    $('#tab-login').addEventListener('click', () => showAuth('login'));
+    $('#tab-signup').addEventListener('click', () => showAuth('signup'));
+    $('#login-form').addEventListener('submit', (e) => submitAuth(e, '/api/auth/login'));
+    $('#signup-form').addEventListener('submit', (e) => submitAuth(e, '/api/auth/signup'));
+    $('#logout').addEventListener('click', logOut);
+
+    const search = debounce((q) => searchPeople(q), 250);
+    $('#people-search').addEventListener('input', (e) => search(e.target.value.trim()));
+    $('#sidebar-list').addEventListener('scroll', (e) => {
+      const list = e.target;
+      if (!state.searchResults && list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_EDGE_PX) loadChats();
+    });
+
+    $('#back').addEventListener('click', closeConversationView);
+    $('#toggle-search').addEventListener('click', toggleSearch);
+    $('#toggle-pin').addEventListener('click', togglePin);
+    $('#toggle-block').addEventListener('click', toggleBlock);
+    $('#search-form').addEventListener('submit', (e) => searchConversation(e));
+    $('#messages').addEventListener('scroll', onMessagesScroll);
+
+    $('#composer').addEventListener('submit', sendFromComposer);
+    $('#message-input').addEventListener('input', onComposerInput);
+    $('#message-input').addEventListener('keydown', (e) => {
+      // Enter sends, Shift+Enter makes a new line.
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        $('#composer').requestSubmit();
+      }
+    });
+    $('#file-input').addEventListener('change', (e) => {
+      state.attachments.push(...e.target.files);
+      e.target.value = '';
+      renderAttachments();
+      $('#message-input').focus();
+    });
+
+    // A hidden tab is not "viewing": leave the chat so new messages stay unread until I look.
+    document.addEventListener('visibilitychange', () => {
+      if (!state.peerId) return;
+      if (document.visibilityState === 'hidden') emit('leave-chat', { userId: state.peerId });
+      else joinOpenChat();
+    });
+  }
+
+  async function boot() {
+    if (typeof window.io !== 'function') {
+      show($('#setup-notice'), true); // node_modules/socket.io-client is missing
+      return;
+    }
+    wire();
+    try {
+      startSession(await api.get('/api/auth/check')); // the `jwt` cookie from an earlier visit
+    } catch (error) {
+      showAuth('login');
+    }
+  }
+
+  boot();
+})();

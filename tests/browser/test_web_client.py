@@ -1,0 +1,66 @@
+"""The web client in a real browser: Debian's Chromium driven by playwright-core from node scripts.
+
+Each test runs one script of this folder against the live gunicorn server; the script waits for
+every condition with a bounded timeout, prints a JSON summary on its last line and exits non-zero
+(with a failure screenshot per page in test-artifacts/) when something does not happen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.support.live import ROOT, LiveServer
+
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = ROOT / "test-artifacts"
+SCRIPT_TIMEOUT_SECONDS = 240
+
+
+def run_script(name: str, live_server: LiveServer) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node, "Node.js is needed for the browser tests (.ci/run installs it)"
+    assert (ROOT / "node_modules" / "playwright-core").is_dir(), "run `npm install` (make install) first"
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    assert Path(chromium).exists(), f"{chromium} is missing: apt-get install chromium (.ci/run does)"
+    env = {
+        **os.environ,
+        "BASE_URL": live_server.url,
+        "ARTIFACTS_DIR": str(ARTIFACTS),
+        "RUN_ID": uuid.uuid4().hex[:10],
+        "CHROMIUM_PATH": chromium,
+    }
+    proc = subprocess.run(
+        [node, str(HERE / name)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    output = f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert proc.returncode == 0, output
+    lines = proc.stdout.strip().splitlines()
+    assert lines, output
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def test_two_users_chat_live_in_two_browser_contexts(live_server: LiveServer) -> None:
+    result = run_script("two_users.mjs", live_server)
+    assert result["statusesOnA"] == ["read", "read"]
+    for shot in result["screenshots"]:
+        assert Path(shot).stat().st_size > 0
+
+
+def test_history_search_pin_block_logout_and_phone_layout(live_server: LiveServer) -> None:
+    result = run_script("features.mjs", live_server)
+    assert result["history"] == 75 and result["firstPage"] < 75
+    for shot in result["screenshots"]:
+        assert Path(shot).stat().st_size > 0
