@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
+# `make fuzz`: the OpenAPI-driven fuzz run with many more examples per operation than CI's.
+FUZZ_EXAMPLES ?= 500
 
-.PHONY: install run serve test lint bench clean
+.PHONY: install run serve test lint fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,9 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_contract_fuzz.py
 
 bench: install
 	$(BIN)/python -m bench.run

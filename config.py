@@ -75,6 +75,9 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MONGO_TIMEOUT_MS": _int(environ, "MONGO_TIMEOUT_MS", 5000),
         "AUTO_CREATE_INDEXES": _bool(environ.get("AUTO_CREATE_INDEXES"), True),
         "REDIS_URL": environ.get("REDIS_URL") or None,
+        # Reverse proxies in front of the app: their X-Forwarded-For gives the client address that
+        # the per-address rate limits count (0: the peer address is the client's).
+        "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         "REDIS_MAX_CONNECTIONS": _int(environ, "REDIS_MAX_CONNECTIONS", 1000),
         "CLIENT_URLS": client_urls,
         "UPLOAD_DIR": os.path.abspath(environ.get("UPLOAD_DIR", "./uploads")),
@@ -84,6 +87,8 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # A multipart send may carry ten images and one file, each up to the per-file cap.
         "MAX_CONTENT_LENGTH": (max_images + 1) * max_upload_mb * 1024 * 1024 + 1024 * 1024,
         "MAX_JSON_BYTES": _int(environ, "MAX_JSON_KB", 64) * 1024,
+        # update-profile also takes the picture as a base64 data URL inside JSON: one upload's worth.
+        "MAX_PROFILE_JSON_BYTES": max_upload_mb * 1024 * 1024 * 4 // 3 + 64 * 1024,
         "FIREBASE_CREDENTIALS": environ.get("FIREBASE_CREDENTIALS") or None,
         "MAX_DEVICES_PER_USER": _int(environ, "MAX_DEVICES_PER_USER", 10),
         "PUSH_BODY_MAX_CHARS": 100,

@@ -1,12 +1,35 @@
-"""flask-smorest glue: schemas validate input and describe it in the OpenAPI document at once."""
+"""flask-smorest glue: schemas validate input and describe it in the OpenAPI document at once.
+
+Beyond flask-smorest's own decorators, the `Blueprint` here documents what the contract needs:
+`secured()` (bearer or cookie auth, with its 401/403), `error(status, why)` (the spec's error shape),
+and `body(...)` (a request body offered as JSON and/or multipart). The `Api` also caps the size of
+every non-multipart request body (MAX_JSON_BYTES → 413).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from copy import deepcopy
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 import flask_smorest
 import marshmallow as ma
+from flask import Flask, current_app, request
 from webargs.flaskparser import FlaskParser
+
+from chatbox.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "jwt"},
+}
+OBJECT_ID_PATTERN = "^[0-9a-f]{24}$"
+_BODY_LOCATIONS = {"json", "form", "files", "json_or_form"}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
 
 
 class ArgumentsParser(FlaskParser):
@@ -14,19 +37,147 @@ class ArgumentsParser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
 
+class ErrorSchema(ma.Schema):
+    message = ma.fields.String(required=True, metadata={"description": "A human sentence"})
+    code = ma.fields.String(required=True, metadata={"description": "snake_case", "pattern": "^[a-z][a-z0-9_]*$"})
+    details = ma.fields.Raw(metadata={"description": "Per-field messages of a validation error"})
+
+
+def _with_apidoc(func: F, update: Callable[[dict[str, Any]], None]) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return current_app.ensure_sync(func)(*args, **kwargs)
+
+    apidoc = deepcopy(getattr(func, "_apidoc", {}))
+    update(apidoc)
+    wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+    return cast(F, wrapper)
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ArgumentsParser()
 
+    def error(self, status: int, description: str) -> Callable[[F], F]:
+        """Document an error answer `{message, code, details?}`; several reasons for one status are joined."""
 
-class ErrorSchema(ma.Schema):
-    message = ma.fields.String(required=True)
-    code = ma.fields.String(required=True)
-    details = ma.fields.Raw()
+        def update(apidoc: dict[str, Any]) -> None:
+            entries = apidoc.setdefault("response", {}).setdefault("responses", {}).setdefault(status, [])
+            for entry in entries:
+                if isinstance(entry, dict) and entry.get("schema") is ErrorSchema:
+                    if description not in entry["description"].split("; "):
+                        entry["description"] = f"{description}; {entry['description']}"
+                    return
+            entry: dict[str, Any] = {"schema": ErrorSchema, "description": description, "content_type": None}
+            if status == 429:
+                entry["headers"] = deepcopy(_RETRY_AFTER)
+            entries.append(entry)
+
+        return lambda func: _with_apidoc(func, update)
+
+    @staticmethod
+    def json_limit(config_key: str) -> Callable[[F], F]:
+        """Let this route's JSON body grow to `config[config_key]` bytes instead of MAX_JSON_BYTES.
+
+        Place it right under `@blp.route`, so that it marks the function Flask calls.
+        """
+
+        def decorator(func: F) -> F:
+            func._json_limit_key = config_key  # type: ignore[attr-defined]
+            return func
+
+        return decorator
+
+    def secured(self) -> Callable[[F], F]:
+        """A signed-in call: bearer token or `jwt` cookie; 401 without a valid token, 403 for a barred account."""
+
+        def decorator(func: F) -> F:
+            func = self.error(401, "No valid token: missing, expired, revoked or issued before a password change")(func)
+            func = self.error(403, "The account is deactivated or blocked by an administrator")(func)
+            return cast(F, self.doc(security=SECURITY)(func))
+
+        return decorator
+
+    def body(self, *, required: bool = True, **content: type[ma.Schema] | ma.Schema) -> Callable[[F], F]:
+        """Document the request body, one schema per media type (`json=`, `multipart=`).
+
+        It replaces what flask-smorest would infer from `arguments(location="json_or_form" | "files")`,
+        which it cannot describe (it would emit a non-OpenAPI parameter location).
+        """
+        media_types = {"json": "application/json", "multipart": "multipart/form-data"}
+        body = {
+            "required": required,
+            "content": {media_types[key]: {"schema": schema} for key, schema in content.items()},
+        }
+
+        def update(apidoc: dict[str, Any]) -> None:
+            apidoc["request_body"] = body
+
+        return lambda func: _with_apidoc(func, update)
+
+    def _prepare_arguments_doc(self, doc: dict[str, Any], doc_info: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        arguments = doc_info.get("arguments")
+        explicit_body = doc_info.get("request_body")
+        if arguments and explicit_body:
+            # Body-like arguments are described by `body()`; keep only real parameters (path, query...).
+            arguments["parameters"] = [
+                p for p in arguments["parameters"] if not (isinstance(p, dict) and p["in"] in _BODY_LOCATIONS)
+            ]
+        doc = super()._prepare_arguments_doc(doc, doc_info, **kwargs)
+        if explicit_body:
+            doc["requestBody"] = deepcopy(explicit_body)
+            if not doc.get("parameters"):
+                doc.pop("parameters", None)
+        content = (doc.get("requestBody") or {}).get("content", {})
+        if any(media != "multipart/form-data" for media in content):
+            # Every non-multipart body is capped (see Api._cap_body_size).
+            responses = doc_info.setdefault("response", {}).setdefault("responses", {})
+            if 413 not in responses:
+                responses[413] = [
+                    {
+                        "schema": ErrorSchema,
+                        "description": "The request body is larger than the limit",
+                        "content_type": None,
+                    }
+                ]
+        return doc
+
+
+def _drop_null_default(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """`load_default=None` on a non-nullable field means "absent", not a documented `null` default."""
+    if "default" in ret and ret["default"] is None and not ret.get("nullable"):
+        del ret["default"]
+    return {}
 
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
-    DEFAULT_ERROR_RESPONSE_NAME = "Error"
+    # No catch-all "default" response: each operation lists the statuses it really answers with.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        spec_kwargs = deepcopy({**self._spec_kwargs, **(spec_kwargs or {})})
+        spec_kwargs.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        self.ma_plugin.converter.add_attribute_function(_drop_null_default)
+        app.before_request(_cap_body_size)
+
+
+def _cap_body_size() -> None:
+    """JSON (and any other non-multipart) bodies may be at most MAX_JSON_BYTES; uploads have their own caps."""
+    if request.mimetype == "multipart/form-data" or request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = current_app.config[getattr(view, "_json_limit_key", "MAX_JSON_BYTES")]
+    too_large = ApiError(413, f"The request body may be at most {limit // 1024} KB.", "body_too_large")
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large
+        request.max_content_length = limit
+        return
+    # A chunked body has no Content-Length: read (and cache) at most one byte past the cap to tell.
+    request.max_content_length = limit + 1
+    if len(request.get_data(cache=True)) > limit:
+        raise too_large
 
 
 class BaseSchema(ma.Schema):
@@ -41,6 +192,10 @@ class ObjectIdString(ma.fields.String):
 
     default_error_messages = {"invalid_id": "Not a valid id."}
 
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": OBJECT_ID_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         from chatbox.models.ids import is_object_id
@@ -50,9 +205,29 @@ class ObjectIdString(ma.fields.String):
         return text
 
 
+def object_id(**kwargs: Any) -> ma.fields.String:
+    """A 24-hex id in a response."""
+    return ma.fields.String(metadata={"pattern": OBJECT_ID_PATTERN}, **kwargs)
+
+
+def timestamp(**kwargs: Any) -> ma.fields.String:
+    """An ISO 8601 UTC time ending in Z, in a response."""
+    return ma.fields.String(metadata={"format": "date-time"}, **kwargs)
+
+
 class PageArgs(BaseSchema):
-    limit = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1, max=100))
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    limit = ma.fields.Integer(
+        load_default=None,
+        allow_none=False,
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "Page size (default 50)"},
+    )
+    cursor = ma.fields.String(
+        load_default=None,
+        allow_none=False,
+        validate=ma.validate.Length(max=200),
+        metadata={"description": "The X-Next-Cursor of the previous page"},
+    )
 
 
 class SearchPageArgs(PageArgs):

@@ -90,7 +90,10 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
         415: "Unsupported media type.",
     }
     message = messages.get(status) or (exc.description if isinstance(exc.description, str) else exc.name)
-    return ApiError(status, message, _CODES_BY_STATUS.get(status, exc.name.lower().replace(" ", "_")))
+    # Keep the exception's own headers (405's Allow, 401's WWW-Authenticate...), not its HTML content type.
+    headers = {key: value for key, value in exc.get_headers() if key.lower() != "content-type"}
+    code = _CODES_BY_STATUS.get(status, exc.name.lower().replace(" ", "_"))
+    return ApiError(status, message, code, headers=headers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -12,7 +12,6 @@ from chatbox.runtime import runtime
 from chatbox.users.presenting import public_user
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and sign-in")
-SECURED = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 def _limit_by_client_address() -> None:
@@ -29,9 +28,9 @@ def _signed_in(user_dict: dict[str, Any], token: str, status: int) -> Response:
 
 @blp.route("/signup", methods=["POST"])
 @blp.arguments(schemas.SignupSchema)
-@blp.response(201, schemas.AuthUserSchema)
-@blp.alt_response(409, description="Email already registered")
-@blp.alt_response(429, description="Too many attempts")
+@blp.response(201, schemas.AuthUserSchema, description="The new user and a token; also sets the jwt cookie")
+@blp.error(409, "Email already registered")
+@blp.error(429, "Too many attempts from this address")
 def signup(body: dict[str, Any]) -> Response:
     _limit_by_client_address()
     rt = runtime()
@@ -41,10 +40,10 @@ def signup(body: dict[str, Any]) -> Response:
 
 @blp.route("/login", methods=["POST"])
 @blp.arguments(schemas.LoginSchema)
-@blp.response(200, schemas.AuthUserSchema)
-@blp.alt_response(401, description="Wrong email or password")
-@blp.alt_response(403, description="Account deactivated or blocked")
-@blp.alt_response(429, description="Too many attempts")
+@blp.response(200, schemas.AuthUserSchema, description="The user and a token; also sets the jwt cookie")
+@blp.error(401, "Wrong email or password")
+@blp.error(403, "Account deactivated or blocked by an administrator")
+@blp.error(429, "Too many attempts from this address")
 def login(body: dict[str, Any]) -> Response:
     _limit_by_client_address()
     rt = runtime()
@@ -54,9 +53,9 @@ def login(body: dict[str, Any]) -> Response:
 
 @blp.route("/logout", methods=["POST"])
 @auth_required
-@blp.arguments(schemas.LogoutSchema)
-@blp.response(200, schemas.OkSchema)
-@blp.doc(security=SECURED)
+@blp.arguments(schemas.LogoutSchema, required=False)
+@blp.response(200, schemas.OkSchema, description="The token is revoked and the cookie cleared")
+@blp.secured()
 def logout(body: dict[str, Any]) -> Response:
     service.log_out(current_user(), get_jwt(), body.get("fcmToken"))
     response = jsonify({"message": "Logged out."})
@@ -67,19 +66,22 @@ def logout(body: dict[str, Any]) -> Response:
 @blp.route("/check")
 @auth_required
 @blp.response(200, schemas.PublicUserSchema)
-@blp.doc(security=SECURED)
+@blp.secured()
 def check() -> dict[str, Any]:
     return public_user(runtime(), current_user())
 
 
 @blp.route("/update-profile", methods=["PUT"])
+@blp.json_limit("MAX_PROFILE_JSON_BYTES")
 @auth_required
 @blp.arguments(schemas.ProfileJsonSchema, location="json_or_form")
 @blp.arguments(schemas.ProfileFilesSchema, location="files")
+@blp.body(json=schemas.ProfileJsonSchema, multipart=schemas.ProfileMultipartSchema)
 @blp.response(200, schemas.PublicUserSchema)
-@blp.alt_response(413, description="Image too large")
-@blp.alt_response(415, description="Not a JPG or PNG image")
-@blp.doc(security=SECURED)
+@blp.error(400, "Nothing to update, or profilePic is not a base64 data URL")
+@blp.error(413, "Image too large")
+@blp.error(415, "Not a JPG or PNG image")
+@blp.secured()
 def update_profile(body: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
     rt = runtime()
     picture = files.get("profilePic")
@@ -91,8 +93,9 @@ def update_profile(body: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
 @blp.route("/change-password", methods=["PUT"])
 @auth_required
 @blp.arguments(schemas.ChangePasswordSchema)
-@blp.response(200, schemas.TokenSchema)
-@blp.doc(security=SECURED)
+@blp.response(200, schemas.TokenSchema, description="A new token; every older token stops working")
+@blp.error(400, "The current password is wrong, or the new one is not valid")
+@blp.secured()
 def change_password(body: dict[str, Any]) -> Response:
     token = service.change_password(runtime(), current_user(), body["currentPassword"], body["newPassword"])
     response = jsonify({"token": token})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from chatbox.api import BaseSchema
+from chatbox.api import BaseSchema, object_id, timestamp
 
 BCRYPT_MAX_BYTES = 72
 
@@ -54,14 +54,18 @@ class ProfileFilesSchema(BaseSchema):
     profilePic = ma.fields.Raw(metadata={"type": "string", "format": "binary"})
 
 
+class ProfileMultipartSchema(ProfileFormSchema, ProfileFilesSchema):
+    """Documentation only: the multipart form of update-profile (a JPG or PNG file and/or a name)."""
+
+
 class PublicUserSchema(ma.Schema):
-    _id = ma.fields.String(required=True)
+    _id = object_id(required=True)
     fullName = ma.fields.String(required=True)
     email = ma.fields.String(required=True)
-    profilePic = ma.fields.String(required=True)
-    lastSeen = ma.fields.String(allow_none=True, required=True)
+    profilePic = ma.fields.String(required=True, metadata={"description": 'A URL, or "" without a picture'})
+    lastSeen = timestamp(allow_none=True, required=True)
     isOnline = ma.fields.Boolean(required=True)
-    createdAt = ma.fields.String(required=True)
+    createdAt = timestamp(required=True)
 
 
 class AuthUserSchema(PublicUserSchema):
@@ -73,4 +77,4 @@ class TokenSchema(ma.Schema):
 
 
 class OkSchema(ma.Schema):
-    message = ma.fields.String()
+    message = ma.fields.String(required=True)

@@ -14,7 +14,6 @@ from chatbox.runtime import runtime
 from chatbox.users.presenting import public_users
 
 blp = Blueprint("messages", __name__, url_prefix="/api/messages", description="Chats and messages")
-SECURED = [{"bearerAuth": []}, {"cookieAuth": []}]
 PAGED = {
     "headers": {
         NEXT_CURSOR_HEADER: {
@@ -35,8 +34,9 @@ def _paged(page: Page, items: list[Any]) -> Response:
 @blp.route("/contacts")
 @auth_required
 @blp.arguments(schemas.ContactsArgs, location="query")
-@blp.response(200, PublicUserSchema(many=True), **PAGED)
-@blp.doc(security=SECURED)
+@blp.response(200, PublicUserSchema(many=True), description="Other active users by name", **PAGED)
+@blp.error(400, "Invalid limit, cursor or q")
+@blp.secured()
 def contacts(args: dict[str, Any]) -> Response:
     rt = runtime()
     page = service.contacts(current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
@@ -46,8 +46,9 @@ def contacts(args: dict[str, Any]) -> Response:
 @blp.route("/chats")
 @auth_required
 @blp.arguments(schemas.ContactsArgs, location="query")
-@blp.response(200, schemas.ChatSchema(many=True), **PAGED)
-@blp.doc(security=SECURED)
+@blp.response(200, schemas.ChatSchema(many=True), description="My chats, pinned first", **PAGED)
+@blp.error(400, "Invalid limit, cursor or q")
+@blp.secured()
 def chats(args: dict[str, Any]) -> Response:
     rt = runtime()
     page = service.chat_list(rt, current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
@@ -57,9 +58,10 @@ def chats(args: dict[str, Any]) -> Response:
 @blp.route("/search/<user_id>")
 @auth_required
 @blp.arguments(schemas.SearchArgs, location="query")
-@blp.response(200, schemas.MessageSchema(many=True), **PAGED)
-@blp.alt_response(404, description="Unknown user")
-@blp.doc(security=SECURED)
+@blp.response(200, schemas.MessageSchema(many=True), description="Matching messages, newest first", **PAGED)
+@blp.error(400, "Invalid limit, cursor or q (1-100 characters)")
+@blp.error(404, "Unknown user")
+@blp.secured()
 def search(args: dict[str, Any], user_id: str) -> Response:
     rt = runtime()
     page = service.search(current_user(), user_id, args["q"], page_size(args["limit"], rt.config), args["cursor"])
@@ -70,14 +72,16 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 @auth_required
 @blp.arguments(schemas.SendJsonSchema, location="json_or_form")
 @blp.arguments(schemas.SendFilesSchema, location="files")
-@blp.response(201, schemas.MessageSchema, description="The new message; an array of messages for several images")
-@blp.alt_response(200, schema=schemas.MessageSchema, description="A retry with a known clientMessageId")
-@blp.alt_response(403, description="Blocked either way")
-@blp.alt_response(404, description="Unknown or deactivated receiver")
-@blp.alt_response(413, description="A file is too large")
-@blp.alt_response(415, description="File type not allowed or content does not match")
-@blp.alt_response(429, description="Too many messages")
-@blp.doc(security=SECURED)
+@blp.body(json=schemas.SendJsonSchema, multipart=schemas.SendMultipartSchema)
+@blp.response(201, schemas.SENT_MESSAGES, description="The new message; an array of messages for several images")
+@blp.alt_response(200, schema=schemas.SENT_MESSAGES, description="A retry with a known clientMessageId")
+@blp.error(400, "Empty or too long text, too many images, or sending to myself")
+@blp.error(403, "Blocked either way (code: blocked)")
+@blp.error(404, "Unknown or deactivated receiver")
+@blp.error(413, "A file is too large")
+@blp.error(415, "File type not allowed or content does not match")
+@blp.error(429, "Too many messages")
+@blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
     images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
     upload = files.get("file")
@@ -94,9 +98,9 @@ def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
 @blp.route("/read/<message_id>", methods=["PUT"])
 @auth_required
 @blp.response(200, schemas.ReadResultSchema)
-@blp.alt_response(403, description="Not the receiver")
-@blp.alt_response(404, description="Unknown message")
-@blp.doc(security=SECURED)
+@blp.error(403, "Not the receiver")
+@blp.error(404, "Unknown message")
+@blp.secured()
 def read(message_id: str) -> dict[str, Any]:
     return {"updated": service.mark_read(runtime(), current_user(), message_id)}
 
@@ -104,8 +108,9 @@ def read(message_id: str) -> dict[str, Any]:
 @blp.route("/chats/<user_id>", methods=["DELETE"])
 @auth_required
 @blp.response(200, schemas.ClearResultSchema)
-@blp.alt_response(404, description="Unknown user")
-@blp.doc(security=SECURED)
+@blp.error(400, "The id is my own")
+@blp.error(404, "Unknown user")
+@blp.secured()
 def clear(user_id: str) -> dict[str, Any]:
     return {"cleared": True, "deleted": service.clear_chat(runtime(), current_user(), user_id)}
 
@@ -113,9 +118,10 @@ def clear(user_id: str) -> dict[str, Any]:
 @blp.route("/<user_id>")
 @auth_required
 @blp.arguments(PageArgs, location="query")
-@blp.response(200, schemas.MessageSchema(many=True), **PAGED)
-@blp.alt_response(404, description="Unknown user")
-@blp.doc(security=SECURED)
+@blp.response(200, schemas.MessageSchema(many=True), description="A page of messages, oldest first", **PAGED)
+@blp.error(400, "Invalid limit or cursor, or the id is my own")
+@blp.error(404, "Unknown user")
+@blp.secured()
 def history(args: dict[str, Any], user_id: str) -> Response:
     page = service.history(current_user(), user_id, page_size(args["limit"], runtime().config), args["cursor"])
     return _paged(page, [m.to_dict() for m in page.items])

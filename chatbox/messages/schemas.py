@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from chatbox.api import BaseSchema, PageArgs
+from chatbox.api import BaseSchema, PageArgs, object_id, timestamp
 from chatbox.auth.schemas import PublicUserSchema
 
 CLIENT_MESSAGE_ID = {"load_default": None, "allow_none": True, "validate": ma.validate.Length(min=1, max=64)}
@@ -18,6 +18,19 @@ class SendFilesSchema(BaseSchema):
     file = ma.fields.Raw(metadata={"type": "string", "format": "binary"})
 
 
+class SendMultipartSchema(BaseSchema):
+    """Documentation only: the multipart form of a send."""
+
+    text = ma.fields.String(validate=ma.validate.Length(max=20000))
+    clientMessageId = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    images = ma.fields.List(
+        ma.fields.Raw(metadata={"type": "string", "format": "binary"}),
+        validate=ma.validate.Length(max=10),
+        metadata={"description": "JPG or PNG images, one message each"},
+    )
+    file = ma.fields.Raw(metadata={"type": "string", "format": "binary", "description": "One file of an allowed type"})
+
+
 class ContactsArgs(PageArgs):
     q = ma.fields.String(load_default="", validate=ma.validate.Length(max=100))
 
@@ -27,7 +40,7 @@ class SearchArgs(PageArgs):
 
 
 class AttachmentSchema(ma.Schema):
-    _id = ma.fields.String(required=True)
+    _id = object_id(required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["image", "file"]))
     url = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
@@ -36,27 +49,36 @@ class AttachmentSchema(ma.Schema):
 
 
 class MessageSchema(ma.Schema):
-    _id = ma.fields.String(required=True)
-    chatId = ma.fields.String(required=True)
-    senderId = ma.fields.String(required=True)
-    receiverId = ma.fields.String(required=True)
+    _id = object_id(required=True)
+    chatId = object_id(required=True)
+    senderId = object_id(required=True)
+    receiverId = object_id(required=True)
     text = ma.fields.String(required=True)
     image = ma.fields.String(allow_none=True, required=True)
     file = ma.fields.String(allow_none=True, required=True)
     attachments = ma.fields.List(ma.fields.Nested(AttachmentSchema), required=True)
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(["sent", "delivered", "read"]))
     clientMessageId = ma.fields.String(allow_none=True, required=True)
-    createdAt = ma.fields.String(required=True)
-    updatedAt = ma.fields.String(required=True)
-    deliveredAt = ma.fields.String(allow_none=True, required=True)
-    readAt = ma.fields.String(allow_none=True, required=True)
+    createdAt = timestamp(required=True)
+    updatedAt = timestamp(required=True)
+    deliveredAt = timestamp(allow_none=True, required=True)
+    readAt = timestamp(allow_none=True, required=True)
+
+
+# One message, or (several images) an array of them.
+SENT_MESSAGES = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/Message"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/Message"}, "minItems": 2},
+    ]
+}
 
 
 class ChatSchema(ma.Schema):
-    _id = ma.fields.String(required=True)
+    _id = object_id(required=True)
     user = ma.fields.Nested(PublicUserSchema, required=True)
     lastMessage = ma.fields.Nested(MessageSchema, allow_none=True, required=True)
-    lastMessageAt = ma.fields.String(required=True)
+    lastMessageAt = timestamp(required=True)
     unreadCount = ma.fields.Integer(required=True)
     isPinned = ma.fields.Boolean(required=True)
     blockedByMe = ma.fields.Boolean(required=True)

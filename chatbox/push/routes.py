@@ -11,7 +11,6 @@ from chatbox.push.service import register_device, unregister_device
 from chatbox.runtime import runtime
 
 blp = Blueprint("push", __name__, url_prefix="/api/push", description="Device tokens for push notifications")
-SECURED = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 class RegisterSchema(BaseSchema):
@@ -29,7 +28,7 @@ class UnregisterSchema(BaseSchema):
 @auth_required
 @blp.arguments(RegisterSchema)
 @blp.response(200, OkSchema)
-@blp.doc(security=SECURED)
+@blp.secured()
 def register_fcm(body: dict[str, Any]) -> dict[str, Any]:
     register_device(current_user(), body["token"], body["platform"], runtime().config["MAX_DEVICES_PER_USER"])
     return {"message": "Device registered."}
@@ -39,7 +38,7 @@ def register_fcm(body: dict[str, Any]) -> dict[str, Any]:
 @auth_required
 @blp.arguments(UnregisterSchema)
 @blp.response(200, OkSchema)
-@blp.doc(security=SECURED)
+@blp.secured()
 def unregister_fcm(body: dict[str, Any]) -> dict[str, Any]:
     unregister_device(current_user(), body["token"])
     return {"message": "Device unregistered."}

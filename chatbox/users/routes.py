@@ -10,7 +10,6 @@ from chatbox.users import actions, schemas, service
 from chatbox.users.presenting import public_users
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Block and pin")
-SECURED = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 def _ids(values: list[Any]) -> list[str]:
@@ -20,9 +19,9 @@ def _ids(values: list[Any]) -> list[str]:
 @blp.route("/block/<user_id>", methods=["POST"])
 @auth_required
 @blp.response(200, schemas.BlockedListSchema)
-@blp.alt_response(400, description="Yourself")
-@blp.alt_response(404, description="Unknown user")
-@blp.doc(security=SECURED)
+@blp.error(400, "The id is my own")
+@blp.error(404, "Unknown user")
+@blp.secured()
 def block(user_id: str) -> dict[str, Any]:
     blocked = actions.block(runtime(), current_user(), user_id)
     return {"blockedUsers": _ids(blocked)}
@@ -31,9 +30,9 @@ def block(user_id: str) -> dict[str, Any]:
 @blp.route("/unblock/<user_id>", methods=["POST"])
 @auth_required
 @blp.response(200, schemas.BlockedListSchema)
-@blp.alt_response(400, description="Yourself")
-@blp.alt_response(404, description="Unknown user")
-@blp.doc(security=SECURED)
+@blp.error(400, "The id is my own")
+@blp.error(404, "Unknown user")
+@blp.secured()
 def unblock(user_id: str) -> dict[str, Any]:
     blocked = actions.unblock(runtime(), current_user(), user_id)
     return {"blockedUsers": _ids(blocked)}
@@ -42,7 +41,7 @@ def unblock(user_id: str) -> dict[str, Any]:
 @blp.route("/blocked")
 @auth_required
 @blp.response(200, PublicUserSchema(many=True))
-@blp.doc(security=SECURED)
+@blp.secured()
 def blocked() -> list[dict[str, Any]]:
     return public_users(runtime(), service.listed_users(current_user(), service.BLOCKED))
 
@@ -50,9 +49,9 @@ def blocked() -> list[dict[str, Any]]:
 @blp.route("/pin/<user_id>", methods=["POST"])
 @auth_required
 @blp.response(200, schemas.PinnedListSchema)
-@blp.alt_response(400, description="Yourself")
-@blp.alt_response(404, description="Unknown user")
-@blp.doc(security=SECURED)
+@blp.error(400, "The id is my own")
+@blp.error(404, "Unknown user")
+@blp.secured()
 def pin(user_id: str) -> dict[str, Any]:
     return {"pinnedChats": _ids(actions.pin(current_user(), user_id))}
 
@@ -60,9 +59,9 @@ def pin(user_id: str) -> dict[str, Any]:
 @blp.route("/unpin/<user_id>", methods=["POST"])
 @auth_required
 @blp.response(200, schemas.PinnedListSchema)
-@blp.alt_response(400, description="Yourself")
-@blp.alt_response(404, description="Unknown user")
-@blp.doc(security=SECURED)
+@blp.error(400, "The id is my own")
+@blp.error(404, "Unknown user")
+@blp.secured()
 def unpin(user_id: str) -> dict[str, Any]:
     return {"pinnedChats": _ids(actions.unpin(current_user(), user_id))}
 
@@ -70,6 +69,6 @@ def unpin(user_id: str) -> dict[str, Any]:
 @blp.route("/pinned")
 @auth_required
 @blp.response(200, PublicUserSchema(many=True))
-@blp.doc(security=SECURED)
+@blp.secured()
 def pinned() -> list[dict[str, Any]]:
     return public_users(runtime(), service.listed_users(current_user(), service.PINNED))

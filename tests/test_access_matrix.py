@@ -1,0 +1,197 @@
+"""Access-control matrix: every endpoint that touches a chat, a message, a file or a user list, called as
+the owner, as a third user, as a user the owner blocked, without a token, with a revoked (logged-out)
+token and with an expired one. Statuses must match, and nothing private may leak into any answer:
+no foreign message text, no file bytes, no email where the endpoint has no business showing one.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.api import ApiClient, User
+
+SECRET_TO_PARTNER = "owner-to-partner-secret-7c1f"
+SECRET_TO_OWNER = "partner-to-owner-secret-93ad"
+FILE_BYTES = b"confidential-file-bytes-5e2b\n"
+ROLES = ("owner", "third", "blocked", "anonymous", "revoked", "expired")
+SIGNED_OUT = ("anonymous", "revoked", "expired")
+
+
+@dataclass
+class World:
+    owner: User
+    partner: User
+    third: User
+    blocked: User
+    to_owner_id: str
+    to_partner_id: str
+    file_id: str
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def emails(self) -> list[str]:
+        return [u.email for u in (self.owner, self.partner, self.third, self.blocked)]
+
+
+def _token_for(app: Any, user: User, expires: timedelta) -> str:
+    from flask_jwt_extended import create_access_token
+
+    from chatbox.models import User as UserDocument
+
+    with app.app_context():
+        document = UserDocument.objects.get(id=user.id)
+        return create_access_token(
+            identity=user.id, additional_claims={"ver": document.token_version}, expires_delta=expires
+        )
+
+
+@pytest.fixture
+def world(app: Any, api: ApiClient) -> World:
+    owner, partner, third, blocked = (api.signup(n) for n in ("Owner", "Partner", "Third", "Blocked"))
+    to_partner = api.send(owner, partner, SECRET_TO_PARTNER).get_json()
+    to_owner = api.send(partner, owner, SECRET_TO_OWNER).get_json()
+    upload = api.post(
+        f"/api/messages/send/{owner.id}",
+        partner,
+        data={"text": "", "file": (io.BytesIO(FILE_BYTES), "notes.txt")},
+    )
+    assert upload.status_code == 201, upload.get_json()
+    file_id = upload.get_json()["attachments"][0]["_id"]
+    assert api.send(blocked, owner, "hello before the block").status_code == 201
+    assert api.post(f"/api/users/block/{blocked.id}", owner).status_code == 200
+    assert api.post(f"/api/users/pin/{partner.id}", owner).status_code == 200
+
+    login = api.post("/api/auth/login", json={"email": owner.email, "password": "correct horse battery"})
+    revoked = login.get_json()["token"]
+    assert api.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked}"}).status_code == 200
+    world = World(owner, partner, third, blocked, to_owner["_id"], to_partner["_id"], file_id)
+    world.headers = {
+        "owner": owner.headers,
+        "third": third.headers,
+        "blocked": blocked.headers,
+        "anonymous": {},
+        "revoked": {"Authorization": f"Bearer {revoked}"},
+        "expired": {"Authorization": f"Bearer {_token_for(app, owner, timedelta(seconds=-60))}"},
+    }
+    return world
+
+
+@dataclass
+class Case:
+    method: str
+    path: Callable[[World], str]
+    expect: dict[str, int]
+    body: dict[str, Any] | None = None
+    # Endpoints that list people (contacts, chats) show public users, email included, by design.
+    shows_users: bool = False
+
+
+def _owner_path(template: str) -> Callable[[World], str]:
+    return lambda w: template.format(partner=w.partner.id, owner=w.owner.id, file=w.file_id, msg=w.to_owner_id)
+
+
+def _signed_in(owner: int, third: int, blocked: int) -> dict[str, int]:
+    return {"owner": owner, "third": third, "blocked": blocked} | dict.fromkeys(SIGNED_OUT, 401)
+
+
+CASES = [
+    # The owner's conversation with the partner: others reach only their own (empty) chat with that id.
+    Case("GET", _owner_path("/api/messages/{partner}"), _signed_in(200, 200, 200)),
+    Case("GET", _owner_path("/api/messages/search/{partner}?q=secret"), _signed_in(200, 200, 200)),
+    Case("GET", _owner_path("/api/messages/chats"), _signed_in(200, 200, 200), shows_users=True),
+    Case("GET", _owner_path("/api/messages/chats?q=Partner"), _signed_in(200, 200, 200), shows_users=True),
+    Case("GET", _owner_path("/api/messages/contacts"), _signed_in(200, 200, 200), shows_users=True),
+    # A message to the owner: only its receiver may mark it read; others do not learn it exists.
+    Case("PUT", _owner_path("/api/messages/read/{msg}"), _signed_in(200, 404, 404)),
+    # The partner's file in the owner's chat.
+    Case("GET", _owner_path("/api/files/{file}"), _signed_in(200, 403, 403)),
+    # Sending to the owner: the blocked user is refused.
+    Case("POST", _owner_path("/api/messages/send/{owner}"), _signed_in(400, 201, 403), body={"text": "hi"}),
+    Case("POST", _owner_path("/api/messages/send/{partner}"), _signed_in(201, 201, 201), body={"text": "hey"}),
+    # Lists of users: each caller sees only their own.
+    Case("GET", _owner_path("/api/users/blocked"), _signed_in(200, 200, 200), shows_users=True),
+    Case("GET", _owner_path("/api/users/pinned"), _signed_in(200, 200, 200), shows_users=True),
+    Case("GET", _owner_path("/api/auth/check"), _signed_in(200, 200, 200), shows_users=True),
+    # Clearing "the chat with the partner" only ever clears the caller's own chat (run last: it hides history).
+    Case("DELETE", _owner_path("/api/messages/chats/{partner}"), _signed_in(200, 200, 200)),
+]
+
+
+def _forbidden_content(world: World, role: str, case: Case) -> list[str]:
+    """Strings that must not appear in `role`'s answer."""
+    if role == "owner":
+        return []
+    secrets = [SECRET_TO_PARTNER, SECRET_TO_OWNER, FILE_BYTES.decode().strip()]
+    if role in SIGNED_OUT or not case.shows_users:
+        return secrets + world.emails
+    return secrets
+
+
+def test_access_matrix(api: ApiClient, world: World) -> None:
+    problems = []
+    for case in CASES:
+        path = case.path(world)
+        for role in ROLES:
+            response = api.request(case.method, path, headers=world.headers[role], json=case.body)
+            text = response.get_data(as_text=True)
+            if response.status_code != case.expect[role]:
+                problems.append(f"{case.method} {path} as {role}: {response.status_code}, expected {case.expect[role]}")
+            if response.status_code >= 400:
+                body = response.get_json()
+                if not (isinstance(body, dict) and body.get("message") and body.get("code")):
+                    problems.append(f"{case.method} {path} as {role}: error is not {{message, code}}: {text[:200]}")
+            leaked = [s for s in _forbidden_content(world, role, case) if s in text]
+            if leaked:
+                problems.append(f"{case.method} {path} as {role} leaks {leaked}")
+    assert not problems, "\n".join(problems)
+
+
+def test_owner_sees_what_the_others_cannot(api: ApiClient, world: World) -> None:
+    history = api.get(f"/api/messages/{world.partner.id}", world.owner).get_json()
+    assert [m["text"] for m in history][:2] == [SECRET_TO_PARTNER, SECRET_TO_OWNER]
+    found = api.get(f"/api/messages/search/{world.partner.id}", world.owner, query_string={"q": "secret"})
+    assert len(found.get_json()) == 2
+    file = api.get(f"/api/files/{world.file_id}", world.owner)
+    assert file.status_code == 200 and file.data == FILE_BYTES
+    assert [u["_id"] for u in api.get("/api/users/blocked", world.owner).get_json()] == [world.blocked.id]
+    assert api.get("/api/users/blocked", world.blocked).get_json() == []
+    assert [u["_id"] for u in api.get("/api/users/pinned", world.owner).get_json()] == [world.partner.id]
+    third_chats = api.get("/api/messages/chats", world.third).get_json()
+    assert third_chats == []
+    blocked_chats = api.get("/api/messages/chats", world.blocked).get_json()
+    assert [c["user"]["_id"] for c in blocked_chats] == [world.owner.id]
+    assert blocked_chats[0]["blockedByOtherUser"] is True and blocked_chats[0]["user"]["isOnline"] is False
+
+
+def test_the_sender_may_not_mark_their_own_message_read(api: ApiClient, world: World) -> None:
+    response = api.put(f"/api/messages/read/{world.to_owner_id}", world.partner)
+    assert response.status_code == 403 and response.get_json()["code"] == "not_receiver"
+    assert api.put(f"/api/messages/read/{world.to_partner_id}", world.owner).status_code == 403
+
+
+def test_signed_out_tokens_say_why(api: ApiClient, world: World) -> None:
+    expected = {"anonymous": "unauthorized", "revoked": "token_revoked", "expired": "token_expired"}
+    for role, code in expected.items():
+        response = api.get("/api/auth/check", headers=world.headers[role])
+        assert response.status_code == 401 and response.get_json()["code"] == code, role
+
+
+def test_blocked_user_is_refused_both_ways(api: ApiClient, world: World) -> None:
+    for sender, receiver in ((world.blocked, world.owner), (world.owner, world.blocked)):
+        response = api.send(sender, receiver, "hello?")
+        assert response.status_code == 403 and response.get_json()["code"] == "blocked"
+
+
+def test_others_clearing_never_touches_the_owners_chat(api: ApiClient, world: World) -> None:
+    for user in (world.third, world.blocked):
+        response = api.delete(f"/api/messages/chats/{world.partner.id}", user)
+        assert response.status_code == 200 and response.get_json() == {"cleared": True, "deleted": False}
+    texts = [m["text"] for m in api.get(f"/api/messages/{world.partner.id}", world.owner).get_json()]
+    assert SECRET_TO_PARTNER in texts and SECRET_TO_OWNER in texts
+    assert api.get(f"/api/messages/{world.owner.id}", world.partner).get_json()

@@ -1,0 +1,226 @@
+"""Property-based fuzzing of every REST operation against the app's own OpenAPI document (schemathesis).
+
+Signed in as a real user (a fresh token per call, so a fuzzed logout revokes only that one), with real
+people, messages and files behind the ids it may pick: a chat partner, a stranger, a user I blocked, my
+own id, an unknown id. Every response must be no 5xx, a documented status code, the documented content
+type and headers, and a body matching the documented schema; a request that breaks the schema must be
+refused, and a secured operation must refuse a missing or invalid token.
+
+CI runs a few examples per operation; `make fuzz` (FUZZ_EXAMPLES=500 by default there) runs many more.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from tests.support.api import ApiClient, User
+from tests.support.files import PNG
+
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+UNKNOWN_ID = "0123456789abcdef01234567"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+    missing_required_header,
+    unsupported_method,
+]
+
+
+# A body over MAX_JSON_BYTES is refused with 413 before it is even validated.
+REFUSALS = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 429]
+CHECKS_CONFIG = {"negative_data_rejection": {"expected-statuses": REFUSALS}}
+# Random cases (with real ids drawn into paths), then the deterministic boundary cases of the coverage phase
+# (which schemathesis cannot combine with extra drawn data, hence two tests).
+FUZZ_CONFIG = SchemathesisConfig.from_dict(
+    {"checks": CHECKS_CONFIG, "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}}}
+)
+COVERAGE_CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": CHECKS_CONFIG,
+        "phases": {"examples": {"enabled": False}, "fuzzing": {"enabled": False}, "coverage": {"enabled": True}},
+    }
+)
+
+
+@dataclass
+class World:
+    me: User
+    ids: dict[str, list[str]]
+
+
+def _attachment_url(response: Any) -> str:
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    message = body[0] if isinstance(body, list) else body
+    return str(message["attachments"][0]["url"])
+
+
+def build_world(app: Any, api: ApiClient) -> World:
+    me, partner, stranger, blocked = (api.signup(n) for n in ("Me", "Partner", "Stranger", "Blocked"))
+    mine = api.send(me, partner, "hello partner").get_json()["_id"]
+    theirs = api.send(partner, me, "hello me").get_json()["_id"]
+    foreign = api.send(stranger, partner, "not for me").get_json()["_id"]
+    api.send(blocked, me, "before the block")
+    assert api.post(f"/api/users/block/{blocked.id}", me).status_code == 200
+    assert api.post(f"/api/users/pin/{partner.id}", me).status_code == 200
+
+    def upload(sender: User, receiver: User, name: str, data: bytes) -> str:
+        form = {"text": "", "file": (io.BytesIO(data), name)}
+        url = _attachment_url(api.post(f"/api/messages/send/{receiver.id}", sender, data=form))
+        return url.rsplit("/", 1)[-1]
+
+    my_file = upload(me, partner, "mine.txt", b"my file")
+    their_file = upload(partner, me, "theirs.png", PNG)
+    foreign_file = upload(stranger, partner, "foreign.txt", b"foreign file")
+    avatar = api.put("/api/auth/update-profile", partner, data={"profilePic": (io.BytesIO(PNG), "me.png")}).get_json()[
+        "profilePic"
+    ]
+    users = [partner.id, stranger.id, blocked.id, me.id, UNKNOWN_ID]
+    return World(
+        me=me,
+        ids={
+            "user_id": users,
+            "message_id": [mine, theirs, foreign, UNKNOWN_ID],
+            "file_id": [my_file, their_file, foreign_file, avatar.rsplit("/", 1)[-1], UNKNOWN_ID],
+        },
+    )
+
+
+@pytest.fixture
+def fuzz_world(app: Any, api: ApiClient) -> World:
+    return build_world(app, api)
+
+
+@pytest.fixture
+def fuzz_schema(app: Any, fuzz_world: World) -> Any:
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=FUZZ_CONFIG)
+
+
+@pytest.fixture
+def coverage_schema(app: Any, fuzz_world: World) -> Any:
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=COVERAGE_CONFIG)
+
+
+schema = schemathesis.pytest.from_fixture("fuzz_schema")
+coverage = schemathesis.pytest.from_fixture("coverage_schema")
+
+
+def _fresh_token(app: Any, user: User) -> str:
+    from chatbox.auth.tokens import issue_token
+    from chatbox.models import User as UserDocument
+
+    with app.app_context():
+        return issue_token(UserDocument.objects.get(id=user.id))
+
+
+@schema.parametrize()
+@schema.given(data=st.data())
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_operation_honours_its_contract(case: Any, data: Any, app: Any, fuzz_world: World) -> None:
+    positive = case.meta is None or case.meta.generation.mode.value == "positive"
+    if positive:
+        # Point path ids at real objects most of the time, so handlers get past "not found".
+        for name, value in list(case.path_parameters.items()):
+            pool = fuzz_world.ids.get(name)
+            if pool:
+                case.path_parameters[name] = data.draw(st.sampled_from([*pool, value]), label=name)
+    token = _fresh_token(app, fuzz_world.me)
+    response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+    if os.environ.get("FUZZ_TRACE"):
+        print(
+            "TRACE", case.meta.phase.name if case.meta else None, case.operation.label, positive, response.status_code
+        )
+
+
+@coverage.parametrize()
+@settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_boundary_cases_honour_the_contract(case: Any, app: Any, fuzz_world: World) -> None:
+    token = _fresh_token(app, fuzz_world.me)
+    response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+    if os.environ.get("FUZZ_TRACE"):
+        print("TRACE", case.meta.phase.name if case.meta else None, case.operation.label, response.status_code)
+
+
+def test_every_api_route_is_in_the_openapi_document(app: Any) -> None:
+    document = app.test_client().get("/api/openapi.json").get_json()
+    documented = {
+        (path, method.upper())
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method != "parameters"
+    }
+    routed = set()
+    for rule in app.url_map.iter_rules():
+        if not (rule.rule.startswith("/api/") or rule.rule == "/healthz") or rule.endpoint.startswith("api-docs"):
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        routed |= {(path, method) for method in rule.methods or () if method not in {"HEAD", "OPTIONS"}}
+    assert routed and routed == documented
+
+
+def test_document_declares_security_errors_and_bodies(app: Any) -> None:
+    document = app.test_client().get("/api/openapi.json").get_json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "jwt"}
+    error = document["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"message", "code"} and "details" in error["properties"]
+    public = {("/api/auth/signup", "post"), ("/api/auth/login", "post"), ("/healthz", "get")}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            assert "default" not in responses, (path, method)
+            for status, response in responses.items():
+                if int(status) >= 400 and path != "/healthz":
+                    if "$ref" in response:
+                        response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+                    schema_ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert schema_ref == "#/components/schemas/Error", (path, method, status)
+            if (path, method) not in public:
+                assert operation["security"] == [{"bearerAuth": []}, {"cookieAuth": []}], (path, method)
+                assert "401" in responses, (path, method)
+            for parameter in operation.get("parameters", []):
+                assert parameter["in"] in {"path", "query", "header", "cookie"}, (path, method, parameter)
+    send = document["paths"]["/api/messages/send/{user_id}"]["post"]
+    assert set(send["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    form = document["components"]["schemas"]["SendMultipart"]["properties"]
+    assert form["images"]["items"]["format"] == "binary" and form["file"]["format"] == "binary"
+    profile = document["paths"]["/api/auth/update-profile"]["put"]
+    assert set(profile["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    for path in ("/api/messages/contacts", "/api/messages/chats", "/api/messages/{user_id}"):
+        assert "X-Next-Cursor" in document["paths"][path]["get"]["responses"]["200"]["headers"]
+    assert "Retry-After" in send["responses"]["429"]["headers"]
+    assert app.test_client().get("/api/docs").status_code == 200
