@@ -96,6 +96,8 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_AUTH": environ.get("RATELIMIT_AUTH", "10/minute"),
         "RATELIMIT_SEND": environ.get("RATELIMIT_SEND", "20/second"),
         "RATELIMIT_SOCKET_EVENTS": environ.get("RATELIMIT_SOCKET_EVENTS", "50/second"),
+        # A connection refused this often keeps flooding after being told to slow down: drop it.
+        "RATELIMIT_SOCKET_REFUSALS": environ.get("RATELIMIT_SOCKET_REFUSALS", "100/minute"),
         "PRESENCE_TTL_SECONDS": _int(environ, "PRESENCE_TTL_SECONDS", 90),
         "MESSAGE_TEXT_MAX": 5000,
         "SEARCH_QUERY_MAX": 100,

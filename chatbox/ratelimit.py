@@ -17,13 +17,15 @@ class RateLimiter:
         self.enabled = enabled
         self._strategy = MovingWindowRateLimiter(storage_from_string(storage_uri or "memory://"))
 
+    def allows(self, rule: str, *identifiers: str) -> bool:
+        """Count one use; False once the rule's budget is spent."""
+        return not self.enabled or self._strategy.hit(parse(rule), *identifiers)
+
     def hit(self, rule: str, *identifiers: str) -> None:
         """Count one use; raise a 429 ApiError with Retry-After once the rule's budget is spent."""
-        if not self.enabled:
+        if self.allows(rule, *identifiers):
             return
         item = parse(rule)
-        if self._strategy.hit(item, *identifiers):
-            return
         reset_at = self._strategy.get_window_stats(item, *identifiers).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise ApiError(

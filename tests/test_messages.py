@@ -424,3 +424,20 @@ def test_clearing_for_good_removes_attachments_from_disk(app: Any, api: ApiClien
     assert api.delete(f"/api/messages/chats/{alice.id}", bob).get_json()["deleted"] is True
     assert os.listdir(app.config["UPLOAD_DIR"]) == []
     assert api.get(message["image"], alice).status_code == 404
+
+
+def test_crafted_cursors_are_400_not_500(api: ApiClient) -> None:
+    from chatbox.pagination import encode_cursor
+
+    me, other = api.signup("Me"), api.signup("Other")
+    api.send(other, me, "hi")
+    crafted = {
+        "/api/messages/contacts": [{"n": "A", "i": "zz"}, {"n": "A"}, ["not", "a", "dict"]],
+        "/api/messages/chats": [{"p": 1, "t": "2020-01-01T00:00:00.000000Z", "i": "zz"}, {"p": 7}, {"p": 0, "t": "x"}],
+        f"/api/messages/{other.id}": [{"before": "zz"}, {"before": 5}],
+    }
+    for path, positions in crafted.items():
+        for position in positions:
+            response = api.get(path, me, query_string={"cursor": encode_cursor(position)})  # type: ignore[arg-type]
+            assert response.status_code == 400, (path, position, response.get_json())
+            assert response.get_json()["code"] == "invalid_cursor"

@@ -13,7 +13,7 @@ import gevent
 import pytest
 
 from tests.support.live import LiveServer, start_live_server
-from tests.support.sockets import WAIT_SECONDS, LiveApi, Socket
+from tests.support.sockets import WAIT_SECONDS, LiveApi, Socket, wait_until
 
 SOCKET_BUDGET = 40
 SEND_BUDGET = 20
@@ -28,6 +28,7 @@ def limited_server(tmp_path_factory: Any) -> Iterator[LiveServer]:
             "RATELIMIT_ENABLED": "true",
             "RATELIMIT_SOCKET_EVENTS": f"{SOCKET_BUDGET}/minute",
             "RATELIMIT_SEND": f"{SEND_BUDGET}/minute",
+            "RATELIMIT_SOCKET_REFUSALS": "1000/minute",
         },
     )
     yield server
@@ -102,3 +103,35 @@ def test_message_flood_is_capped_by_the_send_budget(limited_server: LiveServer, 
     other = live.signup("Unrelated")
     assert live.call("POST", f"/api/messages/send/{target.id}", other, json={"text": "hello"}).status_code == 201
     target_socket.wait_for("new-message", lambda m: m["text"] == "hello")
+
+
+def test_a_persistent_flooder_is_disconnected(tmp_path: Any) -> None:
+    server = start_live_server(
+        tmp_path,
+        extra_env={
+            "RATELIMIT_ENABLED": "true",
+            "RATELIMIT_SOCKET_EVENTS": f"{SOCKET_BUDGET}/minute",
+            "RATELIMIT_SOCKET_REFUSALS": "10/minute",
+        },
+    )
+    try:
+        live = LiveApi(server.url)
+        flooder, target, bystander = live.signup("Flooder"), live.signup("Target"), live.signup("Bystander")
+        flooder_socket, target_socket = Socket(server.url, flooder), Socket(server.url, target)
+        bystander_socket = Socket(server.url, bystander)
+        acks: list[dict[str, Any]] = []
+        for _ in range(FLOOD):
+            if not flooder_socket.client.connected:
+                break
+            flooder_socket.client.emit("typing", {"to": target.id}, callback=acks.append)
+        wait_until(lambda: not flooder_socket.client.connected, "the flooder is disconnected")
+        refused = [a for a in acks if not a["ok"]]
+        assert all(a["code"] == "rate_limited" for a in refused) and len(refused) >= 10
+        assert len([a for a in acks if a["ok"]]) == SOCKET_BUDGET
+        # The bystander's connection is untouched.
+        assert bystander_socket.call("typing", {"to": target.id}) == {"ok": True}
+        target_socket.wait_for("typing", lambda d: d == {"from": bystander.id})
+        for socket in (target_socket, bystander_socket):
+            socket.close()
+    finally:
+        server.stop()

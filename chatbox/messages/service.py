@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from bson import ObjectId
+from bson.errors import InvalidId
 from mongoengine import NotUniqueError, Q
 
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
@@ -398,7 +399,7 @@ def _after_position(position: dict[str, Any]) -> Q:
     try:
         moment = datetime.strptime(str(position["t"]), "%Y-%m-%dT%H:%M:%S.%fZ")
         chat_id = ObjectId(str(position["i"]))
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, InvalidId) as exc:
         raise ApiError(400, "The cursor is not valid.", "invalid_cursor") from exc
     return Q(last_message_at__lt=moment) | (Q(last_message_at=moment) & Q(id__lt=chat_id))
 
@@ -409,6 +410,7 @@ def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query:
     phase = position.get("p")
     if phase not in (0, 1):
         raise ApiError(400, "The cursor is not valid.", "invalid_cursor")
+    after = _after_position(position) if cursor else None
     pinned = list(me.pinned_chats)
     name_query = name_query.strip()
     matching: list[ObjectId] | None = None
@@ -430,8 +432,8 @@ def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query:
             query &= Q(participants__nin=pinned)
         else:
             query &= Q(participants__in=phases[1])
-        if current == phase and "t" in position:
-            query &= _after_position(position)
+        if current == phase and after is not None:
+            query &= after
         rows = Chat.objects(query).order_by("-last_message_at", "-id").limit(limit + 1 - len(found))
         found.extend((current, chat) for chat in rows)
         if len(found) > limit:
@@ -454,7 +456,7 @@ def contacts(me: User, limit: int, cursor: str | None, text: str) -> Page:
     if position is not None:
         try:
             name, after_id = str(position["n"]), ObjectId(str(position["i"]))
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, InvalidId) as exc:
             raise ApiError(400, "The cursor is not valid.", "invalid_cursor") from exc
         query &= Q(full_name__gt=name) | (Q(full_name=name) & Q(id__gt=after_id))
     rows = list(User.objects(query).order_by("full_name", "id").limit(limit + 1))

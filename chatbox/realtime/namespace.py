@@ -106,10 +106,17 @@ class ChatNamespace(socketio.Namespace):
             user = self._current_user(sid)
             return {"ok": True, **action(user, payload)}
         except ApiError as exc:
+            if exc.code == "rate_limited":
+                self._count_refusal(sid)
             return _failure(exc)
         except Exception:
             log.exception("socket event failed")
             return {"ok": False, "message": "Something went wrong on our side.", "code": "internal_error"}
+
+    def _count_refusal(self, sid: str) -> None:
+        if not self.rt.limiter.allows(self.rt.config["RATELIMIT_SOCKET_REFUSALS"], "socket-refusals", sid):
+            log.warning("disconnecting %s: it kept flooding after being rate limited", sid)
+            self.server.start_background_task(self.disconnect, sid)
 
     def _current_user(self, sid: str) -> User:
         user_id = self.get_session(sid).get("user_id")
