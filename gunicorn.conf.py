@@ -1,17 +1,27 @@
-"""Gunicorn settings for ChatBox: one gevent-websocket worker per process, tuned for many open sockets."""
+"""Gunicorn settings for ChatBox: one gevent-websocket worker per process, tuned for many open sockets.
+
+Scale out with several such processes behind a load balancer with sticky sessions (docs/deployment.md),
+never with `workers > 1` inside one process: Socket.IO's handshake must reach the process holding the session.
+"""
 
 import os
 import resource
 
 worker_class = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
-workers = 1  # Socket.IO needs sticky sessions; scale out with more processes behind a load balancer
+workers = 1
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 # gevent's default of 1000 makes the 1001st connection (and plain HTTP requests) hang silently.
+# Each socket needs a file descriptor, so the real ceiling is also the fd limit raised below.
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "20000"))
-# Websockets live for hours; the worker heartbeat, not the request, is what `timeout` watches.
+# Pending connections the kernel queues while the worker is busy (reconnect storms after a deploy);
+# the kernel caps it at net.core.somaxconn.
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "4096"))
+# For the gevent worker `timeout` watches the worker's heartbeat, not requests: a websocket may stay open
+# for hours. A worker whose event loop is blocked this long is restarted.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
-graceful_timeout = 20
-keepalive = 75
+# On SIGTERM, wait this long for requests to finish; open websockets are then closed and clients reconnect.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = 75  # seconds; above the usual 60 s idle timeout of load balancers in front
 accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
@@ -29,3 +39,12 @@ def on_starting(server: object) -> None:
 
 def post_fork(server: object, worker: object) -> None:
     _raise_file_limit()
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """A clean stop: drop this process's presence at once so other processes mark its users offline now,
+    not when its Redis entries expire."""
+    app = getattr(worker, "wsgi", None)
+    heartbeat = getattr(app, "extensions", {}).get("chatbox.heartbeat") if app is not None else None
+    if heartbeat is not None:
+        heartbeat.stop(unregister=True)
