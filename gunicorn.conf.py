@@ -41,10 +41,29 @@ def post_fork(server: object, worker: object) -> None:
     _raise_file_limit()
 
 
-def worker_exit(server: object, worker: object) -> None:
-    """A clean stop: drop this process's presence at once so other processes mark its users offline now,
-    not when its Redis entries expire."""
+def _heartbeat_of(worker: object) -> object | None:
     app = getattr(worker, "wsgi", None)
-    heartbeat = getattr(app, "extensions", {}).get("chatbox.heartbeat") if app is not None else None
+    return getattr(app, "extensions", {}).get("chatbox.heartbeat") if app is not None else None
+
+
+def post_worker_init(worker: object) -> None:
+    """On SIGTERM, drop this process's presence at once, so other processes mark its users offline now
+    rather than when its Redis entries expire. (With sockets open, the master kills the worker at the end
+    of the graceful timeout, before `worker_exit` could run, so watch for the stop from the start.)"""
+    heartbeat = _heartbeat_of(worker)
+    if heartbeat is None:
+        return
+    import gevent
+
+    def unregister_when_stopping() -> None:
+        while getattr(worker, "alive", False):
+            gevent.sleep(0.5)
+        heartbeat.stop(unregister=True)  # type: ignore[attr-defined]
+
+    gevent.spawn(unregister_when_stopping)
+
+
+def worker_exit(server: object, worker: object) -> None:
+    heartbeat = _heartbeat_of(worker)
     if heartbeat is not None:
-        heartbeat.stop(unregister=True)
+        heartbeat.stop(unregister=True)  # type: ignore[attr-defined]
