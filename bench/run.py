@@ -161,7 +161,7 @@ def connect_many(
     on_event_for: Callable[[int], Any] | None = None,
     deadline_seconds: float = 180,
 ) -> tuple[list[LeanSocket], int, float]:
-    sockets: list[LeanSocket] = []
+    slots: list[LeanSocket | None] = [None] * count  # socket i belongs to users[i % len(users)]
     failures = Counter[str]()
     started = time.monotonic()
     deadline = started + deadline_seconds
@@ -173,11 +173,12 @@ def connect_many(
         user = users[i % len(users)]
         handler = on_event_for(i) if on_event_for else None
         try:
-            sockets.append(LeanSocket(url_for(i), {"token": user.token}, handler))
+            slots[i] = LeanSocket(url_for(i), {"token": user.token}, handler)
         except Exception as exc:
             failures[type(exc).__name__] += 1
 
     Pool(concurrency).map(one, range(count))
+    sockets = [s for s in slots if s is not None]
     if failures:
         log(f"connect failures: {dict(failures)}")
     return sockets, sum(failures.values()), time.monotonic() - started
@@ -272,6 +273,7 @@ def delivery_phase(
     gevent.sleep(0.5)
 
     total = int(rate * args.duration)
+    run_tag = uuid.uuid4().hex[:8]  # clientMessageIds must not repeat across runs: a repeat is an idempotent no-op
     log(f"{name}: sending {total} messages at {rate}/s over {pairs} pairs")
     delivery.measuring = True
     cpu = CpuMeter()
@@ -302,7 +304,7 @@ def delivery_phase(
         delivery.sent_at[seq] = time.perf_counter()
         tx[pair].emit(
             "new-message",
-            {"to": receivers[pair].id, "text": f"b{seq}", "clientMessageId": f"b{seq}"},
+            {"to": receivers[pair].id, "text": f"b{seq}", "clientMessageId": f"{run_tag}-{seq}"},
             callback=ack_for(seq),
         )
     send_seconds = time.perf_counter() - started
