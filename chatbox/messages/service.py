@@ -120,7 +120,9 @@ def send_message(
     receiver = find_other_user(sender, receiver_id, require_active=True)
     ensure_not_blocked(sender, receiver)
     text = _clean_text(rt, text, bool(images or file))
-    if client_message_id:
+    # With uploads, look for an earlier send first so a retry stores no files; a text-only retry is
+    # caught by the unique (sender, clientMessageId) index at insert, saving a query on every send.
+    if client_message_id and (images or file):
         existing = _existing_send(sender, client_message_id)
         if existing:
             return SendResult(existing, created=False)
