@@ -57,12 +57,16 @@ def _existing_send(sender: User, client_message_id: str) -> list[Message]:
     return list(Message.objects(batch_id=first.batch_id).order_by("id"))
 
 
+def find_chat(a: User, b: User) -> Chat | None:
+    return Chat.objects(pair_key=pair_key(a.id, b.id)).first()
+
+
 def get_or_create_chat(a: User, b: User) -> tuple[Chat, bool]:
     """The pair's one chat; the unique index on the sorted pair settles two first messages at once."""
-    key = pair_key(a.id, b.id)
-    chat = Chat.objects(pair_key=key).first()
+    chat = find_chat(a, b)
     if chat is not None:
         return chat, False
+    key = pair_key(a.id, b.id)
     chat = Chat(
         pair_key=key,
         participants=sorted([a.id, b.id], key=str),
@@ -120,16 +124,18 @@ def send_message(
     receiver = find_other_user(sender, receiver_id, require_active=True)
     ensure_not_blocked(sender, receiver)
     text = _clean_text(rt, text, bool(images or file))
-    # With uploads, look for an earlier send first so a retry stores no files; a text-only retry is
-    # caught by the unique (sender, clientMessageId) index at insert, saving a query on every send.
-    if client_message_id and (images or file):
+    chat = find_chat(sender, receiver)
+    # A retry is caught by the unique (sender, clientMessageId) index at insert, saving a query on
+    # most sends; look first only where that insert would come too late: after storing uploads, or
+    # after creating a chat that would then stay empty.
+    if client_message_id and (images or file or chat is None):
         existing = _existing_send(sender, client_message_id)
         if existing:
             return SendResult(existing, created=False)
 
     stored = _store_uploads(rt, sender, [*images, *([file] if file else [])])
     try:
-        return _create_messages(rt, sender, receiver, text, client_message_id, stored, origin_sid)
+        return _create_messages(rt, sender, receiver, chat, text, client_message_id, stored, origin_sid)
     except Exception:
         delete_stored_files(rt.storage, [s.id for s in stored])
         raise
@@ -139,6 +145,7 @@ def _create_messages(
     rt: Runtime,
     sender: User,
     receiver: User,
+    chat: Chat | None,
     text: str,
     client_message_id: str | None,
     stored: list[StoredFile],
@@ -149,7 +156,9 @@ def _create_messages(
     # One message per image; a non-image file rides on the first message.
     groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
     groups[0].extend(others)
-    chat, chat_created = get_or_create_chat(sender, receiver)
+    chat_created = False
+    if chat is None:
+        chat, chat_created = get_or_create_chat(sender, receiver)
     viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
     now = utcnow()
     ids = [ObjectId() for _ in groups]
