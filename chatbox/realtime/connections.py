@@ -27,9 +27,14 @@ def after_socket_opened(
 
 def socket_closed(rt: Runtime, user_id: str, sid: str) -> None:
     """Forget the socket; when it was the user's last, save lastSeen and tell their contacts."""
-    if not rt.presence.remove_connection(user_id, sid):
+    if rt.presence.remove_connection(user_id, sid):
+        user_went_offline(rt, user_id)
+
+
+def user_went_offline(rt: Runtime, user_id: str) -> None:
+    """Save lastSeen and tell the user's contacts (their last socket closed, or its server died)."""
+    if not User.objects(id=user_id).update_one(set__last_seen=utcnow()):
         return
-    User.objects(id=user_id).update_one(set__last_seen=utcnow())
     user = User.objects(id=user_id).first()
     if user is not None:
         events.went_offline(rt, user)

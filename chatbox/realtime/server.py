@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 import socketio
 
+from chatbox.realtime.connections import user_went_offline
 from chatbox.realtime.presence import MemoryPresence, PresenceStore
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
 
@@ -153,18 +154,6 @@ class PresenceHeartbeat:
                 log.exception("could not unregister this node's presence")
 
 
-def _announce_offline(rt: Runtime, user_id: str) -> None:
-    from chatbox.models import User
-    from chatbox.models.ids import utcnow
-    from chatbox.realtime import events
-
-    if not User.objects(id=user_id).update_one(set__last_seen=utcnow()):
-        return
-    user = User.objects(id=user_id).first()
-    if user is not None:
-        events.went_offline(rt, user)
-
-
 def start_scale_out(app: Flask, server: socketio.Server, rt: Runtime) -> PresenceHeartbeat | None:
     """With REDIS_URL: subscribe to the queue now and start the presence heartbeat, both as background
     tasks of this app's Socket.IO server. Without it: nothing to do.
@@ -185,7 +174,7 @@ def start_scale_out(app: Flask, server: socketio.Server, rt: Runtime) -> Presenc
     heartbeat = PresenceHeartbeat(
         presence,
         interval=presence.ttl_seconds / 3,
-        on_offline=lambda user_id: _announce_offline(rt, user_id),
+        on_offline=lambda user_id: user_went_offline(rt, user_id),
         spawn=server.start_background_task,
     )
     app.extensions[HEARTBEAT_KEY] = heartbeat
