@@ -10,8 +10,8 @@ import gevent
 import pytest
 
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
-from tests.support.inprocess import wait_until
 from tests.support.redis_server import RedisServer, start_redis_server
+from tests.support.sockets import wait_until
 
 
 @pytest.fixture(scope="module")

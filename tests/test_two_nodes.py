@@ -15,8 +15,9 @@ import redis
 
 from chatbox.push.notification import Notification
 from chatbox.realtime.server import QUEUE_CHANNEL
-from tests.support.inprocess import Client, Node, NodeUser, rest, signup, start_node, wait_until
+from tests.support.inprocess import Node, start_node
 from tests.support.redis_server import RedisServer, start_redis_server
+from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
 
 SECRET = "two-node-test-secret-" + "x" * 32
 CONCURRENT_EMITS = 150  # more than redis-py's default pool of 100 connections
@@ -49,7 +50,7 @@ def _drop_database() -> None:
 @pytest.fixture
 def start_nodes(redis_server: RedisServer, tmp_path: Any) -> Iterator[Any]:
     started: list[Node] = []
-    clients: list[Client] = []
+    clients: list[Socket] = []
 
     def start(count: int = 2, **overrides: Any) -> list[Node]:
         config = {"REDIS_URL": redis_server.url, "JWT_SECRET_KEY": SECRET, "SECRET_KEY": SECRET, **overrides}
@@ -72,21 +73,21 @@ def start_nodes(redis_server: RedisServer, tmp_path: Any) -> Iterator[Any]:
     redis_server.flush()
 
 
-def connect(start_nodes: Any, node: Node, user: NodeUser) -> Client:
-    client = Client(user, node.url)
+def connect(start_nodes: Any, node: Node, user: LiveUser) -> Socket:
+    client = Socket(node.url, user)
     start_nodes.clients.append(client)
     return client
 
 
-def chat_between(node: Node, a: NodeUser, b: NodeUser) -> dict[str, Any]:
+def chat_between(node: Node, a: LiveUser, b: LiveUser) -> dict[str, Any]:
     """Give two users a chat (presence is shared with chat partners) with one REST message."""
-    response = rest(node.url, "POST", f"/api/messages/send/{b.id}", a, json={"text": "hello"})
+    response = LiveApi(node.url).call("POST", f"/api/messages/send/{b.id}", a, json={"text": "hello"})
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def is_online_seen_from(node: Node, viewer: NodeUser, other: NodeUser) -> bool:
-    response = rest(node.url, "GET", "/api/messages/chats", viewer)
+def is_online_seen_from(node: Node, viewer: LiveUser, other: LiveUser) -> bool:
+    response = LiveApi(node.url).call("GET", "/api/messages/chats", viewer)
     assert response.status_code == 200, response.text
     (item,) = [c for c in response.json() if c["user"]["_id"] == other.id]
     return bool(item["user"]["isOnline"])
@@ -94,7 +95,7 @@ def is_online_seen_from(node: Node, viewer: NodeUser, other: NodeUser) -> bool:
 
 def test_a_message_sent_on_node_1_reaches_node_2_and_receipts_flow_back(start_nodes: Any) -> None:
     node1, node2 = start_nodes()
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
     a = connect(start_nodes, node1, alice)
     b = connect(start_nodes, node2, bob)
 
@@ -117,7 +118,7 @@ def test_a_message_sent_on_node_1_reaches_node_2_and_receipts_flow_back(start_no
 
 def test_presence_is_seen_across_nodes(start_nodes: Any) -> None:
     node1, node2 = start_nodes()
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
     chat_between(node1, alice, bob)
 
     a = connect(start_nodes, node1, alice)
@@ -144,7 +145,7 @@ def test_presence_is_seen_across_nodes(start_nodes: Any) -> None:
 
 def test_last_socket_closing_on_node_2_makes_the_receiver_offline_on_node_1(start_nodes: Any) -> None:
     node1, node2 = start_nodes()
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
     chat_between(node1, alice, bob)
     a = connect(start_nodes, node1, alice)
     b = connect(start_nodes, node2, bob)
@@ -159,12 +160,12 @@ def test_last_socket_closing_on_node_2_makes_the_receiver_offline_on_node_1(star
 
 def test_join_chat_on_node_2_makes_a_send_on_node_1_arrive_read(start_nodes: Any) -> None:
     node1, node2 = start_nodes()
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
     a = connect(start_nodes, node1, alice)
     b = connect(start_nodes, node2, bob)
 
     assert b.call("join-chat", {"userId": alice.id})["ok"] is True
-    sent = rest(node1.url, "POST", f"/api/messages/send/{bob.id}", alice, json={"text": "are you there?"})
+    sent = LiveApi(node1.url).call("POST", f"/api/messages/send/{bob.id}", alice, json={"text": "are you there?"})
     assert sent.status_code == 201, sent.text
     body = sent.json()
     assert body["status"] == "read" and body["readAt"]
@@ -172,7 +173,7 @@ def test_join_chat_on_node_2_makes_a_send_on_node_1_arrive_read(start_nodes: Any
     a.wait_for("messages-read", lambda r: body["_id"] in r["messageIds"])
 
     assert b.call("leave-chat", {"userId": alice.id})["ok"] is True
-    later = rest(node1.url, "POST", f"/api/messages/send/{bob.id}", alice, json={"text": "gone?"})
+    later = LiveApi(node1.url).call("POST", f"/api/messages/send/{bob.id}", alice, json={"text": "gone?"})
     assert later.status_code == 201 and later.json()["status"] == "sent"
 
 
@@ -181,8 +182,8 @@ def test_push_goes_out_only_when_the_receiver_is_on_no_node(start_nodes: Any) ->
     recorders = [RecordingSender(), RecordingSender()]
     for node, recorder in zip((node1, node2), recorders, strict=True):
         node.rt.push.sender = recorder
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
-    registered = rest(node2.url, "POST", "/api/push/register-fcm", bob, json={"token": "bob-phone"})
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
+    registered = LiveApi(node2.url).call("POST", "/api/push/register-fcm", bob, json={"token": "bob-phone"})
     assert registered.status_code == 200, registered.text
 
     b = connect(start_nodes, node2, bob)
@@ -198,11 +199,11 @@ def test_push_goes_out_only_when_the_receiver_is_on_no_node(start_nodes: Any) ->
     assert recorders[1].sent == []
 
 
-def _burst_ids(client: Client, prefix: str) -> list[str]:
+def _burst_ids(client: Socket, prefix: str) -> list[str]:
     return [m["_id"] for m in client.received("new-message", lambda m: m["text"].startswith(prefix))]
 
 
-def _assert_each_arrives_once(clients: list[Client], prefix: str, expected: set[str]) -> None:
+def _assert_each_arrives_once(clients: list[Socket], prefix: str, expected: set[str]) -> None:
     for client in clients:
         wait_until(lambda c=client: len(_burst_ids(c, prefix)) >= len(expected), f"every {prefix!r} message")
         gevent.sleep(0.2)  # a duplicate would arrive right behind the last message
@@ -215,7 +216,7 @@ def test_more_concurrent_emits_than_a_redis_pool_holds_all_arrive(start_nodes: A
     # and its listener drops for a second, losing what other nodes publish meanwhile (shared/FINDINGS.md).
     # Ours waits for a free connection, even with a pool smaller than the burst.
     node1, node2 = start_nodes(REDIS_MAX_CONNECTIONS=40)
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
     a, b = connect(start_nodes, node1, alice), connect(start_nodes, node2, bob)
     # A burst from node 1 to Bob on node 2, then one from node 2 to Alice on node 1.
     for node, receiver, client in ((node1, bob, b), (node2, alice, a)):
@@ -227,7 +228,7 @@ def test_more_concurrent_emits_than_a_redis_pool_holds_all_arrive(start_nodes: A
 
 def test_a_burst_of_socket_sends_arrives_exactly_once_across_nodes(start_nodes: Any) -> None:
     node1, node2 = start_nodes()
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
     chat_between(node1, alice, bob)
     a = connect(start_nodes, node1, alice)
     b = connect(start_nodes, node2, bob)
@@ -235,7 +236,7 @@ def test_a_burst_of_socket_sends_arrives_exactly_once_across_nodes(start_nodes: 
 
     acks: list[Any] = []
     for i in range(CONCURRENT_EMITS):
-        a.sio.emit("new-message", {"to": bob.id, "text": f"burst {i}"}, callback=acks.append)
+        a.client.emit("new-message", {"to": bob.id, "text": f"burst {i}"}, callback=acks.append)
     wait_until(lambda: len(acks) >= CONCURRENT_EMITS, "every send to be acknowledged")
     assert all(ack["ok"] for ack in acks), [ack for ack in acks if not ack["ok"]][:3]
     sent = {ack["message"]["_id"] for ack in acks}
@@ -245,7 +246,7 @@ def test_a_burst_of_socket_sends_arrives_exactly_once_across_nodes(start_nodes: 
 
 def test_a_dead_nodes_users_go_offline_when_its_presence_expires(start_nodes: Any) -> None:
     node1, node2 = start_nodes(PRESENCE_TTL_SECONDS=2)
-    alice, bob = signup(node1.url, "Alice"), signup(node2.url, "Bob")
+    alice, bob = LiveApi(node1.url).signup("Alice"), LiveApi(node2.url).signup("Bob")
     chat_between(node1, alice, bob)
     a = connect(start_nodes, node1, alice)
     connect(start_nodes, node2, bob)

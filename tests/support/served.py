@@ -10,18 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gevent import pywsgi
-from geventwebsocket.handler import WebSocketHandler
+from tests.support.inprocess import start_node
 
 
 @contextmanager
 def served_app(tmp_path: Path, overrides: dict[str, Any] | None = None) -> Iterator[tuple[Any, str]]:
-    from chatbox import create_app
-
-    app = create_app({"UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_ENABLED": False, **(overrides or {})})
-    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=WebSocketHandler, log=None)
-    server.start()
+    node = start_node(tmp_path / "uploads", overrides or {})
     try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
+        yield node.app, node.url
     finally:
-        server.stop(timeout=5)
+        node.stop()

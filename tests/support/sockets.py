@@ -60,13 +60,16 @@ class LiveApi:
         return response.json()
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
+def wait_until(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> Any:
+    """Poll `condition` until it returns something truthy, and return that (bounded in time)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {seconds}s")
         gevent.sleep(0.02)
-    raise AssertionError(f"{what}: not within {WAIT_SECONDS}s")
 
 
 class Socket:
