@@ -89,8 +89,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from chatbox.users.routes import blp as users_blp
     from chatbox.web.routes import blp as web_blp
 
-    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp, web_blp):
+    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp):
         api.register_blueprint(blueprint)
+    # The browser client is not part of the API, so it stays out of the OpenAPI document.
+    app.register_blueprint(web_blp)
 
     from chatbox.cli import register_cli
 

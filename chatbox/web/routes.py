@@ -9,9 +9,8 @@ Socket.IO events, so it doubles as a reference client. Nothing third-party is co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, send_from_directory
+from flask import Blueprint, Response, current_app, send_from_directory
 
 from chatbox.errors import not_found
 
@@ -37,16 +36,7 @@ PAGE_CSP = "; ".join(
 )
 
 
-class WebBlueprint(Blueprint):
-    """A plain Flask blueprint that the API registry accepts but leaves out of the OpenAPI document."""
-
-    description = "The browser client served at / (not part of the API)"
-
-    def register_views_in_doc(self, api: Any, app: Flask, spec: Any, *, name: str, parameters: Any) -> None:
-        return None
-
-
-blp = WebBlueprint("web", __name__, static_folder=str(STATIC_DIR), static_url_path="/web")
+blp = Blueprint("web", __name__, static_folder=str(STATIC_DIR), static_url_path="/web")
 
 
 def _no_cache(response: Response) -> Response:
