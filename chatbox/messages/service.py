@@ -192,7 +192,8 @@ def _create_messages(
         StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
 
     _record_in_chat(chat, messages, receiver, unread_increment=0 if viewing else len(messages))
-    chat.reload()
+    if chat_created:
+        chat.reload()  # the new-chat events show the chat's summary as stored
     events.messages_created(rt, chat, sender, receiver, messages, chat_created, origin_sid)
     if viewing:
         events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
@@ -201,12 +202,11 @@ def _create_messages(
 
 def _record_in_chat(chat: Chat, messages: list[Message], receiver: User, unread_increment: int) -> None:
     last = messages[-1]
+    # $max, so that two sends racing never move the summary back to the older message.
+    changes: dict[str, Any] = {"max__last_message_id": last.id, "max__last_message_at": last.created_at}
     if unread_increment:
-        Chat.objects(id=chat.id).update_one(**{f"inc__unread__{receiver.id}": unread_increment})
-    # Conditional, so that two sends racing never move the summary back to the older message.
-    Chat.objects(Q(id=chat.id) & (Q(last_message_id=None) | Q(last_message_id__lt=last.id))).update_one(
-        set__last_message_id=last.id, set__last_message_at=last.created_at
-    )
+        changes[f"inc__unread__{receiver.id}"] = unread_increment
+    Chat.objects(id=chat.id).update_one(**changes)
 
 
 # --- status changes -------------------------------------------------------------------------
@@ -264,7 +264,10 @@ def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
     changed = Message.objects(id=message.id, status=STATUS_SENT).update_one(
         set__status=STATUS_DELIVERED, set__delivered_at=now, set__updated_at=now
     )
-    message.reload()
+    if changed:
+        message.status, message.delivered_at, message.updated_at = STATUS_DELIVERED, now, now
+    elif message.status == STATUS_SENT:
+        message.reload()  # another call changed it between our read and our update
     if changed:
         sender = User.objects(id=message.sender_id).first()
         if sender is not None and not is_blocked_between(me, sender):

@@ -25,7 +25,8 @@ class Chat(Document):
 
     pair_key = StringField(db_field="pairKey", required=True)
     participants = ListField(ObjectIdField(), required=True)
-    last_message_id = ObjectIdField(db_field="lastMessageId", null=True)
+    # Absent (not null) until the first message, so that `$max` can set it.
+    last_message_id = ObjectIdField(db_field="lastMessageId")
     last_message_at = DateTimeField(db_field="lastMessageAt", default=utcnow)
     # userId -> number of messages to that user not yet read
     unread = DictField()
