@@ -37,3 +37,32 @@ def test_block_and_pin_refuse_self_unknown_and_anonymous(api: ApiClient) -> None
         assert api.post(f"/api/users/{action}/{me.id}").status_code == 401
     assert api.get("/api/users/blocked").status_code == 401
     assert api.get("/api/users/pinned").status_code == 401
+
+
+def test_presence_in_user_objects_follows_the_chat_and_block_rule(app, api: ApiClient) -> None:  # type: ignore[no-untyped-def]
+    from chatbox.models import User as UserDoc
+    from chatbox.models.ids import utcnow
+
+    me, partner, stranger, blocker = (api.signup(n) for n in ("Me", "Partner", "Stranger", "Blocker"))
+    api.send(partner, me, "hi")
+    api.send(blocker, me, "hi")
+    api.post(f"/api/users/block/{me.id}", blocker)
+    presence = app.extensions["chatbox"].presence
+    for user in (partner, stranger, blocker):
+        presence.add_connection(user.id, f"sid-{user.id}")
+        UserDoc.objects(id=user.id).update_one(set__last_seen=utcnow())
+
+    contacts = {u["_id"]: u for u in api.get("/api/messages/contacts", me).get_json()}
+    assert contacts[partner.id]["isOnline"] is True and contacts[partner.id]["lastSeen"]
+    for hidden in (stranger.id, blocker.id):
+        assert contacts[hidden]["isOnline"] is False and contacts[hidden]["lastSeen"] is None
+    chats = {c["user"]["_id"]: c["user"] for c in api.get("/api/messages/chats", me).get_json()}
+    assert chats[partner.id]["isOnline"] is True
+    assert chats[blocker.id]["isOnline"] is False and chats[blocker.id]["lastSeen"] is None
+    api.post(f"/api/users/pin/{partner.id}", me)
+    assert api.get("/api/users/pinned", me).get_json()[0]["isOnline"] is True
+    api.post(f"/api/users/block/{partner.id}", me)
+    blocked = api.get("/api/users/blocked", me).get_json()
+    assert blocked[0]["_id"] == partner.id and blocked[0]["isOnline"] is False and blocked[0]["lastSeen"] is None
+    presence.add_connection(me.id, "sid-me")
+    assert api.get("/api/auth/check", me).get_json()["isOnline"] is True

@@ -9,7 +9,7 @@ from chatbox.api import Blueprint
 from chatbox.auth import schemas, service
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.runtime import runtime
-from chatbox.users.presenting import public_user
+from chatbox.users.presenting import own_user
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and sign-in")
 
@@ -35,7 +35,7 @@ def signup(body: dict[str, Any]) -> Response:
     _limit_by_client_address()
     rt = runtime()
     user, token = service.sign_up(rt, body["fullName"], body["email"], body["password"])
-    return _signed_in(public_user(rt, user), token, 201)
+    return _signed_in(own_user(rt, user), token, 201)
 
 
 @blp.route("/login", methods=["POST"])
@@ -48,7 +48,7 @@ def login(body: dict[str, Any]) -> Response:
     _limit_by_client_address()
     rt = runtime()
     user, token = service.log_in(rt, body["email"], body["password"])
-    return _signed_in(public_user(rt, user), token, 200)
+    return _signed_in(own_user(rt, user), token, 200)
 
 
 @blp.route("/logout", methods=["POST"])
@@ -68,7 +68,7 @@ def logout(body: dict[str, Any]) -> Response:
 @blp.response(200, schemas.PublicUserSchema)
 @blp.secured()
 def check() -> dict[str, Any]:
-    return public_user(runtime(), current_user())
+    return own_user(runtime(), current_user())
 
 
 @blp.route("/update-profile", methods=["PUT"])
@@ -87,7 +87,7 @@ def update_profile(body: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
     picture = files.get("profilePic")
     upload = (picture.stream, picture.filename or "") if picture is not None else None
     user = service.update_profile(rt, current_user(), body.get("fullName"), upload, body.get("profilePic"))
-    return public_user(rt, user)
+    return own_user(rt, user)
 
 
 @blp.route("/change-password", methods=["PUT"])

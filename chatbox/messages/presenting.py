@@ -9,11 +9,11 @@ from bson import ObjectId
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
 from chatbox.runtime import Runtime
-from chatbox.users.service import is_blocked_between
+from chatbox.users.service import presence_visible
 
 
 def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] | None = None) -> list[dict[str, Any]]:
-    """Chat list items as `me` sees them: three queries whatever the number of chats."""
+    """Chat list items as `me` sees them: four queries whatever the number of chats."""
     if not chats:
         return []
     pinned = set(me.pinned_chats) if pinned is None else pinned
@@ -26,18 +26,18 @@ def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] |
         and (c.cleared_mark_for(me.id) is None or c.last_message_id > c.cleared_mark_for(me.id))
     ]
     last_messages = {m.id: m for m in Message.objects(id__in=visible_last)}
-    online = rt.presence.online_among([str(i) for i in other_ids])
+    visible = presence_visible(me, list(users.values()))
+    online = rt.presence.online_among([str(i) for i in visible])
     items = []
     for chat, other_id in zip(chats, other_ids, strict=True):
         other = users.get(other_id)
         if other is None:
             continue
-        blocked = is_blocked_between(me, other)
         last = last_messages.get(chat.last_message_id) if chat.last_message_id else None
         items.append(
             {
                 "_id": str(chat.id),
-                "user": other.to_public_dict(is_online=(str(other_id) in online) and not blocked),
+                "user": other.to_public_dict(is_online=str(other_id) in online, presence_visible=other_id in visible),
                 "lastMessage": last.to_dict() if last else None,
                 "lastMessageAt": iso(chat.last_message_at),
                 "unreadCount": chat.unread_for(me.id),

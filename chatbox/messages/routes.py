@@ -40,7 +40,7 @@ def _paged(page: Page, items: list[Any]) -> Response:
 def contacts(args: dict[str, Any]) -> Response:
     rt = runtime()
     page = service.contacts(current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
-    return _paged(page, public_users(rt, page.items))
+    return _paged(page, public_users(rt, current_user(), page.items))
 
 
 @blp.route("/chats")

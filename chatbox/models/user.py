@@ -37,13 +37,14 @@ class User(Document):
     def has_blocked(self, other_id: Any) -> bool:
         return other_id in self.blocked_users
 
-    def to_public_dict(self, is_online: bool = False) -> dict[str, Any]:
+    def to_public_dict(self, is_online: bool = False, presence_visible: bool = True) -> dict[str, Any]:
+        """`presence_visible=False` hides isOnline and lastSeen (see users.service.presence_visible)."""
         return {
             "_id": str(self.id),
             "fullName": self.full_name,
             "email": self.email,
             "profilePic": self.profile_pic or "",
-            "lastSeen": iso(self.last_seen),
-            "isOnline": is_online,
+            "lastSeen": iso(self.last_seen) if presence_visible else None,
+            "isOnline": is_online and presence_visible,
             "createdAt": iso(self.created_at),
         }

@@ -1,4 +1,4 @@
-"""Public user objects as the contract shapes them, with their live online flag."""
+"""Public user objects as the contract shapes them, with presence only where the viewer may see it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from typing import Any
 
 from chatbox.models import User
 from chatbox.runtime import Runtime
+from chatbox.users.service import presence_visible
 
 
-def public_user(rt: Runtime, user: User) -> dict[str, Any]:
+def own_user(rt: Runtime, user: User) -> dict[str, Any]:
+    """The signed-in user's own object."""
     return user.to_public_dict(is_online=rt.presence.is_online(str(user.id)))
 
 
-def public_users(rt: Runtime, users: Iterable[User]) -> list[dict[str, Any]]:
+def public_users(rt: Runtime, viewer: User, users: Iterable[User]) -> list[dict[str, Any]]:
     users = list(users)
-    online = rt.presence.online_among([str(u.id) for u in users])
-    return [u.to_public_dict(is_online=str(u.id) in online) for u in users]
+    visible = presence_visible(viewer, users)
+    online = rt.presence.online_among([str(i) for i in visible])
+    return [u.to_public_dict(is_online=str(u.id) in online, presence_visible=u.id in visible) for u in users]

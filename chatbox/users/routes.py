@@ -43,7 +43,7 @@ def unblock(user_id: str) -> dict[str, Any]:
 @blp.response(200, PublicUserSchema(many=True))
 @blp.secured()
 def blocked() -> list[dict[str, Any]]:
-    return public_users(runtime(), service.listed_users(current_user(), service.BLOCKED))
+    return public_users(runtime(), current_user(), service.listed_users(current_user(), service.BLOCKED))
 
 
 @blp.route("/pin/<user_id>", methods=["POST"])
@@ -71,4 +71,4 @@ def unpin(user_id: str) -> dict[str, Any]:
 @blp.response(200, PublicUserSchema(many=True))
 @blp.secured()
 def pinned() -> list[dict[str, Any]]:
-    return public_users(runtime(), service.listed_users(current_user(), service.PINNED))
+    return public_users(runtime(), current_user(), service.listed_users(current_user(), service.PINNED))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bson import ObjectId
+from mongoengine import Q
 
 from chatbox.errors import ApiError, bad_request, not_found
 from chatbox.models import Chat, User
@@ -35,19 +36,29 @@ def ensure_not_blocked(me: User, other: User) -> None:
         raise ApiError(403, "This user has blocked you.", "blocked")
 
 
-def blocked_pairs_among(me: User, others: list[User]) -> set[ObjectId]:
-    return {o.id for o in others if is_blocked_between(me, o)}
-
-
 def listed_users(me: User, field: str) -> list[User]:
     ids = list(getattr(me, field))
     by_id = {u.id: u for u in User.objects(id__in=ids)}
     return [by_id[i] for i in ids if i in by_id]
 
 
+# The one presence rule: two users see each other's presence (isOnline, lastSeen, user-online/offline)
+# while they share a chat and neither has blocked the other. It is symmetric, so "whom I see" and
+# "who sees me" are the same set.
+
+
 def presence_audience(user: User) -> list[User]:
-    """Who may see `user` come and go: people sharing a chat with them, minus blocks either way."""
+    """Who may see `user` come and go (and whose presence `user` may see)."""
     chats = Chat.objects(participants=user.id).only("participants")
     other_ids = {p for chat in chats for p in chat.participants if p != user.id}
     others = User.objects(id__in=list(other_ids)).only("id", "blocked_users")
     return [o for o in others if not is_blocked_between(user, o)]
+
+
+def presence_visible(viewer: User, others: list[User]) -> set[ObjectId]:
+    """The ids among `others` whose presence `viewer` may see (one query, whatever their number)."""
+    candidates = [o.id for o in others if o.id != viewer.id and not is_blocked_between(viewer, o)]
+    if not candidates:
+        return set()
+    chats = Chat.objects(Q(participants=viewer.id) & Q(participants__in=candidates)).only("participants")
+    return {p for chat in chats for p in chat.participants if p != viewer.id}
