@@ -5,29 +5,20 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
 import requests
 import socketio
 
-from tests.support.api import PASSWORD, unique_email
+from tests.support.api import PASSWORD, User, unique_email
 
 WAIT_SECONDS = 15.0
 _names = itertools.count(1)
 
 
-@dataclass
-class LiveUser:
-    id: str
-    email: str
-    token: str
-    full_name: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+# A signed-up user, whichever server it signed up on.
+LiveUser = User
 
 
 class LiveApi:
