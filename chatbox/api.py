@@ -8,7 +8,8 @@ every non-multipart request body (MAX_JSON_BYTES → 413).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -180,11 +181,36 @@ def _cap_body_size() -> None:
         raise too_large
 
 
+_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_strings(value: Any, path: str = "") -> dict[str, list[str]]:
+    """Strings MongoDB cannot store (lone UTF-16 surrogates) or that no client means to send (NUL)."""
+    if isinstance(value, str):
+        return (
+            {path or "_schema": ["Contains characters that are not allowed."]} if _UNSTORABLE_TEXT.search(value) else {}
+        )
+    found: dict[str, list[str]] = {}
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found.update(_unstorable_strings(item, f"{path}.{key}" if path else str(key)))
+    return found
+
+
 class BaseSchema(ma.Schema):
-    """Input schemas ignore unknown keys so that newer clients keep working against older servers."""
+    """Input schemas ignore unknown keys so that newer clients keep working against older servers,
+    and refuse text that cannot be stored, whatever the field."""
 
     class Meta:
         unknown = ma.EXCLUDE
+
+    @ma.pre_load
+    def _refuse_unstorable_text(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping | list):
+            found = _unstorable_strings(data)
+            if found:
+                raise ma.ValidationError(found)
+        return data
 
 
 class ObjectIdString(ma.fields.String):

@@ -26,6 +26,10 @@ _CODES_BY_STATUS = {
 }
 
 
+# webargs reports validation messages per request location; clients only care about the fields.
+_LOCATIONS = {"json", "form", "json_or_form", "query", "files", "view_args"}
+
+
 class ApiError(Exception):
     """A refusal the client should see: HTTP status, a human sentence and a snake_case code."""
 
@@ -79,7 +83,9 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
         details = data["messages"]
         if isinstance(details, dict) and len(details) == 1:
             ((location, fields),) = details.items()
-            details = fields if location in {"json", "form", "query", "files", "view_args"} else details
+            if fields == ["Invalid JSON body."]:
+                return ApiError(400, "The request body is not valid JSON.", "invalid_json")
+            details = fields if location in _LOCATIONS else details
         return ApiError(400, "The request is not valid.", "validation_error", details)
     if status == 400 and isinstance(exc.description, str) and "JSON" in exc.description:
         return ApiError(400, "The request body is not valid JSON.", "invalid_json")

@@ -446,3 +446,54 @@ def test_crafted_cursors_are_400_not_500(api: ApiClient) -> None:
             response = api.get(path, me, query_string={"cursor": encode_cursor(position)})  # type: ignore[arg-type]
             assert response.status_code == 400, (path, position, response.get_json())
             assert response.get_json()["code"] == "invalid_cursor"
+
+
+def test_unstorable_text_is_400_not_500(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    for body in ('{"text": "\\ud800"}', '{"text": "ok", "clientMessageId": "\\udfff"}', '{"text": "a\\u0000b"}'):
+        response = api.post(f"/api/messages/send/{bob.id}", alice, data=body, content_type="application/json")
+        assert response.status_code == 400 and response.get_json()["code"] == "validation_error", body
+    signup = api.post(
+        "/api/auth/signup",
+        data='{"fullName": "\\ud800", "email": "s@example.com", "password": "long enough"}',
+        content_type="application/json",
+    )
+    assert signup.status_code == 400 and "fullName" in signup.get_json()["details"]
+    assert _history(api, bob, alice).get_json() == [] and _chats(api, bob) == []
+
+
+def test_multipart_validation_details_name_the_fields(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    response = api.post(
+        f"/api/messages/send/{bob.id}",
+        alice,
+        data={"text": "x", "clientMessageId": "y" * 65},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and set(response.get_json()["details"]) == {"clientMessageId"}
+
+
+def test_a_second_file_part_is_refused(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    response = api.post(
+        f"/api/messages/send/{bob.id}",
+        alice,
+        data={"file": [(io.BytesIO(PDF), "a.pdf"), (io.BytesIO(PDF), "b.pdf")]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and "file" in response.get_json()["details"]
+    assert _history(api, bob, alice).get_json() == []
+
+
+def test_very_long_text_gets_the_same_answer_as_long_text(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    for size in (5001, 30000):
+        response = api.send(alice, bob, "x" * size)
+        assert response.status_code == 400 and response.get_json()["code"] == "text_too_long", size
+
+
+def test_admin_blocked_users_are_not_contacts_and_cannot_be_messaged(app: Any, api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    assert app.test_cli_runner().invoke(args=["users", "block", bob.email]).exit_code == 0
+    assert bob.id not in [u["_id"] for u in api.get("/api/messages/contacts", alice).get_json()]
+    assert api.send(alice, bob, "hello?").status_code == 404

@@ -39,7 +39,7 @@ def test_block_and_pin_refuse_self_unknown_and_anonymous(api: ApiClient) -> None
     assert api.get("/api/users/pinned").status_code == 401
 
 
-def test_presence_in_user_objects_follows_the_chat_and_block_rule(app, api: ApiClient) -> None:  # type: ignore[no-untyped-def]
+def test_presence_in_user_objects_never_crosses_a_block(app, api: ApiClient) -> None:  # type: ignore[no-untyped-def]
     from chatbox.models import User as UserDoc
     from chatbox.models.ids import utcnow
 
@@ -53,9 +53,9 @@ def test_presence_in_user_objects_follows_the_chat_and_block_rule(app, api: ApiC
         UserDoc.objects(id=user.id).update_one(set__last_seen=utcnow())
 
     contacts = {u["_id"]: u for u in api.get("/api/messages/contacts", me).get_json()}
-    assert contacts[partner.id]["isOnline"] is True and contacts[partner.id]["lastSeen"]
-    for hidden in (stranger.id, blocker.id):
-        assert contacts[hidden]["isOnline"] is False and contacts[hidden]["lastSeen"] is None
+    for visible in (partner.id, stranger.id):
+        assert contacts[visible]["isOnline"] is True and contacts[visible]["lastSeen"]
+    assert contacts[blocker.id]["isOnline"] is False and contacts[blocker.id]["lastSeen"] is None
     chats = {c["user"]["_id"]: c["user"] for c in api.get("/api/messages/chats", me).get_json()}
     assert chats[partner.id]["isOnline"] is True
     assert chats[blocker.id]["isOnline"] is False and chats[blocker.id]["lastSeen"] is None

@@ -13,7 +13,7 @@ from chatbox.users.service import presence_visible
 
 
 def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] | None = None) -> list[dict[str, Any]]:
-    """Chat list items as `me` sees them: four queries whatever the number of chats."""
+    """Chat list items as `me` sees them: three queries whatever the number of chats."""
     if not chats:
         return []
     pinned = set(me.pinned_chats) if pinned is None else pinned

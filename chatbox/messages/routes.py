@@ -84,7 +84,7 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 @blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
     images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
-    upload = files.get("file")
+    upload = (files.get("file") or [None])[0]
     file = Upload(upload.stream, upload.filename or "") if upload is not None else None
     result = service.send_message(
         runtime(), current_user(), user_id, body.get("text"), body.get("clientMessageId"), images, file

@@ -9,19 +9,24 @@ CLIENT_MESSAGE_ID = {"load_default": None, "allow_none": True, "validate": ma.va
 
 
 class SendJsonSchema(BaseSchema):
-    text = ma.fields.String(load_default="", validate=ma.validate.Length(max=20000))
+    # Length is a sending rule (5000 after trimming, text_too_long); the body size cap bounds the rest.
+    text = ma.fields.String(load_default="")
     clientMessageId = ma.fields.String(**CLIENT_MESSAGE_ID)
 
 
 class SendFilesSchema(BaseSchema):
     images = ma.fields.List(ma.fields.Raw(metadata={"type": "string", "format": "binary"}))
-    file = ma.fields.Raw(metadata={"type": "string", "format": "binary"})
+    # A list, so that a second `file` part is refused rather than silently dropped.
+    file = ma.fields.List(
+        ma.fields.Raw(metadata={"type": "string", "format": "binary"}),
+        validate=ma.validate.Length(max=1, error="Send at most one file."),
+    )
 
 
 class SendMultipartSchema(BaseSchema):
     """Documentation only: the multipart form of a send."""
 
-    text = ma.fields.String(validate=ma.validate.Length(max=20000))
+    text = ma.fields.String(metadata={"description": "1 to 5000 characters after trimming"})
     clientMessageId = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
     images = ma.fields.List(
         ma.fields.Raw(metadata={"type": "string", "format": "binary"}),

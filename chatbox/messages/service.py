@@ -461,7 +461,7 @@ def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query:
 
 def contacts(me: User, limit: int, cursor: str | None, text: str) -> Page:
     """Other active users by name (then id), optionally matching `text` in name or email."""
-    query = Q(is_active=True) & Q(id__ne=me.id)
+    query = Q(is_active=True) & Q(is_blocked__ne=True) & Q(id__ne=me.id)
     text = text.strip()
     if text:
         pattern = re.compile(re.escape(text), re.IGNORECASE)

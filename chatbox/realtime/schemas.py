@@ -7,7 +7,7 @@ from chatbox.api import BaseSchema, ObjectIdString
 
 class NewMessageEvent(BaseSchema):
     to = ObjectIdString(required=True)
-    text = ma.fields.String(load_default="", validate=ma.validate.Length(max=20000))
+    text = ma.fields.String(load_default="")
     clientMessageId = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=64))
 
 

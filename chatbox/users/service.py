@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bson import ObjectId
-from mongoengine import Q
 
 from chatbox.errors import ApiError, bad_request, not_found
 from chatbox.models import Chat, User
@@ -14,12 +13,13 @@ PINNED = "pinned_chats"
 
 
 def find_other_user(me: User, user_id: str, require_active: bool = False) -> User:
-    """The user `user_id` names, refusing myself (400) and unknown (or, if asked, deactivated) users (404)."""
+    """The user `user_id` names, refusing myself (400) and unknown users (404); with `require_active`,
+    also accounts that cannot be used (deactivated, or blocked by an administrator)."""
     oid = parse_object_id(user_id)
     if oid is not None and oid == me.id:
         raise bad_request("You cannot do that with yourself.", "self_not_allowed")
     other = User.objects(id=oid).first() if oid else None
-    if other is None or (require_active and not other.is_active):
+    if other is None or (require_active and not other.can_sign_in):
         raise not_found("No such user.", "user_not_found")
     return other
 
@@ -42,13 +42,13 @@ def listed_users(me: User, field: str) -> list[User]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-# The one presence rule: two users see each other's presence (isOnline, lastSeen, user-online/offline)
-# while they share a chat and neither has blocked the other. It is symmetric, so "whom I see" and
-# "who sees me" are the same set.
+# Presence rules. Who is *told* when a user comes and goes (user-online/offline, online-users):
+# the people sharing a chat with them. Who may *see* it in a user object (isOnline, lastSeen):
+# anyone, as SPEC.md defines isOnline. Either way nothing crosses a block.
 
 
 def presence_audience(user: User) -> list[User]:
-    """Who may see `user` come and go (and whose presence `user` may see)."""
+    """Who is told when `user` comes and goes (and whose comings and goings `user` is told of)."""
     chats = Chat.objects(participants=user.id).only("participants")
     other_ids = {p for chat in chats for p in chat.participants if p != user.id}
     others = User.objects(id__in=list(other_ids)).only("id", "blocked_users")
@@ -56,9 +56,5 @@ def presence_audience(user: User) -> list[User]:
 
 
 def presence_visible(viewer: User, others: list[User]) -> set[ObjectId]:
-    """The ids among `others` whose presence `viewer` may see (one query, whatever their number)."""
-    candidates = [o.id for o in others if o.id != viewer.id and not is_blocked_between(viewer, o)]
-    if not candidates:
-        return set()
-    chats = Chat.objects(Q(participants=viewer.id) & Q(participants__in=candidates)).only("participants")
-    return {p for chat in chats for p in chat.participants if p != viewer.id}
+    """The ids among `others` whose isOnline / lastSeen `viewer` may see."""
+    return {o.id for o in others if o.id == viewer.id or not is_blocked_between(viewer, o)}
