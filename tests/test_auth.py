@@ -252,3 +252,10 @@ def test_cors_allows_only_client_url(api: ApiClient) -> None:
         "/api/auth/login", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
     )
     assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+def test_the_cookie_lives_as_long_as_the_token(api: ApiClient) -> None:
+    response = api.post(
+        "/api/auth/signup", json={"fullName": "Kim", "email": unique_email("kim"), "password": PASSWORD}
+    )
+    assert "Max-Age=604800" in response.headers["Set-Cookie"]

@@ -437,8 +437,13 @@ def test_crafted_cursors_are_400_not_500(api: ApiClient) -> None:
     me, other = api.signup("Me"), api.signup("Other")
     api.send(other, me, "hi")
     crafted = {
-        "/api/messages/contacts": [{"n": "A", "i": "zz"}, {"n": "A"}, ["not", "a", "dict"]],
-        "/api/messages/chats": [{"p": 1, "t": "2020-01-01T00:00:00.000000Z", "i": "zz"}, {"p": 7}, {"p": 0, "t": "x"}],
+        "/api/messages/contacts": [{"n": "A", "i": "zz"}, {"n": "A"}, ["not", "a", "dict"], {"n": None, "i": "0" * 24}],
+        "/api/messages/chats": [
+            {"p": 1, "t": "2020-01-01T00:00:00.000000Z", "i": "zz"},
+            {"p": 7},
+            {"p": 0, "t": "x"},
+            {"p": True, "t": "2020-01-01T00:00:00.000Z", "i": "0" * 24},
+        ],
         f"/api/messages/{other.id}": [{"before": "zz"}, {"before": 5}],
     }
     for path, positions in crafted.items():
@@ -497,3 +502,47 @@ def test_admin_blocked_users_are_not_contacts_and_cannot_be_messaged(app: Any, a
     assert app.test_cli_runner().invoke(args=["users", "block", bob.email]).exit_code == 0
     assert bob.id not in [u["_id"] for u in api.get("/api/messages/contacts", alice).get_json()]
     assert api.send(alice, bob, "hello?").status_code == 404
+
+
+def test_a_retry_gets_its_message_even_after_a_block(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    first = api.send(alice, bob, "sent before the block", clientMessageId="r-1").get_json()
+    api.post(f"/api/users/block/{alice.id}", bob)
+    retry = api.send(alice, bob, "sent before the block", clientMessageId="r-1")
+    assert retry.status_code == 200 and retry.get_json()["_id"] == first["_id"]
+    assert api.send(alice, bob, "new one", clientMessageId="r-2").status_code == 403
+    assert api.send(alice, bob, "   ", clientMessageId="r-1").status_code == 200
+
+
+def test_a_chat_without_messages_is_not_listed_and_its_first_message_announces_it(app: Any, api: ApiClient) -> None:
+    from chatbox.messages.service import get_or_create_chat
+    from chatbox.models import User as UserDoc
+
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    # What a first send that failed after creating the chat leaves behind.
+    get_or_create_chat(UserDoc.objects.get(id=alice.id), UserDoc.objects.get(id=bob.id))
+    assert _chats(api, alice) == [] and _chats(api, bob) == []
+    announced: list[tuple[str, Any]] = []
+    notifier = app.extensions["chatbox"].notifier
+    notifier.to_user = lambda user_id, event, data, skip_sid=None: announced.append((str(user_id), event))
+    api.send(alice, bob, "now for real")
+    assert (alice.id, "new-chat") in announced and (bob.id, "new-chat") in announced
+    assert [c["lastMessage"]["text"] for c in _chats(api, bob)] == ["now for real"]
+    announced.clear()
+    api.send(bob, alice, "reply")
+    assert [e for _, e in announced] == ["new-message", "new-message"]
+
+
+def test_unread_count_stays_exact_through_clear_and_reads(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    ids = [api.send(alice, bob, f"m{i}").get_json()["_id"] for i in range(3)]
+    api.put(f"/api/messages/read/{ids[0]}", bob)
+    assert _chats(api, bob)[0]["unreadCount"] == 2
+    api.delete(f"/api/messages/chats/{alice.id}", bob)
+    assert _chats(api, bob)[0]["unreadCount"] == 0
+    # A hidden message cannot be read back into the count.
+    assert api.put(f"/api/messages/read/{ids[2]}", bob).get_json() == {"updated": 0}
+    newer = [api.send(alice, bob, f"n{i}").get_json()["_id"] for i in range(2)]
+    assert _chats(api, bob)[0]["unreadCount"] == 2
+    assert api.put(f"/api/messages/read/{newer[1]}", bob).get_json() == {"updated": 2}
+    assert _chats(api, bob)[0]["unreadCount"] == 0

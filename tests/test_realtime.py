@@ -112,9 +112,40 @@ def test_deactivated_and_admin_blocked_accounts_cannot_connect(tmp_path: Any) ->
             # An account switched off while connected is dropped at its next event.
             assert runner.invoke(args=["users", action, user.email]).exit_code == 0
             ack = socket.call("typing", {"to": user.id})
-            assert ack["ok"] is False and ack["code"] == "unauthorized"
+            assert (
+                ack["ok"] is False
+                and ack["code"] == {"deactivate": "account_deactivated", "block": "account_blocked"}[action]
+            )
             wait_until(lambda s=socket: not s.client.connected, "the server drops the switched-off account")
             assert runner.invoke(args=["users", undo, user.email]).exit_code == 0
+
+
+def test_sockets_stop_working_when_their_token_is_revoked_or_outdated(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    second_login = live.call(
+        "POST", "/api/auth/login", json={"email": alice.email, "password": "correct horse battery"}
+    ).json()["token"]
+    phone, laptop = sockets(alice), sockets(None, auth={"token": second_login})
+    assert phone.call("typing", {"to": bob.id}) == {"ok": True}
+    # Logging out the phone's token ends the phone's socket, not the laptop's.
+    assert live.call("POST", "/api/auth/logout", alice).status_code == 200
+    refused_ack = phone.call("new-message", {"to": bob.id, "text": "after logout"})
+    assert refused_ack["ok"] is False and refused_ack["code"] == "token_revoked"
+    wait_until(lambda: not phone.client.connected, "the logged-out socket to be dropped")
+    assert laptop.call("typing", {"to": bob.id}) == {"ok": True}
+    # A password change ends every socket opened with an older token.
+    changed = live.call(
+        "PUT",
+        "/api/auth/change-password",
+        headers={"Authorization": f"Bearer {second_login}"},
+        json={"currentPassword": "correct horse battery", "newPassword": "another long one"},
+    )
+    assert changed.status_code == 200
+    outdated = laptop.call("new-message", {"to": bob.id, "text": "after the change"})
+    assert outdated["ok"] is False and outdated["code"] == "token_outdated"
+    wait_until(lambda: not laptop.client.connected, "the outdated socket to be dropped")
+    history = live.call("GET", f"/api/messages/{alice.id}", bob).json()
+    assert [m["text"] for m in history] == []
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -231,6 +262,10 @@ def test_join_chat_reads_waiting_and_arriving_messages_until_leave(live: LiveApi
     alice_socket.wait_for("messages-read", lambda r: arriving["_id"] in r["messageIds"])
     chats = live.call("GET", "/api/messages/chats", bob).json()
     assert chats[0]["unreadCount"] == 0
+    # Leaving some other chat leaves this one open.
+    assert bob_socket.call("leave-chat", {"userId": live.signup("Other").id}) == {"ok": True}
+    still = alice_socket.call("new-message", {"to": bob.id, "text": "still joined"})["message"]
+    assert still["status"] == "read"
     assert bob_socket.call("leave-chat", {"userId": alice.id}) == {"ok": True}
     after = alice_socket.call("new-message", {"to": bob.id, "text": "after leave"})["message"]
     assert after["status"] == "sent"
@@ -288,11 +323,18 @@ def test_nothing_crosses_a_block(live: LiveApi, sockets: Any) -> None:
         sent = socket.call("new-message", {"to": other.id, "text": "through the block?"})
         assert sent["ok"] is False and sent["code"] == "blocked"
         assert socket.call("typing", {"to": other.id})["code"] == "blocked"
-    assert bob_socket.call("message-read", {"messageId": first["_id"]}) == {"ok": True, "updated": 1}
-    bob_socket.close()
+    # Reading while blocked changes nothing the sender could see: no receipt, no status.
+    assert bob_socket.call("message-read", {"messageId": first["_id"]}) == {"ok": True, "updated": 0}
+    assert bob_socket.call("join-chat", {"userId": alice.id}) == {"ok": True, "updated": 0}
+    assert live.call("GET", f"/api/messages/{bob.id}", alice).json()[-1]["status"] == "delivered"
     _sentinel(live, alice_socket, alice)
     for event in ("new-message", "typing", "messages-read", "message-status", "user-online", "user-offline"):
         assert [d for d in alice_socket.received(event) if d.get("text") != "sentinel"] == [], event
+    # Once unblocked, the chat Bob still has open reads as usual.
+    assert bob_socket.call("leave-chat", {"userId": alice.id}) == {"ok": True}
+    assert live.call("POST", f"/api/users/unblock/{alice.id}", bob).status_code == 200
+    assert bob_socket.call("message-read", {"messageId": first["_id"]}) == {"ok": True, "updated": 1}
+    alice_socket.wait_for("messages-read", lambda r: r["messageIds"] == [first["_id"]])
 
 
 def test_blocking_hides_presence_at_once_and_unblocking_restores_it(live: LiveApi, sockets: Any) -> None:
@@ -302,9 +344,11 @@ def test_blocking_hides_presence_at_once_and_unblocking_restores_it(live: LiveAp
     sockets(bob)
     alice_socket.wait_for("user-online")
     assert live.call("POST", f"/api/users/block/{bob.id}", alice).status_code == 200
-    assert alice_socket.wait_for("user-offline")[0]["userId"] == bob.id
+    assert alice_socket.wait_for("user-offline") == [{"userId": bob.id, "lastSeen": None}]
+    assert live.call("POST", f"/api/users/block/{bob.id}", alice).status_code == 200
     assert live.call("POST", f"/api/users/unblock/{bob.id}", alice).status_code == 200
     assert len(alice_socket.wait_for("user-online", count=2)) == 2
+    assert len(alice_socket.received("user-offline")) == 1
 
 
 def test_socket_origins_are_limited_to_client_url_and_the_server_itself(live: LiveApi, live_server: LiveServer) -> None:

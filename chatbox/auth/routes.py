@@ -19,10 +19,16 @@ def _limit_by_client_address() -> None:
     rt.limiter.hit(rt.config["RATELIMIT_AUTH"], "auth", request.remote_addr or "unknown")
 
 
+def _set_token_cookie(response: Response, token: str) -> None:
+    # The cookie lives as long as the token it carries (the library's default is a year).
+    lifetime = runtime().config["JWT_ACCESS_TOKEN_EXPIRES"]
+    set_access_cookies(response, token, max_age=int(lifetime.total_seconds()))
+
+
 def _signed_in(user_dict: dict[str, Any], token: str, status: int) -> Response:
     response = jsonify({**user_dict, "token": token})
     response.status_code = status
-    set_access_cookies(response, token)
+    _set_token_cookie(response, token)
     return response
 
 
@@ -99,5 +105,5 @@ def update_profile(body: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
 def change_password(body: dict[str, Any]) -> Response:
     token = service.change_password(runtime(), current_user(), body["currentPassword"], body["newPassword"])
     response = jsonify({"token": token})
-    set_access_cookies(response, token)
+    _set_token_cookie(response, token)
     return response

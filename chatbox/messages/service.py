@@ -122,8 +122,15 @@ def send_message(
     if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
         raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
     receiver = find_other_user(sender, receiver_id, require_active=True)
-    ensure_not_blocked(sender, receiver)
-    text = _clean_text(rt, text, bool(images or file))
+    try:
+        ensure_not_blocked(sender, receiver)
+        text = _clean_text(rt, text, bool(images or file))
+    except ApiError:
+        # A retry of a send that was stored gets that message, whatever changed since.
+        existing = _existing_send(sender, client_message_id) if client_message_id else []
+        if existing:
+            return SendResult(existing, created=False)
+        raise
     chat = find_chat(sender, receiver)
     # A retry is caught by the unique (sender, clientMessageId) index at insert, saving a query on
     # most sends; look first only where that insert would come too late: after storing uploads, or
@@ -156,9 +163,8 @@ def _create_messages(
     # One message per image; a non-image file rides on the first message.
     groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
     groups[0].extend(others)
-    chat_created = False
     if chat is None:
-        chat, chat_created = get_or_create_chat(sender, receiver)
+        chat, _created = get_or_create_chat(sender, receiver)
     viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
     now = utcnow()
     ids = [ObjectId() for _ in groups]
@@ -191,22 +197,26 @@ def _create_messages(
     if stored:
         StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
 
-    _record_in_chat(chat, messages, receiver, unread_increment=0 if viewing else len(messages))
-    if chat_created:
+    # new-chat goes with the chat's first stored message (not with the chat document, which a failed
+    # or racing first send may have created).
+    first = _record_in_chat(chat, messages, receiver, unread_increment=0 if viewing else len(messages))
+    if first:
         chat.reload()  # the new-chat events show the chat's summary as stored
-    events.messages_created(rt, chat, sender, receiver, messages, chat_created, origin_sid)
+    events.messages_created(rt, chat, sender, receiver, messages, first, origin_sid)
     if viewing:
         events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
     return SendResult(messages, created=True)
 
 
-def _record_in_chat(chat: Chat, messages: list[Message], receiver: User, unread_increment: int) -> None:
+def _record_in_chat(chat: Chat, messages: list[Message], receiver: User, unread_increment: int) -> bool:
+    """Count the messages in the chat's summary; True when they are the chat's first."""
     last = messages[-1]
     # $max, so that two sends racing never move the summary back to the older message.
     changes: dict[str, Any] = {"max__last_message_id": last.id, "max__last_message_at": last.created_at}
     if unread_increment:
         changes[f"inc__unread__{receiver.id}"] = unread_increment
-    Chat.objects(id=chat.id).update_one(**changes)
+    before = Chat.objects(id=chat.id).modify(new=False, **changes)
+    return before is not None and before.last_message_id is None
 
 
 # --- status changes -------------------------------------------------------------------------
@@ -222,25 +232,20 @@ def _message_addressed_to(me: User, message_id: str) -> Message:
     return message
 
 
-def _visible_unread_count(chat: Chat, user_id: ObjectId) -> int:
-    query = Q(chat_id=chat.id) & Q(receiver_id=user_id) & Q(status__ne=STATUS_READ)
-    mark = chat.cleared_mark_for(user_id)
-    if mark is not None:
-        query &= Q(id__gt=mark)
-    return Message.objects(query).count()
-
-
 def mark_read(rt: Runtime, me: User, message_id: str) -> int:
     """Mark this message and every earlier unread one from the same sender in its chat as read."""
     message = _message_addressed_to(me, message_id)
-    return _read_up_to(rt, me, message.chat_id, message.sender_id, message.id)
+    chat = Chat.objects.get(id=message.chat_id)
+    return _read_up_to(rt, me, chat, message.sender_id, message.id)
 
 
-def _read_up_to(rt: Runtime, me: User, chat_id: ObjectId, sender_id: ObjectId, up_to: ObjectId) -> int:
-    candidates = Message.objects(
-        chat_id=chat_id, receiver_id=me.id, sender_id=sender_id, status__ne=STATUS_READ, id__lte=up_to
-    ).only("id")
-    ids = [m.id for m in candidates]
+def _read_up_to(rt: Runtime, me: User, chat: Chat, sender_id: ObjectId, up_to: ObjectId) -> int:
+    sender = User.objects(id=sender_id).first()
+    if sender is None or is_blocked_between(me, sender):
+        # No read receipt crosses a block, and the status is one: the messages stay unread until then.
+        return 0
+    query = _visible_to(me, chat) & Q(receiver_id=me.id, sender_id=sender_id, status__ne=STATUS_READ, id__lte=up_to)
+    ids = [m.id for m in Message.objects(query).only("id")]
     if not ids:
         return 0
     now = utcnow()
@@ -248,12 +253,11 @@ def _read_up_to(rt: Runtime, me: User, chat_id: ObjectId, sender_id: ObjectId, u
     updated = Message.objects(id__in=ids, status__ne=STATUS_READ).update(
         set__status=STATUS_READ, set__read_at=now, set__updated_at=now
     )
-    chat = Chat.objects.get(id=chat_id)
-    Chat.objects(id=chat_id).update_one(**{f"set__unread__{me.id}": _visible_unread_count(chat, me.id)})
     if updated:
-        sender = User.objects(id=sender_id).first()
-        if sender is not None and not is_blocked_between(me, sender):
-            events.messages_read_ids(rt, chat, reader=me, sender_id=sender_id, message_ids=ids, read_at=now)
+        # Each message turns read exactly once (the status filter above), so the count stays exact
+        # even while sends into this chat race with this read.
+        Chat.objects(id=chat.id).update_one(**{f"dec__unread__{me.id}": updated})
+        events.messages_read_ids(rt, chat, reader=me, sender_id=sender_id, message_ids=ids, read_at=now)
     return int(updated)
 
 
@@ -303,7 +307,7 @@ def read_chat(rt: Runtime, me: User, other_id: str) -> int:
     newest_unread = newest.first()
     if newest_unread is None:
         return 0
-    return _read_up_to(rt, me, chat.id, other.id, newest_unread.id)
+    return _read_up_to(rt, me, chat, other.id, newest_unread.id)
 
 
 def open_chat(rt: Runtime, me: User, other_id: str, sid: str) -> int:
@@ -313,8 +317,9 @@ def open_chat(rt: Runtime, me: User, other_id: str, sid: str) -> int:
     return read_chat(rt, me, str(other.id))
 
 
-def close_chat(rt: Runtime, me: User, sid: str) -> None:
-    rt.presence.set_viewing(str(me.id), sid, None)
+def close_chat(rt: Runtime, me: User, other_id: str, sid: str) -> None:
+    """That socket stopped showing my chat with `other_id` (a leave for another chat changes nothing)."""
+    rt.presence.stop_viewing(str(me.id), sid, other_id)
 
 
 def send_typing(rt: Runtime, me: User, other_id: str, started: bool) -> None:
@@ -389,7 +394,13 @@ def clear_chat(rt: Runtime, me: User, other_id: str) -> bool:
     if chat is None or chat.last_message_id is None:
         return False
     mark = chat.last_message_id
-    Chat.objects(id=chat.id).update_one(**{f"set__cleared_up_to__{me.id}": str(mark), f"set__unread__{me.id}": 0})
+    # Subtract exactly the unread messages this clear hides: a message arriving meanwhile stays counted.
+    hidden_unread = Message.objects(
+        _visible_to(me, chat) & Q(receiver_id=me.id, status__ne=STATUS_READ, id__lte=mark)
+    ).count()
+    Chat.objects(id=chat.id).update_one(
+        **{f"set__cleared_up_to__{me.id}": str(mark), f"dec__unread__{me.id}": hidden_unread}
+    )
     chat.reload()
     marks = [chat.cleared_mark_for(p) for p in chat.participants]
     if any(m is None for m in marks):
@@ -422,7 +433,7 @@ def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query:
     """Pinned chats first, then the rest, each newest activity first; a bounded number of queries."""
     position = decode_cursor(cursor) or {"p": 0}
     phase = position.get("p")
-    if phase not in (0, 1):
+    if type(phase) is not int or phase not in (0, 1):
         raise ApiError(400, "The cursor is not valid.", "invalid_cursor")
     after = _after_position(position) if cursor else None
     pinned = list(me.pinned_chats)
@@ -439,7 +450,7 @@ def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query:
     for current in (0, 1):
         if current < phase or (current == 0 and not phases[0]):
             continue
-        query = Q(participants=me.id)
+        query = Q(participants=me.id) & Q(last_message_id__exists=True)
         if current == 0:
             query &= Q(participants__in=phases[0])
         elif phases[1] is None:
@@ -469,7 +480,9 @@ def contacts(me: User, limit: int, cursor: str | None, text: str) -> Page:
     position = decode_cursor(cursor)
     if position is not None:
         try:
-            name, after_id = str(position["n"]), ObjectId(str(position["i"]))
+            if not isinstance(position["n"], str):
+                raise TypeError("name")
+            name, after_id = position["n"], ObjectId(str(position["i"]))
         except (KeyError, ValueError, TypeError, InvalidId) as exc:
             raise ApiError(400, "The cursor is not valid.", "invalid_cursor") from exc
         query &= Q(full_name__gt=name) | (Q(full_name=name) & Q(id__gt=after_id))

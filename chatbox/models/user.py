@@ -28,6 +28,8 @@ class User(Document):
     pinned_chats = ListField(ObjectIdField(), db_field="pinnedChats")
     # Bumped on every password change; tokens carry the version they were issued under.
     token_version = IntField(db_field="tokenVersion", default=0)
+    # When a token of this user was last revoked (logout): open sockets re-check theirs after it.
+    last_revocation_at = DateTimeField(db_field="lastRevocationAt", null=True)
     created_at = DateTimeField(db_field="createdAt", default=utcnow)
 
     @property

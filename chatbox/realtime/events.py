@@ -19,12 +19,12 @@ def messages_created(
     sender: User,
     receiver: User,
     messages: list[Message],
-    chat_created: bool,
+    first_message: bool,
     origin_sid: str | None,
 ) -> None:
     from chatbox.messages.presenting import chat_items
 
-    if chat_created:
+    if first_message:
         for viewer in (sender, receiver):
             rt.notifier.to_user(viewer.id, "new-chat", chat_items(rt, viewer, [chat])[0])
     for message in messages:
@@ -98,7 +98,8 @@ def block_changed(rt: Runtime, me: User, other: User) -> None:
         if not rt.presence.is_online(str(subject.id)):
             continue
         if blocked:
-            rt.notifier.to_user(viewer.id, "user-offline", _offline_payload(subject))
+            # lastSeen is hidden across a block, as in user objects.
+            rt.notifier.to_user(viewer.id, "user-offline", {"userId": str(subject.id), "lastSeen": None})
         elif subject in presence_audience(viewer):
             rt.notifier.to_user(viewer.id, "user-online", {"userId": str(subject.id)})
 

@@ -16,7 +16,7 @@ import marshmallow as ma
 import socketio
 from flask import Flask
 
-from chatbox.auth.tokens import user_from_token
+from chatbox.auth.tokens import TokenSession, user_for_session, user_from_token
 from chatbox.errors import ApiError
 from chatbox.messages import service as messages
 from chatbox.models import User
@@ -68,10 +68,10 @@ class ChatNamespace(socketio.Namespace):
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized")
         try:
             with self.app.app_context():
-                user = user_from_token(token)
+                user, claims = user_from_token(token)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized") from exc
-        self.save_session(sid, {"user_id": str(user.id)})
+        self.save_session(sid, {"user_id": str(user.id), "token": TokenSession.of(user, claims)})
         self.enter_room(sid, user_room(str(user.id)))
         came_online = connections.socket_opened(self.rt, user, sid)
         # After the CONNECT packet has gone out, so the client is ready for these events.
@@ -119,13 +119,15 @@ class ChatNamespace(socketio.Namespace):
             self.server.start_background_task(self.disconnect, sid)
 
     def _current_user(self, sid: str) -> User:
-        user_id = self.get_session(sid).get("user_id")
-        user = User.objects(id=user_id).first() if user_id else None
-        if user is None or not user.can_sign_in:
+        session = self.get_session(sid).get("token")
+        try:
+            if session is None:
+                raise ApiError(401, "Unauthorized", "unauthorized")
+            return user_for_session(session)
+        except ApiError:
             # Disconnect once this event's ack (which says why) has been sent.
             self.server.start_background_task(self.disconnect, sid)
-            raise ApiError(401, "Unauthorized", "unauthorized")
-        return user
+            raise
 
     # --- client events -------------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class ChatNamespace(socketio.Namespace):
 
     def on_leave_chat(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            messages.close_chat(self.rt, user, sid)
+            messages.close_chat(self.rt, user, payload["userId"], sid)
             return {}
 
         return self._handle(sid, schemas.ChatUserEvent, data, action)

@@ -28,6 +28,10 @@ class PresenceStore(Protocol):
         """Socket `sid` of `user_id` now views the chat with `other_id` (None: no chat)."""
         ...
 
+    def stop_viewing(self, user_id: str, sid: str, other_id: str) -> None:
+        """Socket `sid` no longer views the chat with `other_id` (if it was viewing another, keep that)."""
+        ...
+
     def is_viewing(self, user_id: str, other_id: str) -> bool:
         """Does any socket of `user_id` view the chat with `other_id`?"""
         ...
@@ -77,6 +81,12 @@ class MemoryPresence:
                 self._viewing.get(user_id, {}).pop(sid, None)
             elif sid in self._sockets.get(user_id, ()):
                 self._viewing[user_id][sid] = other_id
+
+    def stop_viewing(self, user_id: str, sid: str, other_id: str) -> None:
+        with self._lock:
+            views = self._viewing.get(user_id, {})
+            if views.get(sid) == other_id:
+                del views[sid]
 
     def is_viewing(self, user_id: str, other_id: str) -> bool:
         return other_id in self._viewing.get(user_id, {}).values()

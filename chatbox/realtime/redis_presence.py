@@ -298,6 +298,16 @@ class RedisPresence:
                 self._viewing[user_id][sid] = other_id
                 self.redis.hset(self._view_key(user_id), self._view_field(sid), other_id)
 
+    def stop_viewing(self, user_id: str, sid: str, other_id: str) -> None:
+        with self._lock(user_id):
+            views = self._viewing.get(user_id)
+            if views is None or views.get(sid) != other_id:
+                return
+            del views[sid]
+            if not views:
+                self._viewing.pop(user_id, None)
+            self.redis.hdel(self._view_key(user_id), self._view_field(sid))
+
     def is_viewing(self, user_id: str, other_id: str) -> bool:
         if other_id in self._viewing.get(user_id, {}).values():
             return True

@@ -18,16 +18,19 @@ def _change_list(me: User, other: User, field: str, add: bool) -> list[ObjectId]
 
 
 def block(rt: Runtime, me: User, user_id: str) -> list[ObjectId]:
-    other = find_other_user(me, user_id)
-    blocked = _change_list(me, other, BLOCKED, add=True)
-    events.block_changed(rt, me, other)
-    return blocked
+    return _change_block(rt, me, user_id, add=True)
 
 
 def unblock(rt: Runtime, me: User, user_id: str) -> list[ObjectId]:
+    return _change_block(rt, me, user_id, add=False)
+
+
+def _change_block(rt: Runtime, me: User, user_id: str, add: bool) -> list[ObjectId]:
     other = find_other_user(me, user_id)
-    blocked = _change_list(me, other, BLOCKED, add=False)
-    events.block_changed(rt, me, other)
+    was_blocked = me.has_blocked(other.id)
+    blocked = _change_list(me, other, BLOCKED, add=add)
+    if was_blocked != add:  # idempotent repeats change nothing, so they announce nothing
+        events.block_changed(rt, me, other)
     return blocked
 
 
