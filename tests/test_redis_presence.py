@@ -108,3 +108,13 @@ def test_a_clean_shutdown_is_reaped_at_once(make_node: Any) -> None:
     leaving.shutdown()
     assert not staying.is_online("u1")
     assert staying.reap_dead_nodes() == ["u1"]
+
+
+def test_stop_viewing_ends_only_the_named_chat(make_node: Any) -> None:
+    a, b = make_node(), make_node()
+    a.add_connection("u1", "s1")
+    a.set_viewing("u1", "s1", "friend")
+    a.stop_viewing("u1", "s1", "someone-else")
+    assert b.is_viewing("u1", "friend")
+    a.stop_viewing("u1", "s1", "friend")
+    assert not b.is_viewing("u1", "friend") and not a.is_viewing("u1", "friend")
