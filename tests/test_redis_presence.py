@@ -62,7 +62,7 @@ def test_viewing_a_chat_is_seen_by_every_node_and_ends_with_the_socket(make_node
     a.add_connection("u1", "s1")
     a.set_viewing("u1", "s1", "friend")
     assert b.is_viewing("u1", "friend") and not b.is_viewing("u1", "someone-else")
-    a.set_viewing("u1", "s1", None)
+    a.stop_viewing("u1", "s1", "friend")
     assert not b.is_viewing("u1", "friend")
     a.set_viewing("u1", "s1", "friend")
     a.set_viewing("u1", "not-my-socket", "other")  # a socket this node does not hold views nothing

@@ -24,8 +24,8 @@ class PresenceStore(Protocol):
 
     def online_among(self, user_ids: Iterable[str]) -> set[str]: ...
 
-    def set_viewing(self, user_id: str, sid: str, other_id: str | None) -> None:
-        """Socket `sid` of `user_id` now views the chat with `other_id` (None: no chat)."""
+    def set_viewing(self, user_id: str, sid: str, other_id: str) -> None:
+        """Socket `sid` of `user_id` now views the chat with `other_id` (instead of any other)."""
         ...
 
     def stop_viewing(self, user_id: str, sid: str, other_id: str) -> None:
@@ -75,11 +75,9 @@ class MemoryPresence:
     def online_among(self, user_ids: Iterable[str]) -> set[str]:
         return {u for u in user_ids if self._sockets.get(u)}
 
-    def set_viewing(self, user_id: str, sid: str, other_id: str | None) -> None:
+    def set_viewing(self, user_id: str, sid: str, other_id: str) -> None:
         with self._lock:
-            if other_id is None:
-                self._viewing.get(user_id, {}).pop(sid, None)
-            elif sid in self._sockets.get(user_id, ()):
+            if sid in self._sockets.get(user_id, ()):
                 self._viewing[user_id][sid] = other_id
 
     def stop_viewing(self, user_id: str, sid: str, other_id: str) -> None:

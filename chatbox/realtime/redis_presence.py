@@ -288,13 +288,9 @@ class RedisPresence:
                 total += int(raw_count)
         return total
 
-    def set_viewing(self, user_id: str, sid: str, other_id: str | None) -> None:
+    def set_viewing(self, user_id: str, sid: str, other_id: str) -> None:
         with self._lock(user_id):
-            if other_id is None:
-                views = self._viewing.get(user_id)
-                if views is not None and views.pop(sid, None) is not None:
-                    self.redis.hdel(self._view_key(user_id), self._view_field(sid))
-            elif sid in self._sockets.get(user_id, ()):
+            if sid in self._sockets.get(user_id, ()):
                 self._viewing[user_id][sid] = other_id
                 self.redis.hset(self._view_key(user_id), self._view_field(sid), other_id)
 
