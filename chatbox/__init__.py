@@ -21,6 +21,7 @@ from chatbox.ratelimit import RateLimiter
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
 from chatbox.realtime.server import build_presence, socketio_options, start_scale_out
+from chatbox.realtime.sessions import SessionGuard
 from chatbox.runtime import EXTENSION_KEY, Runtime
 from chatbox.security import register_security_headers
 from config import build_config
@@ -61,6 +62,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         presence=build_presence(app.config),
         notifier=Notifier(socketio.server),
         push=build_push_service(app.config, spawn=socketio.start_background_task),
+        sessions=SessionGuard(socketio.server, app.config["SESSION_SWEEP_SECONDS"]),
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chatbox.push.service import PushService
     from chatbox.realtime.notifier import Notifier
     from chatbox.realtime.presence import PresenceStore
+    from chatbox.realtime.sessions import SessionGuard
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Runtime:
     presence: PresenceStore
     notifier: Notifier
     push: PushService
+    sessions: SessionGuard
 
 
 EXTENSION_KEY = "chatbox"

@@ -101,14 +101,14 @@ def test_unreachable_mongodb_makes_healthz_503(tmp_path: Path) -> None:
 
 def test_chat_summary_never_moves_back_to_an_older_message(api: ApiClient) -> None:
     from chatbox.messages.service import _record_in_chat
-    from chatbox.models import Chat, Message, User
+    from chatbox.models import Chat, Message
 
     alice, bob = api.signup("Alice"), api.signup("Bob")
     older = api.send(alice, bob, "older").get_json()
     newer = api.send(alice, bob, "newer").get_json()
     chat = Chat.objects.get(id=older["chatId"])
     # The older send's bookkeeping lands last, as when two sends race.
-    _record_in_chat(chat, [Message.objects.get(id=older["_id"])], User.objects.get(id=bob.id), unread_increment=1)
+    assert _record_in_chat(chat, [Message.objects.get(id=older["_id"])]) is False
     chat.reload()
     assert str(chat.last_message_id) == newer["_id"]
     summary = api.get("/api/messages/chats", bob).get_json()[0]

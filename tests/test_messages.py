@@ -69,11 +69,14 @@ def test_client_message_id_makes_send_idempotent(api: ApiClient) -> None:
     assert _chats(api, bob)[0]["unreadCount"] == 1
     # The same id from another sender is a different message.
     assert api.send(bob, alice, "mine", clientMessageId="c-1").status_code == 201
-    # Reusing the id towards someone else answers with the stored message and opens no empty chat.
+    # Reusing the id towards someone else is no retry: 409, and nothing is stored or opened.
     carol = api.signup("Carol")
-    elsewhere = api.send(alice, carol, "once", clientMessageId="c-1")
-    assert elsewhere.status_code == 200 and elsewhere.get_json()["_id"] == first.get_json()["_id"]
+    for text in ("once", ""):
+        elsewhere = api.send(alice, carol, text, clientMessageId="c-1")
+        assert elsewhere.status_code == 409 and elsewhere.get_json()["code"] == "client_message_id_reused"
     assert _chats(api, carol) == [] and [c["user"]["_id"] for c in _chats(api, alice)] == [bob.id]
+    # A retry that would now be refused (unknown receiver aside) still gets its message.
+    assert api.send(alice, bob, "x" * 6000, clientMessageId="c-1").status_code == 200
     # Ids that merely share a prefix are different sends.
     assert api.send(alice, bob, "other", clientMessageId="c-1#1").status_code == 201
     assert api.send(alice, bob, "once", clientMessageId="c-1").get_json()["_id"] == first.get_json()["_id"]

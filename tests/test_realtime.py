@@ -120,20 +120,20 @@ def test_deactivated_and_admin_blocked_accounts_cannot_connect(tmp_path: Any) ->
             assert runner.invoke(args=["users", undo, user.email]).exit_code == 0
 
 
-def test_sockets_stop_working_when_their_token_is_revoked_or_outdated(live: LiveApi, sockets: Any) -> None:
+def test_sockets_are_dropped_when_their_token_is_revoked_or_outdated(live: LiveApi, sockets: Any) -> None:
     alice, bob = live.signup("Alice"), live.signup("Bob")
+    live.send(bob, alice, "we share a chat")
     second_login = live.call(
         "POST", "/api/auth/login", json={"email": alice.email, "password": "correct horse battery"}
     ).json()["token"]
     phone, laptop = sockets(alice), sockets(None, auth={"token": second_login})
+    bob_socket = sockets(bob)
     assert phone.call("typing", {"to": bob.id}) == {"ok": True}
-    # Logging out the phone's token ends the phone's socket, not the laptop's.
+    # Logging out the phone's token drops the phone's socket at once, though it sends nothing.
     assert live.call("POST", "/api/auth/logout", alice).status_code == 200
-    refused_ack = phone.call("new-message", {"to": bob.id, "text": "after logout"})
-    assert refused_ack["ok"] is False and refused_ack["code"] == "token_revoked"
     wait_until(lambda: not phone.client.connected, "the logged-out socket to be dropped")
-    assert laptop.call("typing", {"to": bob.id}) == {"ok": True}
-    # A password change ends every socket opened with an older token.
+    assert laptop.client.connected and laptop.call("typing", {"to": bob.id}) == {"ok": True}
+    # A password change drops every socket opened with an older token.
     changed = live.call(
         "PUT",
         "/api/auth/change-password",
@@ -141,11 +141,40 @@ def test_sockets_stop_working_when_their_token_is_revoked_or_outdated(live: Live
         json={"currentPassword": "correct horse battery", "newPassword": "another long one"},
     )
     assert changed.status_code == 200
-    outdated = laptop.call("new-message", {"to": bob.id, "text": "after the change"})
-    assert outdated["ok"] is False and outdated["code"] == "token_outdated"
     wait_until(lambda: not laptop.client.connected, "the outdated socket to be dropped")
-    history = live.call("GET", f"/api/messages/{alice.id}", bob).json()
-    assert [m["text"] for m in history] == []
+    offline = bob_socket.wait_for("user-offline", lambda d: d["userId"] == alice.id)
+    assert offline and offline[0]["lastSeen"]
+
+
+def test_an_event_with_a_stale_token_is_refused_before_anything_else(tmp_path: Any) -> None:
+    from tests.support.served import served_app
+
+    # A long sweep interval, so the event (not the sweep) meets the stale token first.
+    with served_app(tmp_path, {"SESSION_SWEEP_SECONDS": 3600}) as (app, url):
+        live = LiveApi(url)
+        user = live.signup()
+        socket = Socket(url, user)
+        assert app.test_cli_runner().invoke(args=["users", "deactivate", user.email]).exit_code == 0
+        ack = socket.call("typing", {"to": "not-an-id"})
+        assert ack["ok"] is False and ack["code"] == "account_deactivated"
+        wait_until(lambda: not socket.client.connected, "the socket to be dropped")
+
+
+def test_a_silent_socket_of_a_switched_off_account_is_dropped_by_the_sweep(tmp_path: Any) -> None:
+    from tests.support.served import served_app
+
+    with served_app(tmp_path, {"SESSION_SWEEP_SECONDS": 1}) as (app, url):
+        live = LiveApi(url)
+        user, friend = live.signup("Quiet"), live.signup("Friend")
+        live.send(friend, user, "hello")
+        socket, friend_socket = Socket(url, user), Socket(url, friend)
+        friend_socket.wait_for("online-users")
+        # The administrator's CLI only writes to the database; the server notices on its own.
+        assert app.test_cli_runner().invoke(args=["users", "block", user.email]).exit_code == 0
+        wait_until(lambda: not socket.client.connected, "the sweep to drop the blocked account's socket")
+        friend_socket.wait_for("user-offline", lambda d: d["userId"] == user.id)
+        assert not app.extensions["chatbox"].presence.is_online(user.id)
+        friend_socket.close()
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -318,7 +347,7 @@ def test_nothing_crosses_a_block(live: LiveApi, sockets: Any) -> None:
     assert alice_socket.wait_for("online-users") == [[]]
     bob_socket = sockets(bob)
     assert bob_socket.wait_for("online-users") == [[]]
-    # The message sent before the block became delivered on connect, but Alice hears nothing of it.
+    # The message sent before the block stays "sent": a delivery tick would cross the block.
     for socket, other in ((alice_socket, bob), (bob_socket, alice)):
         sent = socket.call("new-message", {"to": other.id, "text": "through the block?"})
         assert sent["ok"] is False and sent["code"] == "blocked"
@@ -326,7 +355,8 @@ def test_nothing_crosses_a_block(live: LiveApi, sockets: Any) -> None:
     # Reading while blocked changes nothing the sender could see: no receipt, no status.
     assert bob_socket.call("message-read", {"messageId": first["_id"]}) == {"ok": True, "updated": 0}
     assert bob_socket.call("join-chat", {"userId": alice.id}) == {"ok": True, "updated": 0}
-    assert live.call("GET", f"/api/messages/{bob.id}", alice).json()[-1]["status"] == "delivered"
+    assert bob_socket.call("message-delivered", {"messageId": first["_id"]}) == {"ok": True, "status": "sent"}
+    assert live.call("GET", f"/api/messages/{bob.id}", alice).json()[-1]["status"] == "sent"
     _sentinel(live, alice_socket, alice)
     for event in ("new-message", "typing", "messages-read", "message-status", "user-online", "user-offline"):
         assert [d for d in alice_socket.received(event) if d.get("text") != "sentinel"] == [], event
@@ -371,3 +401,38 @@ def test_socket_origins_are_limited_to_client_url_and_the_server_itself(live: Li
             wait_timeout=15,
         )
     assert not client.connected
+
+
+def test_unknown_events_and_bad_leave_chat_are_answered(live: LiveApi, sockets: Any) -> None:
+    me = live.signup()
+    socket = sockets(me)
+    ack = socket.call("no-such-event", {"x": 1})
+    assert ack["ok"] is False and ack["code"] == "unknown_event"
+    assert socket.call("leave-chat", {"userId": me.id})["code"] == "self_not_allowed"
+    assert socket.call("leave-chat", {"userId": "0" * 24})["code"] == "user_not_found"
+
+
+def test_blocking_a_stranger_tells_nobody_anything(live: LiveApi, sockets: Any) -> None:
+    alice, stranger = live.signup("Alice"), live.signup("Stranger")
+    alice_socket, stranger_socket = sockets(alice), sockets(stranger)
+    assert live.call("POST", f"/api/users/block/{stranger.id}", alice).status_code == 200
+    assert live.call("POST", f"/api/users/unblock/{stranger.id}", alice).status_code == 200
+    for socket, me in ((alice_socket, alice), (stranger_socket, stranger)):
+        _sentinel(live, socket, me)
+        assert socket.received("user-offline") == [] and socket.received("user-online") == []
+
+
+def test_a_view_kept_through_a_block_reads_in_order_after_it(live: LiveApi, sockets: Any) -> None:
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    older = live.send(alice, bob, "before the block")
+    assert live.call("POST", f"/api/users/block/{alice.id}", bob).status_code == 200
+    bob_socket = sockets(bob)
+    assert bob_socket.call("join-chat", {"userId": alice.id}) == {"ok": True, "updated": 0}
+    assert live.call("POST", f"/api/users/unblock/{alice.id}", bob).status_code == 200
+    alice_socket = sockets(alice)
+    newer = alice_socket.call("new-message", {"to": bob.id, "text": "after the block"})["message"]
+    assert newer["status"] == "read"
+    alice_socket.wait_for("messages-read", lambda r: older["_id"] in r["messageIds"])
+    statuses = [m["status"] for m in live.call("GET", f"/api/messages/{bob.id}", alice).json()]
+    assert statuses == ["read", "read"]
+    assert live.call("GET", "/api/messages/chats", bob).json()[0]["unreadCount"] == 0

@@ -63,7 +63,7 @@ def login(body: dict[str, Any]) -> Response:
 @blp.response(200, schemas.OkSchema, description="The token is revoked and the cookie cleared")
 @blp.secured()
 def logout(body: dict[str, Any]) -> Response:
-    service.log_out(current_user(), get_jwt(), body.get("fcmToken"))
+    service.log_out(runtime(), current_user(), get_jwt(), body.get("fcmToken"))
     response = jsonify({"message": "Logged out."})
     unset_jwt_cookies(response)
     return response

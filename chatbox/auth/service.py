@@ -10,6 +10,7 @@ from chatbox.auth.tokens import ensure_may_use_account, issue_token, revoke
 from chatbox.errors import ApiError
 from chatbox.files.service import delete_stored_files, store_image_data_url, store_upload
 from chatbox.models import User
+from chatbox.models.ids import utcnow
 from chatbox.models.stored_file import PURPOSE_AVATAR
 from chatbox.push.service import unregister_device
 from chatbox.runtime import Runtime
@@ -56,10 +57,11 @@ def log_in(rt: Runtime, email: str, password: str) -> tuple[User, str]:
     return user, issue_token(user)
 
 
-def log_out(user: User, claims: dict[str, Any], fcm_token: str | None) -> None:
+def log_out(rt: Runtime, user: User, claims: dict[str, Any], fcm_token: str | None) -> None:
     revoke(claims)
     if fcm_token:
         unregister_device(user, fcm_token)
+    rt.sessions.recheck_user(str(user.id))
 
 
 def update_profile(
@@ -94,8 +96,11 @@ def change_password(rt: Runtime, user: User, current_password: str, new_password
     if not _password_matches(rt, user, current_password):
         raise ApiError(400, "The current password is incorrect.", "wrong_current_password")
     new_hash = rt.bcrypt.generate_password_hash(new_password).decode()
-    User.objects(id=user.id).update_one(set__password_hash=new_hash, inc__token_version=1)
+    User.objects(id=user.id).update_one(
+        set__password_hash=new_hash, inc__token_version=1, set__sessions_changed_at=utcnow()
+    )
     user.reload()
+    rt.sessions.recheck_user(str(user.id))
     return issue_token(user)
 
 
@@ -104,6 +109,7 @@ def set_account_flag(email: str, field: str, value: bool) -> User:
     user = User.objects(email=normalize_email(email)).first()
     if user is None:
         raise ApiError(404, f"No user with email {email}.", "user_not_found")
-    User.objects(id=user.id).update_one(**{f"set__{field}": value})
+    # Servers drop this user's open sockets at their next session sweep.
+    User.objects(id=user.id).update_one(**{f"set__{field}": value, "set__sessions_changed_at": utcnow()})
     user.reload()
     return user

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_jwt_extended import create_access_token, decode_token
@@ -56,6 +56,11 @@ def user_from_token(token: str) -> tuple[User, dict[str, Any]]:
     return user_from_claims(claims), claims
 
 
+# How far apart two servers' clocks may be: a socket re-checks the revocation list when the user's
+# sessions changed less than this before its last check (at worst a few extra lookups).
+CLOCK_MARGIN = timedelta(seconds=5)
+
+
 @dataclass
 class TokenSession:
     """What a long-lived connection (a socket) keeps of the token it was opened with."""
@@ -64,11 +69,12 @@ class TokenSession:
     jti: str
     version: int
     expires_at: int
-    checked_at: datetime = field(default_factory=utcnow)
+    # When the revocation list was last known not to hold this token (taken *before* that check).
+    checked_at: datetime
 
     @classmethod
-    def of(cls, user: User, claims: dict[str, Any]) -> TokenSession:
-        return cls(str(user.id), str(claims["jti"]), int(claims.get("ver", -1)), int(claims["exp"]))
+    def of(cls, user: User, claims: dict[str, Any], checked_at: datetime) -> TokenSession:
+        return cls(str(user.id), str(claims["jti"]), int(claims.get("ver", -1)), int(claims["exp"]), checked_at)
 
 
 def user_for_session(session: TokenSession) -> User:
@@ -81,12 +87,20 @@ def user_for_session(session: TokenSession) -> User:
         raise unauthorized("This token was issued before the password changed.", "token_outdated")
     if time.time() >= session.expires_at:
         raise unauthorized("Your session has expired.", "token_expired")
-    # The revocation list is asked only after this user logged out somewhere since the last check.
-    if user.last_revocation_at is not None and user.last_revocation_at >= session.checked_at:
+    # The revocation list is asked only when this user's sessions changed since the last check.
+    changed = user.sessions_changed_at
+    if changed is not None and changed >= session.checked_at - CLOCK_MARGIN:
+        checked_at = utcnow()
         if RevokedToken.objects(jti=session.jti).count():
             raise unauthorized("This token has been revoked.", "token_revoked")
-        session.checked_at = utcnow()
+        session.checked_at = checked_at
     return user
+
+
+def sessions_changed(user_id: Any) -> None:
+    """A token of this user was revoked, or their password or account state changed: open
+    connections must re-check their token."""
+    User.objects(id=user_id).update_one(set__sessions_changed_at=utcnow())
 
 
 def revoke(claims: dict[str, Any]) -> None:
@@ -94,4 +108,4 @@ def revoke(claims: dict[str, Any]) -> None:
     RevokedToken.objects(jti=claims["jti"]).upsert_one(set__expires_at=expires_at)
     user_id = parse_object_id(str(claims.get("sub", "")))
     if user_id is not None:
-        User.objects(id=user_id).update_one(set__last_revocation_at=utcnow())
+        sessions_changed(user_id)

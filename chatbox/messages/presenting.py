@@ -8,12 +8,13 @@ from bson import ObjectId
 
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
+from chatbox.models.message import STATUS_READ
 from chatbox.runtime import Runtime
 from chatbox.users.service import presence_visible
 
 
 def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] | None = None) -> list[dict[str, Any]]:
-    """Chat list items as `me` sees them: three queries whatever the number of chats."""
+    """Chat list items as `me` sees them: four queries whatever the number of chats."""
     if not chats:
         return []
     pinned = set(me.pinned_chats) if pinned is None else pinned
@@ -26,6 +27,7 @@ def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] |
         and (c.cleared_mark_for(me.id) is None or c.last_message_id > c.cleared_mark_for(me.id))
     ]
     last_messages = {m.id: m for m in Message.objects(id__in=visible_last)}
+    unread = unread_counts(me, chats)
     visible = presence_visible(me, list(users.values()))
     online = rt.presence.online_among([str(i) for i in visible])
     items = []
@@ -40,10 +42,26 @@ def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] |
                 "user": other.to_public_dict(is_online=str(other_id) in online, presence_visible=other_id in visible),
                 "lastMessage": last.to_dict() if last else None,
                 "lastMessageAt": iso(chat.last_message_at),
-                "unreadCount": chat.unread_for(me.id),
+                "unreadCount": unread.get(chat.id, 0),
                 "isPinned": other_id in pinned,
                 "blockedByMe": me.has_blocked(other_id),
                 "blockedByOtherUser": other.has_blocked(me.id),
             }
         )
     return items
+
+
+def unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
+    """Messages to `me` not yet read and not cleared, per chat: one aggregation for the whole page."""
+    per_chat = []
+    for chat in chats:
+        condition: dict[str, Any] = {"chatId": chat.id}
+        mark = chat.cleared_mark_for(me.id)
+        if mark is not None:
+            condition["_id"] = {"$gt": mark}
+        per_chat.append(condition)
+    pipeline = [
+        {"$match": {"receiverId": me.id, "status": {"$ne": STATUS_READ}, "$or": per_chat}},
+        {"$group": {"_id": "$chatId", "count": {"$sum": 1}}},
+    ]
+    return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}

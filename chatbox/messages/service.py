@@ -47,11 +47,16 @@ def _clean_text(rt: Runtime, text: str | None, has_attachments: bool) -> str:
     return text
 
 
-def _existing_send(sender: User, client_message_id: str) -> list[Message]:
-    """The message(s) an earlier send with this clientMessageId stored, oldest first."""
+def _existing_send(sender: User, client_message_id: str, receiver_id: str) -> list[Message]:
+    """The message(s) an earlier send with this clientMessageId stored, oldest first; 409 when that
+    send went to someone else (the id was reused, so this is no retry)."""
     first = Message.objects(sender_id=sender.id, client_message_id=client_message_id).first()
     if first is None:
         return []
+    if str(first.receiver_id) != receiver_id:
+        raise ApiError(
+            409, "This clientMessageId was already used for a message to someone else.", "client_message_id_reused"
+        )
     if first.batch_id is None:
         return [first]
     return list(Message.objects(batch_id=first.batch_id).order_by("id"))
@@ -70,7 +75,6 @@ def get_or_create_chat(a: User, b: User) -> tuple[Chat, bool]:
     chat = Chat(
         pair_key=key,
         participants=sorted([a.id, b.id], key=str),
-        unread={str(a.id): 0, str(b.id): 0},
         cleared_up_to={},
     )
     try:
@@ -117,17 +121,17 @@ def send_message(
     origin_sid: str | None = None,
 ) -> SendResult:
     """Validate, store and announce one send (one message, or one per image)."""
-    rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(sender.id))
     images = images or []
-    if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
-        raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
-    receiver = find_other_user(sender, receiver_id, require_active=True)
     try:
+        rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(sender.id))
+        if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
+            raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
+        receiver = find_other_user(sender, receiver_id, require_active=True)
         ensure_not_blocked(sender, receiver)
         text = _clean_text(rt, text, bool(images or file))
     except ApiError:
-        # A retry of a send that was stored gets that message, whatever changed since.
-        existing = _existing_send(sender, client_message_id) if client_message_id else []
+        # A retry of a send that was stored gets that message, whatever would refuse a new send now.
+        existing = _existing_send(sender, client_message_id, receiver_id) if client_message_id else []
         if existing:
             return SendResult(existing, created=False)
         raise
@@ -136,7 +140,7 @@ def send_message(
     # most sends; look first only where that insert would come too late: after storing uploads, or
     # after creating a chat that would then stay empty.
     if client_message_id and (images or file or chat is None):
-        existing = _existing_send(sender, client_message_id)
+        existing = _existing_send(sender, client_message_id, receiver_id)
         if existing:
             return SendResult(existing, created=False)
 
@@ -191,31 +195,32 @@ def _create_messages(
         except NotUniqueError:
             if not client_message_id or messages:
                 raise
-            # A concurrent retry with the same clientMessageId won the race: answer with its message.
-            return SendResult(_existing_send(sender, client_message_id), created=False)
+            # A retry (or a concurrent one) with the same clientMessageId: answer with its message.
+            return SendResult(_existing_send(sender, client_message_id, str(receiver.id)), created=False)
         messages.append(message)
     if stored:
         StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
 
     # new-chat goes with the chat's first stored message (not with the chat document, which a failed
     # or racing first send may have created).
-    first = _record_in_chat(chat, messages, receiver, unread_increment=0 if viewing else len(messages))
+    first = _record_in_chat(chat, messages)
     if first:
         chat.reload()  # the new-chat events show the chat's summary as stored
     events.messages_created(rt, chat, sender, receiver, messages, first, origin_sid)
     if viewing:
         events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
+        # "Every earlier unread one" too: one may still wait from before the view (e.g. a block ended).
+        _read_up_to(rt, receiver, chat, sender.id, messages[-1].id)
     return SendResult(messages, created=True)
 
 
-def _record_in_chat(chat: Chat, messages: list[Message], receiver: User, unread_increment: int) -> bool:
-    """Count the messages in the chat's summary; True when they are the chat's first."""
+def _record_in_chat(chat: Chat, messages: list[Message]) -> bool:
+    """Put the messages in the chat's summary; True when they are the chat's first."""
     last = messages[-1]
     # $max, so that two sends racing never move the summary back to the older message.
-    changes: dict[str, Any] = {"max__last_message_id": last.id, "max__last_message_at": last.created_at}
-    if unread_increment:
-        changes[f"inc__unread__{receiver.id}"] = unread_increment
-    before = Chat.objects(id=chat.id).modify(new=False, **changes)
+    before = Chat.objects(id=chat.id).modify(
+        new=False, max__last_message_id=last.id, max__last_message_at=last.created_at
+    )
     return before is not None and before.last_message_id is None
 
 
@@ -254,46 +259,45 @@ def _read_up_to(rt: Runtime, me: User, chat: Chat, sender_id: ObjectId, up_to: O
         set__status=STATUS_READ, set__read_at=now, set__updated_at=now
     )
     if updated:
-        # Each message turns read exactly once (the status filter above), so the count stays exact
-        # even while sends into this chat race with this read.
-        Chat.objects(id=chat.id).update_one(**{f"dec__unread__{me.id}": updated})
         events.messages_read_ids(rt, chat, reader=me, sender_id=sender_id, message_ids=ids, read_at=now)
     return int(updated)
 
 
 def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
-    """The receiver's device has the message: `sent` becomes `delivered`, never backwards."""
+    """The receiver's device has the message: `sent` becomes `delivered`, never backwards, and not
+    while either side blocks the other (a delivery tick is a receipt too)."""
     message = _message_addressed_to(me, message_id)
+    sender = User.objects(id=message.sender_id).first()
+    if sender is None or is_blocked_between(me, sender):
+        return message
     now = utcnow()
     changed = Message.objects(id=message.id, status=STATUS_SENT).update_one(
         set__status=STATUS_DELIVERED, set__delivered_at=now, set__updated_at=now
     )
     if changed:
         message.status, message.delivered_at, message.updated_at = STATUS_DELIVERED, now, now
+        events.message_status(rt, message)
     elif message.status == STATUS_SENT:
         message.reload()  # another call changed it between our read and our update
-    if changed:
-        sender = User.objects(id=message.sender_id).first()
-        if sender is not None and not is_blocked_between(me, sender):
-            events.message_status(rt, message)
     return message
 
 
 def deliver_pending(rt: Runtime, me: User) -> int:
-    """On connect: everything still `sent` to me becomes `delivered`, and each sender hears of it."""
+    """On connect: what waits for me in `sent` becomes `delivered`, and each sender hears of it
+    (not across a block: those wait until it ends)."""
     waiting = list(Message.objects(receiver_id=me.id, status=STATUS_SENT).only("id", "sender_id"))
     if not waiting:
         return 0
+    senders = {u.id: u for u in User.objects(id__in=list({m.sender_id for m in waiting}))}
+    ids = [m.id for m in waiting if m.sender_id in senders and not is_blocked_between(me, senders[m.sender_id])]
+    if not ids:
+        return 0
     now = utcnow()
-    ids = [m.id for m in waiting]
     Message.objects(id__in=ids, status=STATUS_SENT).update(
         set__status=STATUS_DELIVERED, set__delivered_at=now, set__updated_at=now
     )
-    senders = {u.id: u for u in User.objects(id__in=list({m.sender_id for m in waiting}))}
-    for message in Message.objects(id__in=ids, status=STATUS_DELIVERED):
-        sender = senders.get(message.sender_id)
-        if sender is not None and not is_blocked_between(me, sender):
-            events.message_status(rt, message)
+    for message in Message.objects(id__in=ids, status=STATUS_DELIVERED, delivered_at=now):
+        events.message_status(rt, message)
     return len(ids)
 
 
@@ -319,7 +323,8 @@ def open_chat(rt: Runtime, me: User, other_id: str, sid: str) -> int:
 
 def close_chat(rt: Runtime, me: User, other_id: str, sid: str) -> None:
     """That socket stopped showing my chat with `other_id` (a leave for another chat changes nothing)."""
-    rt.presence.stop_viewing(str(me.id), sid, other_id)
+    other = find_other_user(me, other_id)
+    rt.presence.stop_viewing(str(me.id), sid, str(other.id))
 
 
 def send_typing(rt: Runtime, me: User, other_id: str, started: bool) -> None:
@@ -394,13 +399,7 @@ def clear_chat(rt: Runtime, me: User, other_id: str) -> bool:
     if chat is None or chat.last_message_id is None:
         return False
     mark = chat.last_message_id
-    # Subtract exactly the unread messages this clear hides: a message arriving meanwhile stays counted.
-    hidden_unread = Message.objects(
-        _visible_to(me, chat) & Q(receiver_id=me.id, status__ne=STATUS_READ, id__lte=mark)
-    ).count()
-    Chat.objects(id=chat.id).update_one(
-        **{f"set__cleared_up_to__{me.id}": str(mark), f"dec__unread__{me.id}": hidden_unread}
-    )
+    Chat.objects(id=chat.id).update_one(**{f"set__cleared_up_to__{me.id}": str(mark)})
     chat.reload()
     marks = [chat.cleared_mark_for(p) for p in chat.participants]
     if any(m is None for m in marks):

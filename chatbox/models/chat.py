@@ -12,7 +12,8 @@ def pair_key(a: ObjectId, b: ObjectId) -> str:
 
 
 class Chat(Document):
-    """One chat per pair of users; per-user state is kept in maps keyed by the user's id."""
+    """One chat per pair of users. Unread counts are not stored: they are counted from the messages
+    (see messages.presenting), so no race between sends, reads and clears can make them drift."""
 
     meta = {
         "collection": "chats",
@@ -28,17 +29,12 @@ class Chat(Document):
     # Absent (not null) until the first message, so that `$max` can set it.
     last_message_id = ObjectIdField(db_field="lastMessageId")
     last_message_at = DateTimeField(db_field="lastMessageAt", default=utcnow)
-    # userId -> number of messages to that user not yet read
-    unread = DictField()
     # userId -> id of the newest message that user cleared; older ones are hidden from them
     cleared_up_to = DictField(db_field="clearedUpTo")
     created_at = DateTimeField(db_field="createdAt", default=utcnow)
 
     def other_participant(self, user_id: ObjectId) -> ObjectId:
         return next(p for p in self.participants if p != user_id)
-
-    def unread_for(self, user_id: ObjectId) -> int:
-        return max(0, int(self.unread.get(str(user_id), 0)))
 
     def cleared_mark_for(self, user_id: ObjectId) -> ObjectId | None:
         mark = self.cleared_up_to.get(str(user_id))

@@ -13,6 +13,8 @@ class User(Document):
         "indexes": [
             {"fields": ["email"], "unique": True},
             {"fields": ["is_active", "full_name"]},
+            # the socket session sweep: users whose sessions changed lately
+            {"fields": ["sessions_changed_at"], "sparse": True},
         ],
     }
 
@@ -28,8 +30,9 @@ class User(Document):
     pinned_chats = ListField(ObjectIdField(), db_field="pinnedChats")
     # Bumped on every password change; tokens carry the version they were issued under.
     token_version = IntField(db_field="tokenVersion", default=0)
-    # When a token of this user was last revoked (logout): open sockets re-check theirs after it.
-    last_revocation_at = DateTimeField(db_field="lastRevocationAt", null=True)
+    # When a token was revoked or the password or account state last changed: open sockets re-check
+    # their token after it.
+    sessions_changed_at = DateTimeField(db_field="sessionsChangedAt", null=True)
     created_at = DateTimeField(db_field="createdAt", default=utcnow)
 
     @property

@@ -10,7 +10,7 @@ from bson import ObjectId
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
 from chatbox.runtime import Runtime
-from chatbox.users.service import is_blocked_between, presence_audience
+from chatbox.users.service import is_blocked_between, presence_audience, shares_chat
 
 
 def messages_created(
@@ -90,7 +90,10 @@ def online_contacts(rt: Runtime, user: User) -> list[str]:
 
 
 def block_changed(rt: Runtime, me: User, other: User) -> None:
-    """A block or unblock changes who sees whose presence: tell both sides what they now see."""
+    """A block or unblock changes what two chat partners see of each other's presence: tell them.
+    (Users who share no chat were never told of each other, so they are told nothing now either.)"""
+    if not shares_chat(me, other):
+        return
     me.reload()
     other.reload()
     blocked = is_blocked_between(me, other)
@@ -100,7 +103,7 @@ def block_changed(rt: Runtime, me: User, other: User) -> None:
         if blocked:
             # lastSeen is hidden across a block, as in user objects.
             rt.notifier.to_user(viewer.id, "user-offline", {"userId": str(subject.id), "lastSeen": None})
-        elif subject in presence_audience(viewer):
+        else:
             rt.notifier.to_user(viewer.id, "user-online", {"userId": str(subject.id)})
 
 

@@ -20,6 +20,7 @@ from chatbox.auth.tokens import TokenSession, user_for_session, user_from_token
 from chatbox.errors import ApiError
 from chatbox.messages import service as messages
 from chatbox.models import User
+from chatbox.models.ids import utcnow
 from chatbox.realtime import connections, schemas
 from chatbox.realtime.notifier import user_room
 from chatbox.runtime import Runtime
@@ -58,7 +59,11 @@ class ChatNamespace(socketio.Namespace):
 
     # python-socketio looks up "on_<event>"; our event names use dashes.
     def trigger_event(self, event: str, *args: Any) -> Any:
-        return super().trigger_event(event.replace("-", "_"), *args)
+        handler = "on_" + event.replace("-", "_")
+        if not hasattr(self, handler):
+            # Every client event is answered, an unknown one too.
+            return {"ok": False, "message": f"Unknown event {event!r}.", "code": "unknown_event"}
+        return getattr(self, handler)(*args)
 
     # --- connection lifecycle ---------------------------------------------------------------
 
@@ -66,12 +71,14 @@ class ChatNamespace(socketio.Namespace):
         token = _token_from(environ, auth)
         if not token:
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized")
+        checked_at = utcnow()  # before the revocation check below, so a logout during it is re-checked
         try:
             with self.app.app_context():
                 user, claims = user_from_token(token)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized") from exc
-        self.save_session(sid, {"user_id": str(user.id), "token": TokenSession.of(user, claims)})
+        self.save_session(sid, {"user_id": str(user.id), "token": TokenSession.of(user, claims, checked_at)})
+        self.rt.sessions.ensure_started()
         self.enter_room(sid, user_room(str(user.id)))
         came_online = connections.socket_opened(self.rt, user, sid)
         # After the CONNECT packet has gone out, so the client is ready for these events.
@@ -97,13 +104,14 @@ class ChatNamespace(socketio.Namespace):
     ) -> Ack:
         try:
             self.rt.limiter.hit(self.rt.config["RATELIMIT_SOCKET_EVENTS"], "socket", sid)
+            # The token first: a socket whose token is no longer good gets nothing else checked.
+            user = self._current_user(sid)
             if not isinstance(data, dict):
                 raise ApiError(400, "The event payload must be an object.", "validation_error")
             try:
                 payload = schema().load(data)
             except ma.ValidationError as exc:
                 raise ApiError(400, "The event payload is not valid.", "validation_error", exc.messages) from exc
-            user = self._current_user(sid)
             return {"ok": True, **action(user, payload)}
         except ApiError as exc:
             if exc.code == "rate_limited":

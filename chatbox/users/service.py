@@ -5,7 +5,7 @@ from __future__ import annotations
 from bson import ObjectId
 
 from chatbox.errors import ApiError, bad_request, not_found
-from chatbox.models import Chat, User
+from chatbox.models import Chat, User, pair_key
 from chatbox.models.ids import parse_object_id
 
 BLOCKED = "blocked_users"
@@ -49,10 +49,14 @@ def listed_users(me: User, field: str) -> list[User]:
 
 def presence_audience(user: User) -> list[User]:
     """Who is told when `user` comes and goes (and whose comings and goings `user` is told of)."""
-    chats = Chat.objects(participants=user.id).only("participants")
+    chats = Chat.objects(participants=user.id, last_message_id__exists=True).only("participants")
     other_ids = {p for chat in chats for p in chat.participants if p != user.id}
     others = User.objects(id__in=list(other_ids)).only("id", "blocked_users")
     return [o for o in others if not is_blocked_between(user, o)]
+
+
+def shares_chat(a: User, b: User) -> bool:
+    return Chat.objects(pair_key=pair_key(a.id, b.id), last_message_id__exists=True).count() > 0
 
 
 def presence_visible(viewer: User, others: list[User]) -> set[ObjectId]:
