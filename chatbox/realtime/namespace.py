@@ -1,7 +1,8 @@
 """Socket.IO handlers, registered straight on python-socketio's server.
 
 They skip Flask-SocketIO's per-event request context, which measured as the largest cost of a
-relayed message (shared/FINDINGS.md); the user id saved at connect is all a handler needs.
+relayed message (shared/FINDINGS.md); what a handler needs is the token session saved at connect,
+re-checked at every event.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class ChatNamespace(socketio.Namespace):
         self.app = app
         self.rt = rt
 
-    # python-socketio looks up "on_<event>"; our event names use dashes.
+    # Event names use dashes (new-message -> on_new_message), and every event gets an answer.
     def trigger_event(self, event: str, *args: Any) -> Any:
         handler = "on_" + event.replace("-", "_")
         if not hasattr(self, handler):
