@@ -549,3 +549,10 @@ def test_unread_count_stays_exact_through_clear_and_reads(api: ApiClient) -> Non
     assert _chats(api, bob)[0]["unreadCount"] == 2
     assert api.put(f"/api/messages/read/{newer[1]}", bob).get_json() == {"updated": 2}
     assert _chats(api, bob)[0]["unreadCount"] == 0
+
+
+def test_a_retry_naming_the_receiver_in_upper_case_is_still_a_retry(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    first = api.send(alice, bob, "hi", clientMessageId="u-1").get_json()
+    retry = api.post(f"/api/messages/send/{bob.id.upper()}", alice, json={"text": "hi", "clientMessageId": "u-1"})
+    assert retry.status_code == 200 and retry.get_json()["_id"] == first["_id"]

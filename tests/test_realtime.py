@@ -436,3 +436,30 @@ def test_a_view_kept_through_a_block_reads_in_order_after_it(live: LiveApi, sock
     statuses = [m["status"] for m in live.call("GET", f"/api/messages/{bob.id}", alice).json()]
     assert statuses == ["read", "read"]
     assert live.call("GET", "/api/messages/chats", bob).json()[0]["unreadCount"] == 0
+
+
+def test_clients_cannot_run_the_connect_and_disconnect_handlers(live: LiveApi, sockets: Any) -> None:
+    alice, carol, friend = live.signup("Alice"), live.signup("Carol"), live.signup("Friend")
+    live.send(friend, alice, "hello")
+    alice_socket, friend_socket = sockets(alice), sockets(friend)
+    friend_socket.wait_for("online-users")
+    hijack = alice_socket.call("connect", {"HTTP_AUTHORIZATION": f"Bearer {carol.token}"})
+    assert hijack["ok"] is False and hijack["code"] == "unknown_event"
+    fake_close = alice_socket.call("disconnect", "client namespace disconnect")
+    assert fake_close["ok"] is False and fake_close["code"] == "unknown_event"
+    _sentinel(live, friend_socket, friend)
+    assert friend_socket.received("user-offline") == []
+    # The socket still speaks for Alice, with Alice's token: a logout of it still drops it.
+    assert live.call("POST", "/api/auth/logout", alice).status_code == 200
+    wait_until(lambda: not alice_socket.client.connected, "the logged-out socket to be dropped")
+
+
+def test_a_silent_socket_is_dropped_when_its_token_expires(tmp_path: Any) -> None:
+    from tests.support.served import served_app
+
+    overrides = {"JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=3), "SESSION_SWEEP_SECONDS": 1}
+    with served_app(tmp_path, overrides) as (_app, url):
+        user = LiveApi(url).signup()
+        socket = Socket(url, user)
+        assert socket.client.connected
+        wait_until(lambda: not socket.client.connected, "the expired socket to be dropped")

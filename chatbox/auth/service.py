@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, BinaryIO
 
 from mongoengine import NotUniqueError
@@ -14,6 +15,8 @@ from chatbox.models.ids import utcnow
 from chatbox.models.stored_file import PURPOSE_AVATAR
 from chatbox.push.service import unregister_device
 from chatbox.runtime import Runtime
+
+log = logging.getLogger("chatbox.auth")
 
 _WRONG_CREDENTIALS = "Email or password is incorrect."
 _dummy_hashes: dict[int, bytes] = {}
@@ -61,7 +64,15 @@ def log_out(rt: Runtime, user: User, claims: dict[str, Any], fcm_token: str | No
     revoke(claims)
     if fcm_token:
         unregister_device(user, fcm_token)
-    rt.sessions.recheck_user(str(user.id))
+    _drop_stale_sockets(rt, user)
+
+
+def _drop_stale_sockets(rt: Runtime, user: User) -> None:
+    """Now, in this process; other processes' sweeps catch up within SESSION_SWEEP_SECONDS."""
+    try:
+        rt.sessions.recheck_user(str(user.id))
+    except Exception:  # the change itself is done; the sweep retries the sockets
+        log.exception("could not re-check the sockets of %s", user.id)
 
 
 def update_profile(
@@ -100,7 +111,7 @@ def change_password(rt: Runtime, user: User, current_password: str, new_password
         set__password_hash=new_hash, inc__token_version=1, set__sessions_changed_at=utcnow()
     )
     user.reload()
-    rt.sessions.recheck_user(str(user.id))
+    _drop_stale_sockets(rt, user)
     return issue_token(user)
 
 

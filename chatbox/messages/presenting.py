@@ -8,7 +8,7 @@ from bson import ObjectId
 
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
-from chatbox.models.message import STATUS_READ
+from chatbox.models.message import STATUS_DELIVERED, STATUS_SENT
 from chatbox.runtime import Runtime
 from chatbox.users.service import presence_visible
 
@@ -51,6 +51,9 @@ def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] |
     return items
 
 
+UNREAD_STATUSES = [STATUS_SENT, STATUS_DELIVERED]  # an $in, not a $ne: tight index bounds
+
+
 def unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
     """Messages to `me` not yet read and not cleared, per chat: one aggregation for the whole page."""
     per_chat = []
@@ -61,7 +64,7 @@ def unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
             condition["_id"] = {"$gt": mark}
         per_chat.append(condition)
     pipeline = [
-        {"$match": {"receiverId": me.id, "status": {"$ne": STATUS_READ}, "$or": per_chat}},
+        {"$match": {"receiverId": me.id, "status": {"$in": UNREAD_STATUSES}, "$or": per_chat}},
         {"$group": {"_id": "$chatId", "count": {"$sum": 1}}},
     ]
     return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}

@@ -53,7 +53,7 @@ def _existing_send(sender: User, client_message_id: str, receiver_id: str) -> li
     first = Message.objects(sender_id=sender.id, client_message_id=client_message_id).first()
     if first is None:
         return []
-    if str(first.receiver_id) != receiver_id:
+    if first.receiver_id != parse_object_id(receiver_id):
         raise ApiError(
             409, "This clientMessageId was already used for a message to someone else.", "client_message_id_reused"
         )
@@ -208,9 +208,10 @@ def _create_messages(
         chat.reload()  # the new-chat events show the chat's summary as stored
     events.messages_created(rt, chat, sender, receiver, messages, first, origin_sid)
     if viewing:
+        # "Every earlier unread one" first: one may still wait from before the view (a block ended),
+        # so that the sender's receipts come in order.
+        _read_up_to(rt, receiver, chat, sender.id, messages[-1].id, sender=sender)
         events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
-        # "Every earlier unread one" too: one may still wait from before the view (e.g. a block ended).
-        _read_up_to(rt, receiver, chat, sender.id, messages[-1].id)
     return SendResult(messages, created=True)
 
 
@@ -244,8 +245,11 @@ def mark_read(rt: Runtime, me: User, message_id: str) -> int:
     return _read_up_to(rt, me, chat, message.sender_id, message.id)
 
 
-def _read_up_to(rt: Runtime, me: User, chat: Chat, sender_id: ObjectId, up_to: ObjectId) -> int:
-    sender = User.objects(id=sender_id).first()
+def _read_up_to(
+    rt: Runtime, me: User, chat: Chat, sender_id: ObjectId, up_to: ObjectId, sender: User | None = None
+) -> int:
+    if sender is None:
+        sender = User.objects(id=sender_id).first()
     if sender is None or is_blocked_between(me, sender):
         # No read receipt crosses a block, and the status is one: the messages stay unread until then.
         return 0
@@ -267,6 +271,8 @@ def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
     """The receiver's device has the message: `sent` becomes `delivered`, never backwards, and not
     while either side blocks the other (a delivery tick is a receipt too)."""
     message = _message_addressed_to(me, message_id)
+    if message.status != STATUS_SENT:
+        return message
     sender = User.objects(id=message.sender_id).first()
     if sender is None or is_blocked_between(me, sender):
         return message

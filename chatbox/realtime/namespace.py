@@ -48,6 +48,28 @@ def _token_from(environ: dict[str, Any], auth: Any) -> str | None:
     return (query.get("token") or [None])[0]
 
 
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+CLIENT_EVENTS = {
+    name: "on_" + name.replace("-", "_")
+    for name in (
+        "new-message",
+        "typing",
+        "stop-typing",
+        "message-delivered",
+        "message-read",
+        "join-chat",
+        "leave-chat",
+    )
+}
+
+
+def _unknown_event(event: str) -> Callable[[User, dict[str, Any]], Ack]:
+    def refuse(_user: User, _payload: dict[str, Any]) -> Ack:
+        raise ApiError(400, f"Unknown event {event!r}.", "unknown_event")
+
+    return refuse
+
+
 def _failure(error: ApiError) -> Ack:
     return {"ok": False, "message": error.message, "code": error.code}
 
@@ -60,10 +82,16 @@ class ChatNamespace(socketio.Namespace):
 
     # Event names use dashes (new-message -> on_new_message), and every event gets an answer.
     def trigger_event(self, event: str, *args: Any) -> Any:
-        handler = "on_" + event.replace("-", "_")
-        if not hasattr(self, handler):
-            # Every client event is answered, an unknown one too.
-            return {"ok": False, "message": f"Unknown event {event!r}.", "code": "unknown_event"}
+        sid = args[0] if args else ""
+        handler = CLIENT_EVENTS.get(event)
+        if event in LIFECYCLE_EVENTS:
+            # python-socketio calls these while the socket is connecting or disconnecting; a client
+            # that *sends* an event of that name is connected, and must not re-run them.
+            if not self.server.manager.is_connected(sid, self.namespace):
+                return getattr(self, f"on_{event}")(*args)
+            handler = None
+        if handler is None:
+            return self._handle(sid, schemas.NoPayload, {}, _unknown_event(event))
         return getattr(self, handler)(*args)
 
     # --- connection lifecycle ---------------------------------------------------------------

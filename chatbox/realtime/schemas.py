@@ -21,3 +21,7 @@ class MessageIdEvent(BaseSchema):
 
 class ChatUserEvent(BaseSchema):
     userId = ObjectIdString(required=True)
+
+
+class NoPayload(BaseSchema):
+    pass

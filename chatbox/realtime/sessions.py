@@ -9,6 +9,9 @@ of users whose sessions changed anywhere (e.g. an administrator's CLI, or anothe
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +34,7 @@ class SessionGuard:
         self.sweep_seconds = sweep_seconds
         self._swept_until: datetime = utcnow()
         self._started = False
+        self._stop = threading.Event()
 
     def ensure_started(self) -> None:
         """Start the sweep with this process's first socket (an app that never serves one needs none)."""
@@ -38,31 +42,62 @@ class SessionGuard:
             self._started = True
             self.server.start_background_task(self._sweep_forever)
 
+    def stop(self) -> None:
+        self._stop.set()
+
     def recheck_user(self, user_id: str) -> int:
         """Disconnect this process's sockets of `user_id` whose token is no longer good; return how many."""
-        dropped = 0
-        for sid, _eio_sid in list(self.server.manager.get_participants(NAMESPACE, user_room(user_id))):
-            session: TokenSession | None = self.server.get_session(sid, namespace=NAMESPACE).get("token")
-            try:
-                if session is None:
-                    continue
-                user_for_session(session)
-            except ApiError as exc:
-                log.info("dropping socket %s of %s: %s", sid, user_id, exc.code)
-                self.server.disconnect(sid, namespace=NAMESPACE)
-                dropped += 1
-        return dropped
+        return self._drop_stale(
+            sid for sid, _eio_sid in self.server.manager.get_participants(NAMESPACE, user_room(user_id))
+        )
 
     def sweep(self) -> None:
-        since, self._swept_until = self._swept_until, utcnow()
-        changed = User.objects(sessions_changed_at__gte=since - CLOCK_MARGIN).only("id")
+        """One pass: sockets whose token expired, and those of users whose sessions changed anywhere."""
+        started = utcnow()
+        self._drop_expired()
+        changed = User.objects(sessions_changed_at__gte=self._swept_until - CLOCK_MARGIN).only("id")
         for user in changed:
             self.recheck_user(str(user.id))
+        # Only a complete pass moves the watermark, so a failed one is done again next time.
+        self._swept_until = started
+
+    def _drop_expired(self) -> None:
+        now = time.time()
+        expired = []
+        for sid, _eio_sid in self.server.manager.get_participants(NAMESPACE, None):
+            session = self._token_of(sid)
+            if session is not None and session.expires_at <= now:
+                expired.append(sid)
+        self._drop_stale(expired)
+
+    def _token_of(self, sid: str) -> TokenSession | None:
+        try:
+            return self.server.get_session(sid, namespace=NAMESPACE).get("token")
+        except KeyError:
+            return None  # gone meanwhile
+
+    def _drop_stale(self, sids: Iterable[str]) -> int:
+        dropped = 0
+        for sid in list(sids):
+            session = self._token_of(sid)
+            if session is None:
+                continue
+            try:
+                user_for_session(session)
+                continue
+            except ApiError as exc:
+                log.info("dropping socket %s of %s: %s", sid, session.user_id, exc.code)
+            try:
+                self.server.disconnect(sid, namespace=NAMESPACE)
+                dropped += 1
+            except Exception:
+                log.exception("could not drop socket %s", sid)
+        return dropped
 
     def _sweep_forever(self) -> Any:
-        while True:
+        while not self._stop.is_set():
             self.server.sleep(self.sweep_seconds)
             try:
                 self.sweep()
             except Exception:
-                log.exception("session sweep failed; retrying")
+                log.exception("session sweep failed; the next pass covers this one's changes too")

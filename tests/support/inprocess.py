@@ -35,6 +35,7 @@ class Node:
         return self.app.extensions["chatbox.heartbeat"]
 
     def stop(self) -> None:
+        self.rt.sessions.stop()
         heartbeat = self.app.extensions.get("chatbox.heartbeat")
         if heartbeat is not None:
             heartbeat.stop()
