@@ -30,18 +30,25 @@ import redis
 DEFAULT_PREFIX = "chatbox:presence:"
 LOCK_STRIPES = 64
 
+# Shared by the scripts below: does some live node (other than `except_node`, if given) hold a socket
+# of the user whose hash is `user_key`?
+_ONLINE_ON_A_LIVE_NODE = """
+local function online_on_a_live_node(user_key, alive_prefix, except_node)
+  local fields = redis.call('HGETALL', user_key)
+  for i = 1, #fields, 2 do
+    if fields[i] ~= except_node and tonumber(fields[i + 1]) > 0
+        and redis.call('EXISTS', alive_prefix .. fields[i]) == 1 then
+      return 1
+    end
+  end
+  return 0
+end
+"""
+
 # KEYS: user hash, node users set. ARGV: node, local count, alive-key prefix, user id.
 # Returns 1 when another live node already had a socket of this user.
-_CONNECT = """
-local others = 0
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  if fields[i] ~= ARGV[1] and tonumber(fields[i + 1]) > 0
-      and redis.call('EXISTS', ARGV[3] .. fields[i]) == 1 then
-    others = 1
-    break
-  end
-end
+_CONNECT = _ONLINE_ON_A_LIVE_NODE + """
+local others = online_on_a_live_node(KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[4])
 return others
@@ -49,7 +56,7 @@ return others
 
 # KEYS: user hash, node users set, view hash. ARGV: node, local count, alive-key prefix, user id, view field.
 # Returns 1 while some live node still has a socket of this user.
-_DISCONNECT = """
+_DISCONNECT = _ONLINE_ON_A_LIVE_NODE + """
 redis.call('HDEL', KEYS[3], ARGV[5])
 if tonumber(ARGV[2]) > 0 then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -57,27 +64,14 @@ if tonumber(ARGV[2]) > 0 then
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[4])
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  if tonumber(fields[i + 1]) > 0 and redis.call('EXISTS', ARGV[3] .. fields[i]) == 1 then
-    return 1
-  end
-end
-return 0
+return online_on_a_live_node(KEYS[1], ARGV[3], nil)
 """
 
 # KEYS: user hashes. ARGV: alive-key prefix. Returns one 0/1 per key.
-_ONLINE = """
+_ONLINE = _ONLINE_ON_A_LIVE_NODE + """
 local result = {}
 for k = 1, #KEYS do
-  result[k] = 0
-  local fields = redis.call('HGETALL', KEYS[k])
-  for i = 1, #fields, 2 do
-    if tonumber(fields[i + 1]) > 0 and redis.call('EXISTS', ARGV[1] .. fields[i]) == 1 then
-      result[k] = 1
-      break
-    end
-  end
+  result[k] = online_on_a_live_node(KEYS[k], ARGV[1], nil)
 end
 return result
 """
@@ -98,7 +92,7 @@ return 0
 
 # KEYS: user hash, view hash. ARGV: dead node, alive-key prefix.
 # Returns -1 if the node came back meanwhile, else 1 while the user is still online elsewhere, else 0.
-_REAP_USER = """
+_REAP_USER = _ONLINE_ON_A_LIVE_NODE + """
 if redis.call('EXISTS', ARGV[2] .. ARGV[1]) == 1 then
   return -1
 end
@@ -110,13 +104,7 @@ for i = 1, #views do
     redis.call('HDEL', KEYS[2], views[i])
   end
 end
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  if tonumber(fields[i + 1]) > 0 and redis.call('EXISTS', ARGV[2] .. fields[i]) == 1 then
-    return 1
-  end
-end
-return 0
+return online_on_a_live_node(KEYS[1], ARGV[2], nil)
 """
 
 
