@@ -67,16 +67,14 @@ def find_chat(a: User, b: User) -> Chat | None:
 
 
 def get_or_create_chat(a: User, b: User) -> tuple[Chat, bool]:
-    """The pair's one chat; the unique index on the sorted pair settles two first messages at once."""
     chat = find_chat(a, b)
-    if chat is not None:
-        return chat, False
+    return (chat, False) if chat is not None else create_chat(a, b)
+
+
+def create_chat(a: User, b: User) -> tuple[Chat, bool]:
+    """The pair's one chat; the unique index on the sorted pair settles two first messages at once."""
     key = pair_key(a.id, b.id)
-    chat = Chat(
-        pair_key=key,
-        participants=sorted([a.id, b.id], key=str),
-        cleared_up_to={},
-    )
+    chat = Chat(pair_key=key, participants=sorted([a.id, b.id], key=str), cleared_up_to={})
     try:
         chat.save(force_insert=True)
         return chat, True
@@ -167,8 +165,8 @@ def _create_messages(
     # One message per image; a non-image file rides on the first message.
     groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
     groups[0].extend(others)
-    if chat is None:
-        chat, _created = get_or_create_chat(sender, receiver)
+    if chat is None:  # send_message looked it up already
+        chat, _created = create_chat(sender, receiver)
     viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
     now = utcnow()
     ids = [ObjectId() for _ in groups]
