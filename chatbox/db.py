@@ -21,7 +21,10 @@ def connect_database(uri: str | None, db_name: str, timeout_ms: int) -> None:
         pass
     if uri:
         # connect=False: the client opens its sockets on first use, i.e. after gunicorn forks.
+        # A database named in the URI wins over `db` (MONGO_DB_NAME); without either MongoEngine
+        # would silently use "test".
         mongoengine.connect(
+            db=db_name,
             host=uri,
             connect=False,
             uuidRepresentation="standard",

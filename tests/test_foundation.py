@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +115,20 @@ def test_chat_summary_never_moves_back_to_an_older_message(api: ApiClient) -> No
     assert str(chat.last_message_id) == newer["_id"]
     summary = api.get("/api/messages/chats", bob).get_json()[0]
     assert summary["lastMessage"]["_id"] == newer["_id"] and summary["lastMessageAt"] == newer["createdAt"]
+
+
+def _database_name_for(uri: str, db_name: str) -> str:
+    """The database a fresh process would use; connect=False means no server is needed to tell."""
+    script = (
+        "from chatbox.db import connect_database\n"
+        "from mongoengine.connection import get_db\n"
+        f"connect_database({uri!r}, {db_name!r}, 300)\n"
+        "print(get_db().name)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_mongo_db_name_names_the_database_when_the_uri_does_not() -> None:
+    assert _database_name_for("mongodb://127.0.0.1:9", "chatbox_prod") == "chatbox_prod"
+    assert _database_name_for("mongodb://127.0.0.1:9/from_uri", "chatbox_prod") == "from_uri"
