@@ -23,27 +23,59 @@ from pathlib import Path  # noqa: E402
 from bench.run import delivery_phase, log, signup_users  # noqa: E402
 from bench.servers import children, start_chatbox  # noqa: E402
 
+SAMPLE_HZ = 200
+# Frames from these packages are the embedded database (mongomock) or a driver for a real one:
+# the part of a message's cost that a MongoDB deployment replaces.
+DATABASE_PACKAGES = ("mongomock/", "pymongo/", "bson/")
 
-def summarize(raw: Path, top: int) -> str:
+
+def _frames(stack: str) -> list[str]:
+    return [
+        f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")" for f in stack.split(";")
+    ]
+
+
+def _table(title: str, counter: Counter[str], total: int, top: int) -> list[str]:
+    return ["", title, *(f"{100 * n / total:6.1f}  {f}" for f, n in counter.most_common(top))]
+
+
+def summarize(raw: Path, top: int, messages: int) -> str:
+    """Shares of the samples, then the same for the samples with no database frame in their stack.
+
+    Database time is split off because the embedded database's cost (it scans collections) says
+    nothing about MongoDB's, while everything else is the same code on any deployment.
+    """
     inclusive: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
-    total = 0
+    outside_db: Counter[str] = Counter()
+    total = db_samples = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack:
             continue
         count = int(count_text)
-        frames = [
-            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")" for f in stack.split(";")
-        ]
+        frames = _frames(stack)
         total += count
         for frame in set(frames):
             inclusive[frame] += count
         self_time[frames[-1]] += count
-    lines = [f"{total} samples", "", "whole stack %  function (file)"]
-    lines += [f"{100 * n / total:6.1f}  {f}" for f, n in inclusive.most_common(top)]
-    lines += ["", "self %  function (file)"]
-    lines += [f"{100 * n / total:6.1f}  {f}" for f, n in self_time.most_common(top)]
+        if any(f"({package}" in stack or f"/{package}" in stack for package in DATABASE_PACKAGES):
+            db_samples += count
+        else:
+            for frame in set(frames):
+                outside_db[frame] += count
+    other = total - db_samples
+    per_message = 1000 / SAMPLE_HZ / max(messages, 1)
+    lines = [
+        f"{total} samples at {SAMPLE_HZ} Hz for {messages} messages: "
+        f"{total * per_message:.2f} ms of server CPU a message",
+        f"  in the database (stacks with mongomock/pymongo/bson frames): {db_samples} samples, "
+        f"{db_samples * per_message:.2f} ms a message",
+        f"  everything else: {other} samples, {other * per_message:.2f} ms a message",
+    ]
+    lines += _table("whole stack %  function (file)", inclusive, total, top)
+    lines += _table("self %  function (file)", self_time, total, top)
+    lines += _table("outside the database, whole stack % of those samples", outside_db, max(other, 1), top)
     return "\n".join(lines)
 
 
@@ -55,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=20.0)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--out", default="bench/results/profile.txt")
+    parser.add_argument("--raw", help="also keep py-spy's raw samples in this file")
     args = parser.parse_args(argv)
     args.connect_concurrency = 50
     if shutil.which("py-spy") is None and not Path(sys.executable).with_name("py-spy").exists():
@@ -70,14 +103,28 @@ def main(argv: list[str] | None = None) -> int:
             users = signup_users(server.url, 2 * args.pairs, "profile")
             raw = workdir / "profile.raw"
             spy = subprocess.Popen(
-                [py_spy, "record", "--nonblocking", "--format", "raw", "-r", "200", "-o", str(raw), "-p", str(worker)],
+                [
+                    py_spy,
+                    "record",
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    "-r",
+                    str(SAMPLE_HZ),
+                    "-o",
+                    str(raw),
+                    "-p",
+                    str(worker),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             result = delivery_phase("profile delivery", server.url, server.url, users, [server], args, args.rate)
             spy.send_signal(subprocess.signal.SIGINT)
             spy.wait(timeout=30)
-            report = summarize(raw, args.top)
+            report = summarize(raw, args.top, int(result["delivered"]) + args.pairs)
+            if args.raw:
+                shutil.copy(raw, args.raw)
         finally:
             server.stop()
     text = f"delivery: {result}\n\n{report}\n"

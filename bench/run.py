@@ -384,8 +384,38 @@ def _round(value: float | None) -> float | None:
 # --- runs -------------------------------------------------------------------------------------
 
 
+# --- the database ------------------------------------------------------------------------------
+
+
+def database_env(mongo_uri: str | None, database: str) -> dict[str, str]:
+    """Server settings for one run: the embedded database, or a fresh database on a real MongoDB.
+
+    Each run gets a database of its own, so collection sizes (and the bench's user emails) never
+    carry over from an earlier run; `drop_databases` removes them afterwards.
+    """
+    if not mongo_uri:
+        return {}
+    from pymongo import uri_parser
+
+    if uri_parser.parse_uri(mongo_uri).get("database"):
+        raise SystemExit("--mongo-uri must not name a database: the benchmark creates and drops its own")
+    return {"MONGO_URI": mongo_uri, "MONGO_DB_NAME": database}
+
+
+def drop_databases(mongo_uri: str | None, names: list[str]) -> None:
+    if not mongo_uri:
+        return
+    import pymongo
+
+    with pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=10_000) as client:
+        for name in names:
+            client.drop_database(name)
+
+
 def run_single(args: argparse.Namespace, workdir: Path, secret: str) -> dict[str, Any]:
-    server = start_chatbox(workdir, secret, name="chatbox")
+    server = start_chatbox(
+        workdir, secret, database_env(args.mongo_uri, args.database_prefix + "single"), name="chatbox"
+    )
     try:
         log(f"chatbox: gunicorn pid {server.pid} at {server.url}")
         users = signup_users(server.url, max(args.users, 2 * args.pairs), "single")
@@ -403,15 +433,23 @@ def run_single(args: argparse.Namespace, workdir: Path, secret: str) -> dict[str
 
 def run_redis(args: argparse.Namespace, workdir: Path, secret: str) -> dict[str, Any]:
     redis_proc = start_redis(workdir)
-    seed = workdir / "seed-users.json"
-    emails = write_seed_file(seed, 2 * args.pairs)
-    env = {"REDIS_URL": redis_proc.url, "BENCH_SEED_FILE": str(seed)}
+    env = {"REDIS_URL": redis_proc.url, **database_env(args.mongo_uri, args.database_prefix + "redis")}
+    app = "wsgi:app"
+    if not args.mongo_uri:
+        # Two processes cannot share the embedded database: both start with the same users instead.
+        seed = workdir / "seed-users.json"
+        emails = write_seed_file(seed, 2 * args.pairs)
+        env["BENCH_SEED_FILE"] = str(seed)
+        app = "bench.seeded_wsgi:app"
     procs: list[Proc] = []
     try:
         for i in (1, 2):
-            procs.append(start_chatbox(workdir, secret, env, app="bench.seeded_wsgi:app", name=f"chatbox-redis-{i}"))
+            procs.append(start_chatbox(workdir, secret, env, app=app, name=f"chatbox-redis-{i}"))
         log(f"chatbox + redis: processes {[p.pid for p in procs]}, redis pid {redis_proc.pid}")
-        users = login_users(procs[0].url, emails)
+        if args.mongo_uri:
+            users = signup_users(procs[0].url, 2 * args.pairs, "redis")
+        else:
+            users = login_users(procs[0].url, emails)
         delivery = {
             _key(rate): delivery_phase(
                 f"chatbox+redis delivery {rate}/s", procs[0].url, procs[1].url, users, [*procs, redis_proc], args, rate
@@ -526,8 +564,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--skip-redis", action="store_true")
     parser.add_argument("--skip-node", action="store_true")
+    parser.add_argument(
+        "--mongo-uri",
+        help="run ChatBox on this MongoDB (a URI without a database name) instead of the embedded database; "
+        "each run creates its own databases and drops them at the end",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.database_prefix = f"chatbox_bench_{uuid.uuid4().hex[:8]}_"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -542,11 +587,15 @@ def main(argv: list[str] | None = None) -> int:
         "settings": vars(args),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
+    report["machine"]["database"] = "MongoDB (--mongo-uri)" if args.mongo_uri else "embedded (mongomock)"
     with tempfile.TemporaryDirectory(prefix="chatbox-bench-") as tmp:
         workdir = Path(tmp)
-        report["chatbox"] = run_single(args, workdir, secret)
-        if not args.skip_redis:
-            report["chatbox_redis"] = run_redis(args, workdir, secret)
+        try:
+            report["chatbox"] = run_single(args, workdir, secret)
+            if not args.skip_redis:
+                report["chatbox_redis"] = run_redis(args, workdir, secret)
+        finally:
+            drop_databases(args.mongo_uri, [args.database_prefix + "single", args.database_prefix + "redis"])
         if not args.skip_node:
             report["node_relay"] = run_node(args, workdir, secret)
     report["ratios_vs_node"] = ratios(report["chatbox"], report.get("node_relay"))

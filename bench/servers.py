@@ -114,7 +114,9 @@ def _wait_http(proc: Proc, path: str) -> None:
 
 
 def chatbox_env(port: int, secret: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URI", "REDIS_URL"}}
+    """The server's environment: the caller's, minus database and queue settings, which come only
+    from `extra` (so a MONGO_URI in the shell never points a benchmark at a real database by accident)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URI", "MONGO_DB_NAME", "REDIS_URL"}}
     env.update(
         {
             "CHATBOX_ENV": "production",

@@ -1,0 +1,49 @@
+"""The benchmark runs from one command and judges what it claims to (figures are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.run import database_env
+from bench.servers import chatbox_env
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_tiny_benchmark_run_delivers_every_message_exactly_once(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable, "-m", "bench.run", "--sockets", "40", "--users", "8", "--hold", "1", "--pairs", "4",
+        "--rates", "20", "--duration", "1", "--drain", "20", "--skip-node", "--out", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["machine"]["database"] == "embedded (mongomock)"
+    assert report["chatbox"]["capacity"]["sockets_held_after_hold"] == 40
+    for run in ("chatbox", "chatbox_redis"):
+        delivery = report[run]["delivery"]["20/s"]
+        assert delivery["sent"] == 20 and delivery["delivered"] == 20, delivery
+        assert delivery["exactly_once"] is True and delivery["duplicates"] == 0, delivery
+    assert "chatbox + redis (2 proc)" in result.stdout  # the table
+
+
+def test_benchmark_servers_get_a_database_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGO_URI", "mongodb://db.example:27017")
+    monkeypatch.setenv("MONGO_DB_NAME", "production")
+    assert "MONGO_URI" not in chatbox_env(1234, "s") and "MONGO_DB_NAME" not in chatbox_env(1234, "s")
+
+    assert database_env(None, "chatbox_bench_x_single") == {}
+    settings = database_env("mongodb://127.0.0.1:27017", "chatbox_bench_x_single")
+    assert settings == {"MONGO_URI": "mongodb://127.0.0.1:27017", "MONGO_DB_NAME": "chatbox_bench_x_single"}
+    assert chatbox_env(1234, "s", settings)["MONGO_DB_NAME"] == "chatbox_bench_x_single"
+
+
+def test_benchmark_refuses_a_mongo_uri_that_names_a_database() -> None:
+    with pytest.raises(SystemExit, match="must not name a database"):
+        database_env("mongodb://127.0.0.1:27017/production", "chatbox_bench_x_single")
