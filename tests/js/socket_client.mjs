@@ -4,7 +4,15 @@ import { io } from "socket.io-client";
 
 const [baseUrl, aliceToken, aliceId, bobToken, bobId] = process.argv.slice(2);
 const WAIT_MS = 15000;
-const result = { refused: null, ack: null, received: null, typing: null, readAck: null, read: null };
+const result = {
+  refused: null,
+  ack: null,
+  received: null,
+  typing: null,
+  readAck: null,
+  read: null,
+  transports: null,
+};
 
 function waitFor(socket, event) {
   return new Promise((resolve, reject) => {
@@ -21,6 +29,18 @@ function connect(token) {
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", (err) => reject(err));
+  });
+}
+
+function transportAfterUpgrade(socket) {
+  const engine = socket.io.engine;
+  if (engine.transport.name === "websocket") return Promise.resolve("websocket");
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(engine.transport.name), WAIT_MS);
+    engine.once("upgrade", (transport) => {
+      clearTimeout(timer);
+      resolve(transport.name);
+    });
   });
 }
 
@@ -45,6 +65,8 @@ async function main() {
   result.readAck = await bob.timeout(WAIT_MS).emitWithAck("message-read", { messageId: result.received._id });
   result.read = await read;
 
+  // The client's default: HTTP long-polling first, then an upgrade to a websocket.
+  result.transports = [await transportAfterUpgrade(alice), await transportAfterUpgrade(bob)];
   alice.close();
   bob.close();
   console.log(JSON.stringify(result));
