@@ -228,6 +228,44 @@ def test_new_message_refusals_are_acks_not_crashes(live: LiveApi, sockets: Any) 
 # --- status ---------------------------------------------------------------------------------------
 
 
+def test_one_sockets_sends_are_stored_and_delivered_in_the_order_sent(tmp_path: Any, monkeypatch: Any) -> None:
+    """A client that emits several messages without waiting for acks gets them stored in that order,
+    even when the database answers an earlier send more slowly than a later one."""
+    import gevent
+
+    from chatbox.messages import service
+    from tests.support.served import served_app
+
+    count = 5
+    lookups: list[int] = []
+    find_other_user = service.find_other_user
+
+    def slower_for_earlier_sends(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(len(lookups))
+        gevent.sleep(0.05 * (count - lookups[-1]))  # a database whose first answers come last
+        return find_other_user(*args, **kwargs)
+
+    with served_app(tmp_path, {}) as (_app, url):
+        live = LiveApi(url)
+        alice, bob = live.signup("Hasty"), live.signup("Reader")
+        alice_socket, bob_socket = Socket(url, alice), Socket(url, bob)
+        monkeypatch.setattr(service, "find_other_user", slower_for_earlier_sends)
+        acks: list[Any] = []
+        texts = [f"message {i}" for i in range(count)]
+        for i, text in enumerate(texts):
+            alice_socket.client.emit(
+                "new-message", {"to": bob.id, "text": text, "clientMessageId": f"o{i}"}, callback=acks.append
+            )
+        wait_until(lambda: len(acks) == count, "every ack")
+        assert all(ack["ok"] for ack in acks)
+        received = bob_socket.wait_for("new-message", count=count)
+        assert [m["text"] for m in received] == texts
+        history = live.call("GET", f"/api/messages/{alice.id}", bob).json()
+        assert [m["text"] for m in history] == texts
+        alice_socket.close()
+        bob_socket.close()
+
+
 def test_delivered_then_read_receipts_reach_the_sender(live: LiveApi, sockets: Any) -> None:
     alice, bob = live.signup("Alice"), live.signup("Bob")
     alice_socket, bob_socket = sockets(alice), sockets(bob)
