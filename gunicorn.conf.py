@@ -47,6 +47,23 @@ def _heartbeat_of(worker: object) -> object | None:
 
 
 def post_worker_init(worker: object) -> None:
+    _cap_websocket_messages(worker)
+    _unregister_presence_on_stop(worker)
+
+
+def _cap_websocket_messages(worker: object) -> None:
+    """The worker serves websockets with gevent-websocket's handler; hand it ours, which refuses
+    oversized messages from their header (chatbox/realtime/websocket.py says why). Called after the
+    worker has monkey-patched and loaded the app, before it starts serving."""
+    from geventwebsocket.handler import WebSocketHandler
+
+    from chatbox.realtime.websocket import BoundedWebSocketHandler
+
+    if getattr(worker, "wsgi_handler", None) is WebSocketHandler:
+        worker.wsgi_handler = BoundedWebSocketHandler  # type: ignore[attr-defined]
+
+
+def _unregister_presence_on_stop(worker: object) -> None:
     """On SIGTERM, drop this process's presence at once, so other processes mark its users offline now
     rather than when its Redis entries expire. (With sockets open, the master kills the worker at the end
     of the graceful timeout, before `worker_exit` could run, so watch for the stop from the start.)"""

@@ -6,10 +6,17 @@ monkey.patch_all()
 
 import os  # noqa: E402
 
-from chatbox import create_app, socketio_of  # noqa: E402
+from chatbox import create_app  # noqa: E402
 
 app = create_app()
 
 if __name__ == "__main__":
-    # Development server (gevent + gevent-websocket) on the embedded database by default.
-    socketio_of(app).run(app, host=os.environ.get("HOST", "127.0.0.1"), port=app.config["PORT"])
+    # Development server on the embedded database by default: gevent with the same websocket handler
+    # as the gunicorn worker (Flask-SocketIO's own `run` would use plain gevent-websocket).
+    from gevent import pywsgi
+
+    from chatbox.realtime.websocket import BoundedWebSocketHandler
+
+    host, port = os.environ.get("HOST", "127.0.0.1"), app.config["PORT"]
+    print(f"ChatBox on http://{host}:{port}", flush=True)
+    pywsgi.WSGIServer((host, port), app, handler_class=BoundedWebSocketHandler).serve_forever()

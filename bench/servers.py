@@ -133,17 +133,27 @@ def chatbox_env(port: int, secret: str, extra: dict[str, str] | None = None) -> 
     return env
 
 
+def procfile_command(bind: str, app: str = "wsgi:app") -> list[str]:
+    """The Procfile's `web` command, run by this Python, bound to `bind` instead of 0.0.0.0:$PORT
+    (and serving `app` instead of wsgi:app when asked)."""
+    line = (ROOT / "Procfile").read_text().split("web:", 1)[1].splitlines()[0]
+    args = line.split()
+    assert args[0] == "gunicorn" and "0.0.0.0:$PORT" in args and "wsgi:app" in args, line
+    args = [bind if a == "0.0.0.0:$PORT" else app if a == "wsgi:app" else a for a in args[1:]]
+    return [sys.executable, "-m", "gunicorn", *args]
+
+
 def start_chatbox(
     workdir: Path, secret: str, extra_env: dict[str, str] | None = None, app: str = "wsgi:app", name: str = "chatbox"
 ) -> Proc:
-    """gunicorn with gunicorn.conf.py (one gevent-websocket worker), on a loopback port."""
+    """The Procfile's gunicorn command (gunicorn.conf.py, one gevent-websocket worker), on a loopback port."""
     port = free_port()
     env = chatbox_env(port, secret, extra_env)
     env["UPLOAD_DIR"] = str(workdir / f"uploads-{port}")
     log_path = workdir / f"{name}-{port}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 - the child keeps it for its lifetime
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", app],
+        procfile_command(f"127.0.0.1:{port}", app),
         cwd=ROOT,
         env=env,
         stdout=log_file,

@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Flask
 from gevent import pywsgi
-from geventwebsocket.handler import WebSocketHandler
+
+from chatbox.realtime.websocket import BoundedWebSocketHandler
 
 
 @dataclass
@@ -55,6 +56,6 @@ def start_node(upload_dir: Path, overrides: dict[str, Any]) -> Node:
         }
     )
     app.extensions["chatbox"].storage.root = str(upload_dir)
-    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=WebSocketHandler, log=None, error_log=None)
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=BoundedWebSocketHandler, log=None, error_log=None)
     server.start()
     return Node(app, server)

@@ -1,4 +1,4 @@
-"""A real ChatBox server process (gunicorn + the Procfile's gevent-websocket worker) on a loopback port."""
+"""A real ChatBox server process (the Procfile's gunicorn command) on a loopback port."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from bench.servers import procfile_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,16 +62,7 @@ def start_live_server(
     log_path = upload_dir / f"server-{port}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 - handed to the child for its lifetime
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ],
+        procfile_command(f"127.0.0.1:{port}"),
         cwd=ROOT,
         env=env,
         stdout=log_file,

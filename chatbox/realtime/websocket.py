@@ -1,0 +1,111 @@
+"""gevent-websocket's handler with incoming messages capped; gunicorn.conf.py hands it to the
+Procfile's GeventWebSocketWorker, and the development server and the tests' servers use it too.
+
+gevent-websocket reads a whole frame of whatever length its header declares before anything can look
+at it, then unmasks it and checks its UTF-8 in Python loops over every byte. A client with no account
+(the websocket opens before Socket.IO's CONNECT carries a token) could make the server buffer a frame
+of gigabytes, or stall every connection of the process with one large frame: 30 MB stalled it for
+about 7 s here. So a message above the Engine.IO packet cap (`MAX_JSON_BYTES`, the same cap that
+long-polling requests get) is refused from its header, with close code 1009 and without reading its
+payload, and unmasking and UTF-8 decoding run in C.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from geventwebsocket.exceptions import ProtocolError, WebSocketError
+from geventwebsocket.handler import WebSocketHandler
+from geventwebsocket.websocket import MSG_ALREADY_CLOSED, Header, Stream, WebSocket
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+CLOSE_MESSAGE_TOO_BIG = 1009
+
+
+class MessageTooBig(Exception):
+    """Not a socket error on purpose: gevent-websocket answers those with a plain close."""
+
+
+def unmask(payload: bytes, mask: bytes) -> bytes:
+    """XOR a client frame's payload with its 4-byte mask (RFC 6455, 5.3), as one big-integer XOR."""
+    size = len(payload)
+    if size == 0:
+        return b""
+    key = (mask * (size // 4 + 1))[:size]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+
+
+class BoundedWebSocket(WebSocket):
+    __slots__ = ("max_message_bytes", "message_bytes")
+
+    def __init__(self, environ: dict[str, Any], stream: Stream, handler: Any, max_message_bytes: int) -> None:
+        super().__init__(environ, stream, handler)
+        self.max_message_bytes = max_message_bytes
+        self.message_bytes = 0
+
+    def read_frame(self) -> tuple[Header, bytes]:
+        header = Header.decode_header(self.stream)
+        if header.flags:
+            raise ProtocolError
+        if header.opcode in (self.OPCODE_TEXT, self.OPCODE_BINARY):
+            self.message_bytes = header.length
+        elif header.opcode == self.OPCODE_CONTINUATION:
+            self.message_bytes += header.length
+        # (control frames are at most 125 bytes; decode_header enforces that)
+        if self.message_bytes > self.max_message_bytes:
+            raise MessageTooBig
+        if not header.length:
+            return header, b""
+        try:
+            payload = self.raw_read(header.length)
+        except OSError:
+            payload = b""
+        if len(payload) != header.length:
+            raise WebSocketError("Unexpected EOF reading frame payload")
+        return header, unmask(payload, header.mask) if header.mask else payload
+
+    def validate_utf8(self, payload: bytes) -> None:
+        """Nothing to do per frame: gevent-websocket decodes each whole text message strictly right after
+        (`_decode_bytes`, in C), and closes with 1007 when that fails."""
+
+    def receive(self) -> str | bytes | None:
+        try:
+            return super().receive()
+        except MessageTooBig:
+            self.close(CLOSE_MESSAGE_TOO_BIG, b"Message too big")
+            return None
+
+    def close(self, code: int = 1000, message: bytes | str = b"") -> None:
+        """gevent-websocket's close, but its close frame carries the status code (the original drops it)."""
+        if self.closed:
+            self.current_app.on_close(MSG_ALREADY_CLOSED)
+        reason = message.encode("utf-8") if isinstance(message, str) else bytes(message or b"")
+        try:
+            self.send_frame(struct.pack("!H", code) + reason, opcode=self.OPCODE_CLOSE)
+        except WebSocketError:
+            pass  # the peer is gone already; the connection is being closed anyway
+        finally:
+            self.closed = True
+            self.stream = None
+            self.raw_write = None
+            self.raw_read = None
+            self.environ = None
+
+
+class BoundedWebSocketHandler(WebSocketHandler):
+    """gevent-websocket's handler, handing the application a `BoundedWebSocket`."""
+
+    def upgrade_websocket(self) -> Any:
+        result = super().upgrade_websocket()
+        original = getattr(self, "websocket", None)
+        if original is not None:  # the upgrade went through
+            # Retire gevent-websocket's own object quietly: its __del__ would send a close frame.
+            original.closed = True
+            self.websocket = BoundedWebSocket(self.environ, Stream(self), self, self._max_message_bytes())
+            self.environ["wsgi.websocket"] = self.websocket
+        return result
+
+    def _max_message_bytes(self) -> int:
+        config = getattr(self.application, "config", None) or {}
+        return int(config.get("MAX_JSON_BYTES", DEFAULT_MAX_MESSAGE_BYTES))
