@@ -146,6 +146,35 @@ def test_sockets_are_dropped_when_their_token_is_revoked_or_outdated(live: LiveA
     assert offline and offline[0]["lastSeen"]
 
 
+def test_connections_that_never_sign_in_are_closed_and_signed_in_ones_stay(tmp_path: Any) -> None:
+    import gevent
+
+    from tests.support.raw_websocket import TEXT, RawWebSocket
+    from tests.support.served import served_app
+
+    with served_app(tmp_path, {"SOCKET_CONNECT_TIMEOUT_SECONDS": 1}) as (_app, url):
+        live = LiveApi(url)
+        user = live.signup("Patient")
+        silent, refused_once = RawWebSocket(url), RawWebSocket(url)
+        signed_in = Socket(url, user)
+        try:
+            for raw in (silent, refused_once):
+                assert raw.read_frame()[1].startswith(b"0{")  # Engine.IO's open packet
+            # A refused CONNECT leaves the Engine.IO connection open for another try...
+            refused_once.send_frame(TEXT, b'40{"token":"not-a-token"}')
+            assert refused_once.read_frame() == (TEXT, b'44{"message":"Unauthorized"}')
+            # ...but neither connection may stay without a signed-in session.
+            silent.wait_closed()
+            refused_once.wait_closed()
+            gevent.sleep(2)
+            assert signed_in.client.connected
+            assert signed_in.call("typing", {"to": live.signup().id})["ok"] is True
+        finally:
+            silent.close()
+            refused_once.close()
+            signed_in.close()
+
+
 def test_an_event_with_a_stale_token_is_refused_before_anything_else(tmp_path: Any) -> None:
     from tests.support.served import served_app
 

@@ -88,6 +88,31 @@ def allowed_origin_checker(client_urls: list[str]) -> Callable[[str | None, dict
     return check
 
 
+def close_unclaimed_connections(server: socketio.Server, seconds: float) -> None:
+    """Close Engine.IO connections that have no signed-in Socket.IO session `seconds` after opening.
+
+    The Engine.IO connection opens before Socket.IO's CONNECT carries a token, and python-socketio
+    keeps it open for as long as the client answers pings, even after refusing its CONNECT (socket.io
+    for Node closes it after its `connectTimeout`). Unclaimed, such connections would let anyone
+    hold the process's connections and memory without an account.
+    """
+    eio = server.eio
+    on_engine_connect = eio.handlers["connect"]
+
+    def engine_connected(eio_sid: str, environ: dict[str, Any]) -> Any:
+        accepted = on_engine_connect(eio_sid, environ)
+        if accepted is not False:
+            server.start_background_task(close_if_unclaimed, eio_sid)
+        return accepted
+
+    def close_if_unclaimed(eio_sid: str) -> None:
+        server.sleep(seconds)
+        if eio_sid in eio.sockets and server.manager.sid_from_eio_sid(eio_sid, "/") is None:
+            eio.disconnect(eio_sid)
+
+    eio.on("connect", engine_connected)
+
+
 def build_presence(config: dict[str, Any]) -> PresenceStore:
     if config.get("REDIS_URL"):
         client = redis_client(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], REDIS_POOL_TIMEOUT_SECONDS)
