@@ -20,7 +20,7 @@ from chatbox.push.service import build_push_service
 from chatbox.ratelimit import RateLimiter
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
-from chatbox.realtime.server import build_presence, close_unclaimed_connections, socketio_options, start_scale_out
+from chatbox.realtime.server import UnclaimedConnectionCloser, build_presence, socketio_options, start_scale_out
 from chatbox.realtime.sessions import SessionGuard
 from chatbox.runtime import EXTENSION_KEY, Runtime
 from chatbox.security import register_security_headers
@@ -66,7 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))
-    close_unclaimed_connections(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT_SECONDS"])
+    UnclaimedConnectionCloser(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT_SECONDS"])
     start_scale_out(app, socketio.server, rt)
     app.extensions["chatbox.socketio"] = socketio
 

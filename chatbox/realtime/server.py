@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -88,29 +89,54 @@ def allowed_origin_checker(client_urls: list[str]) -> Callable[[str | None, dict
     return check
 
 
-def close_unclaimed_connections(server: socketio.Server, seconds: float) -> None:
-    """Close Engine.IO connections that have no signed-in Socket.IO session `seconds` after opening.
+class UnclaimedConnectionCloser:
+    """Closes Engine.IO connections that have no signed-in Socket.IO session `seconds` after opening.
 
     The Engine.IO connection opens before Socket.IO's CONNECT carries a token, and python-socketio
     keeps it open for as long as the client answers pings, even after refusing its CONNECT (socket.io
     for Node closes it after its `connectTimeout`). Unclaimed, such connections would let anyone
     hold the process's connections and memory without an account.
-    """
-    eio = server.eio
-    on_engine_connect = eio.handlers["connect"]
 
-    def engine_connected(eio_sid: str, environ: dict[str, Any]) -> Any:
-        accepted = on_engine_connect(eio_sid, environ)
+    One sweeping greenlet checks the connections opened recently, and ends when there are none; a
+    greenlet per connection would cost each open socket memory of its own.
+    """
+
+    def __init__(self, server: socketio.Server, seconds: float) -> None:
+        self.server = server
+        self.seconds = seconds
+        self.opened: dict[str, float] = {}
+        self.sweeping = False
+        self._on_engine_connect = server.eio.handlers["connect"]
+        server.eio.on("connect", self._engine_connected)
+
+    def _engine_connected(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        accepted = self._on_engine_connect(eio_sid, environ)
         if accepted is not False:
-            server.start_background_task(close_if_unclaimed, eio_sid)
+            self.opened[eio_sid] = time.monotonic()
+            if not self.sweeping:
+                self.sweeping = True
+                self.server.start_background_task(self._sweep)
         return accepted
 
-    def close_if_unclaimed(eio_sid: str) -> None:
-        server.sleep(seconds)
-        if eio_sid in eio.sockets and server.manager.sid_from_eio_sid(eio_sid, "/") is None:
-            eio.disconnect(eio_sid)
+    def _sweep(self) -> None:
+        try:
+            while self.opened:
+                self.server.sleep(min(1.0, self.seconds / 2))
+                self.sweep_once(time.monotonic())
+        except Exception:
+            log.exception("closing unclaimed connections failed")
+            self.opened.clear()
+        finally:
+            self.sweeping = False
 
-    eio.on("connect", engine_connected)
+    def sweep_once(self, now: float) -> None:
+        eio, manager = self.server.eio, self.server.manager
+        for eio_sid, opened_at in list(self.opened.items()):
+            if eio_sid not in eio.sockets or manager.sid_from_eio_sid(eio_sid, "/") is not None:
+                del self.opened[eio_sid]  # gone, or signed in
+            elif now - opened_at >= self.seconds:
+                del self.opened[eio_sid]
+                eio.disconnect(eio_sid)
 
 
 def build_presence(config: dict[str, Any]) -> PresenceStore:
