@@ -60,6 +60,21 @@ def test_connect_with_token_in_auth_header_cookie_or_query(
             socket.close()
 
 
+def test_handshakes_and_frames_larger_than_the_servers_read_buffer(live: LiveApi, sockets: Any) -> None:
+    """The server reads each connection through a small buffer (READ_BUFFER_BYTES): a handshake and
+    websocket frames several times its size still arrive whole."""
+    from chatbox.realtime.websocket import READ_BUFFER_BYTES
+
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    padding = "p" * (4 * READ_BUFFER_BYTES)
+    alice_socket = sockets(alice, headers={"Authorization": f"Bearer {alice.token}", "X-Padding": padding})
+    bob_socket = sockets(bob)
+    text = "".join(chr(ord("a") + i % 26) for i in range(4 * READ_BUFFER_BYTES))
+    ack = alice_socket.call("new-message", {"to": bob.id, "text": text, "clientMessageId": "big"})
+    assert ack["ok"] is True and ack["message"]["text"] == text
+    assert bob_socket.wait_for("new-message")[0]["text"] == text
+
+
 def test_bad_tokens_are_refused_at_connect(live: LiveApi, live_server: LiveServer) -> None:
     from flask_jwt_extended import create_access_token
 

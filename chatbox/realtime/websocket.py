@@ -1,4 +1,4 @@
-"""gevent-websocket's handler with incoming messages capped; gunicorn.conf.py hands it to the
+"""gevent-websocket's handler with incoming messages capped and a small read buffer; gunicorn.conf.py hands it to the
 Procfile's GeventWebSocketWorker, and the development server and the tests' servers use it too.
 
 gevent-websocket reads a whole frame of whatever length its header declares before anything can look
@@ -20,6 +20,10 @@ from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import MSG_ALREADY_CLOSED, Header, Stream, WebSocket
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+# pywsgi reads each connection through a BufferedReader of 8 KiB, which a websocket keeps for its
+# whole life; 1 KiB saves about 3.5 KiB of RSS per open socket (docs/benchmarks.md). Larger reads
+# still arrive whole: BufferedReader loops, and reads larger than its buffer bypass it.
+READ_BUFFER_BYTES = 1024
 CLOSE_MESSAGE_TOO_BIG = 1009
 
 
@@ -95,6 +99,11 @@ class BoundedWebSocket(WebSocket):
 
 class BoundedWebSocketHandler(WebSocketHandler):
     """gevent-websocket's handler, handing the application a `BoundedWebSocket`."""
+
+    def __init__(self, sock: Any, address: Any, server: Any) -> None:
+        # pywsgi calls its `rfile` parameter deprecated; gevent is pinned, and a removal would fail
+        # every connection in the tests at once.
+        super().__init__(sock, address, server, rfile=sock.makefile("rb", READ_BUFFER_BYTES))
 
     def upgrade_websocket(self) -> Any:
         result = super().upgrade_websocket()
