@@ -310,6 +310,42 @@ def test_one_sockets_sends_are_stored_and_delivered_in_the_order_sent(tmp_path: 
         bob_socket.close()
 
 
+def test_a_burst_from_one_socket_does_not_hold_back_what_others_are_sent(tmp_path: Any, monkeypatch: Any) -> None:
+    """A connection's events run one after another in its greenlet, and handlers that need no I/O
+    never yield on their own: between two events of a burst, the server must still flush what it
+    queued for other connections (here the receiver's new-message events)."""
+    from chatbox import socketio_of
+    from chatbox.messages import service
+    from tests.support.served import served_app
+
+    count = 20
+    waiting_for_receiver: list[int] = []
+    send_message = service.send_message
+
+    with served_app(tmp_path, {}) as (app, url):
+        server = socketio_of(app).server
+        live = LiveApi(url)
+        alice, bob = live.signup("Burst"), live.signup("Waiting")
+        alice_socket, bob_socket = Socket(url, alice), Socket(url, bob)
+        bob_engine_socket = server.eio.sockets[server.manager.eio_sid_from_sid(bob_socket.client.get_sid(), "/")]
+
+        def noting_what_waits_for_the_receiver(*args: Any, **kwargs: Any) -> Any:
+            waiting_for_receiver.append(bob_engine_socket.queue.qsize())
+            return send_message(*args, **kwargs)
+
+        monkeypatch.setattr(service, "send_message", noting_what_waits_for_the_receiver)
+        acks: list[Any] = []
+        for i in range(count):
+            message = {"to": bob.id, "text": f"b{i}", "clientMessageId": f"burst-{i}"}
+            alice_socket.client.emit("new-message", message, callback=acks.append)
+        wait_until(lambda: len(acks) == count, "every ack")
+        assert len(waiting_for_receiver) == count
+        assert max(waiting_for_receiver) <= 1, waiting_for_receiver
+        assert [m["text"] for m in bob_socket.wait_for("new-message", count=count)] == [f"b{i}" for i in range(count)]
+        alice_socket.close()
+        bob_socket.close()
+
+
 def test_delivered_then_read_receipts_reach_the_sender(live: LiveApi, sockets: Any) -> None:
     alice, bob = live.signup("Alice"), live.signup("Bob")
     alice_socket, bob_socket = sockets(alice), sockets(bob)
