@@ -99,8 +99,9 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # A connection refused this often keeps flooding after being told to slow down: drop it.
         "RATELIMIT_SOCKET_REFUSALS": environ.get("RATELIMIT_SOCKET_REFUSALS", "100/minute"),
         "PRESENCE_TTL_SECONDS": _int(environ, "PRESENCE_TTL_SECONDS", 90),
-        # A connection that has not signed in to Socket.IO this long after opening is closed.
-        "SOCKET_CONNECT_TIMEOUT_SECONDS": _int(environ, "SOCKET_CONNECT_TIMEOUT_SECONDS", 10),
+        # A connection without a signed-in Socket.IO session this long (after opening, or after its
+        # session ended) is closed; 45 s is socket.io's own connectTimeout, lenient in reconnect storms.
+        "SOCKET_CONNECT_TIMEOUT_SECONDS": _int(environ, "SOCKET_CONNECT_TIMEOUT_SECONDS", 45),
         # How often each process drops sockets whose token was revoked or outdated elsewhere.
         "SESSION_SWEEP_SECONDS": _int(environ, "SESSION_SWEEP_SECONDS", 5),
         "MESSAGE_TEXT_MAX": 5000,

@@ -63,10 +63,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         notifier=Notifier(socketio.server),
         push=build_push_service(app.config, spawn=socketio.start_background_task),
         sessions=SessionGuard(socketio.server, app.config["SESSION_SWEEP_SECONDS"]),
+        unclaimed_connections=UnclaimedConnectionCloser(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT_SECONDS"]),
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))
-    UnclaimedConnectionCloser(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT_SECONDS"])
     start_scale_out(app, socketio.server, rt)
     app.extensions["chatbox.socketio"] = socketio
 

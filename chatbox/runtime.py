@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from chatbox.push.service import PushService
     from chatbox.realtime.notifier import Notifier
     from chatbox.realtime.presence import PresenceStore
+    from chatbox.realtime.server import UnclaimedConnectionCloser
     from chatbox.realtime.sessions import SessionGuard
 
 
@@ -28,6 +29,7 @@ class Runtime:
     notifier: Notifier
     push: PushService
     sessions: SessionGuard
+    unclaimed_connections: UnclaimedConnectionCloser
 
 
 EXTENSION_KEY = "chatbox"

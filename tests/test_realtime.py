@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -188,6 +189,99 @@ def test_connections_that_never_sign_in_are_closed_and_signed_in_ones_stay(tmp_p
             silent.close()
             refused_once.close()
             signed_in.close()
+
+
+def test_a_connection_whose_session_ended_must_sign_in_again_or_go(tmp_path: Any) -> None:
+    import gevent
+
+    from tests.support.raw_websocket import TEXT, RawWebSocket
+    from tests.support.served import served_app
+
+    with served_app(tmp_path, {"SOCKET_CONNECT_TIMEOUT_SECONDS": 1}) as (_app, url):
+        live = LiveApi(url)
+        leaving, logged_out = live.signup("Leaving"), live.signup("Logged out")
+        raws = [RawWebSocket(url), RawWebSocket(url)]
+        try:
+            for raw, user in zip(raws, (leaving, logged_out), strict=True):
+                raw.read_frame()
+                raw.send_frame(TEXT, b'40{"token":"%s"}' % user.token.encode())
+                assert raw.read_frame()[1].startswith(b'40{"sid"')
+            gevent.sleep(2)  # past the deadline: signed in, they are no longer watched
+            # One client leaves the namespace but keeps the connection; the other's token is revoked
+            # and the server ends its session.
+            raws[0].send_frame(TEXT, b"41")
+            assert live.call("POST", "/api/auth/logout", logged_out).status_code == 200
+            for raw in raws:
+                raw.wait_closed()
+        finally:
+            for raw in raws:
+                raw.close()
+
+
+def test_an_abandoned_polling_handshake_does_not_stop_the_closing_of_others(tmp_path: Any) -> None:
+    """A polling client that never polls again cannot be waited for: closing it must not hold up
+    the closing of every later unclaimed connection."""
+    import requests
+
+    from chatbox import socketio_of
+    from tests.support.raw_websocket import RawWebSocket
+    from tests.support.served import served_app
+
+    with served_app(tmp_path, {"SOCKET_CONNECT_TIMEOUT_SECONDS": 1}) as (app, url):
+        handshake = requests.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=15)
+        assert handshake.status_code == 200
+        abandoned_sid = json.loads(handshake.text[1:])["sid"]
+        engine_sockets = socketio_of(app).server.eio.sockets
+        wait_until(
+            lambda: abandoned_sid not in engine_sockets or engine_sockets[abandoned_sid].closed,
+            "the abandoned one to be closed",
+        )
+        later = RawWebSocket(url)
+        try:
+            later.read_frame()
+            later.wait_closed()
+        finally:
+            later.close()
+
+
+def test_a_flood_from_a_connection_without_an_account_lets_others_run(tmp_path: Any, monkeypatch: Any) -> None:
+    """Refused CONNECTs need no I/O; a client that sends many at once must not keep the process to
+    itself: other greenlets run between two of them."""
+    import gevent
+
+    from chatbox.realtime import namespace
+    from tests.support.raw_websocket import TEXT, RawWebSocket
+    from tests.support.served import served_app
+
+    ticks = [0]
+    ticks_seen: list[int] = []
+    user_from_token = namespace.user_from_token
+
+    def ticker() -> None:
+        while True:
+            ticks[0] += 1
+            gevent.sleep(0)
+
+    def noting_the_ticks(token: str) -> Any:
+        ticks_seen.append(ticks[0])
+        return user_from_token(token)
+
+    with served_app(tmp_path, {}) as (_app, url):
+        monkeypatch.setattr(namespace, "user_from_token", noting_the_ticks)
+        raw = RawWebSocket(url)
+        running = gevent.spawn(ticker)
+        try:
+            raw.read_frame()
+            count = 20
+            for _ in range(count):
+                raw.send_frame(TEXT, b'40{"token":"not-a-token"}')
+            for _ in range(count):
+                assert raw.read_frame() == (TEXT, b'44{"message":"Unauthorized"}')
+            assert len(ticks_seen) == count
+            assert len(set(ticks_seen)) == count, ticks_seen  # the ticker ran between every two
+        finally:
+            running.kill()
+            raw.close()
 
 
 def test_an_event_with_a_stale_token_is_refused_before_anything_else(tmp_path: Any) -> None:

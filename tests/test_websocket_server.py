@@ -41,6 +41,18 @@ def test_a_message_over_the_cap_is_refused_from_its_header_alone(live_server: Li
         ws.close()
 
 
+def test_a_client_that_sends_a_whole_oversized_message_still_reads_1009(live_server: LiveServer) -> None:
+    """The server drops what the client is still sending after its close frame, so the close is not
+    lost to a connection reset."""
+    ws = RawWebSocket(live_server.url)
+    try:
+        ws.read_frame()
+        ws.send_frame(TEXT, b"4" + b"x" * (2 * 1024 * 1024))
+        assert ws.close_code() == 1009
+    finally:
+        ws.close()
+
+
 def test_fragments_adding_up_past_the_cap_are_refused(live_server: LiveServer) -> None:
     ws = RawWebSocket(live_server.url)
     try:

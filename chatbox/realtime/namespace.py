@@ -125,16 +125,15 @@ class ChatNamespace(socketio.Namespace):
         user_id = self.get_session(sid).get("user_id")
         if user_id:
             connections.socket_closed(self.rt, user_id, sid)
+        # The Engine.IO connection can outlive its session (the client left the namespace, or the
+        # server dropped a session whose token stopped being valid): it must sign in again or go.
+        self.rt.unclaimed_connections.watch(self.server.manager.eio_sid_from_sid(sid, self.namespace))
 
     # --- helpers -------------------------------------------------------------------------------
 
     def _handle(
         self, sid: str, schema: type[ma.Schema], data: Any, action: Callable[[User, dict[str, Any]], Ack]
     ) -> Ack:
-        # A connection's events run one after another in its own greenlet, which does not yield while
-        # its client's frames keep arriving and handlers need no I/O (an embedded database, a burst
-        # of refusals): let the other connections, and the writers that send acks, run first.
-        self.server.sleep(0)
         try:
             self.rt.limiter.hit(self.rt.config["RATELIMIT_SOCKET_EVENTS"], "socket", sid)
             # The token first: a socket whose token is no longer good gets nothing else checked.

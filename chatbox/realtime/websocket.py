@@ -12,9 +12,11 @@ payload, and unmasking and UTF-8 decoding run in C.
 
 from __future__ import annotations
 
+import socket
 import struct
 from typing import Any
 
+import gevent
 from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import MSG_ALREADY_CLOSED, Header, Stream, WebSocket
@@ -25,6 +27,9 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 # still arrive whole: BufferedReader loops, and reads larger than its buffer bypass it.
 READ_BUFFER_BYTES = 1024
 CLOSE_MESSAGE_TOO_BIG = 1009
+# After refusing a message, what we read and drop at most so the client gets our close frame.
+LINGER_BYTES = 4 * 1024 * 1024
+LINGER_SECONDS = 2.0
 
 
 class MessageTooBig(Exception):
@@ -38,6 +43,23 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
         return b""
     key = (mask * (size // 4 + 1))[:size]
     return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+
+
+def _linger(connection: socket.socket) -> None:
+    """Read and drop what the client is still sending (a bounded amount, for a bounded time) after
+    our close frame: closing with unread data makes the kernel send a reset, and a reset can
+    discard the close frame (and its 1009) before the client reads it."""
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        with gevent.Timeout(LINGER_SECONDS, False):
+            dropped = 0
+            while dropped < LINGER_BYTES:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                dropped += len(chunk)
+    except OSError:
+        pass  # the client is gone already
 
 
 class BoundedWebSocket(WebSocket):
@@ -63,7 +85,7 @@ class BoundedWebSocket(WebSocket):
             return header, b""
         try:
             payload = self.raw_read(header.length)
-        except OSError:
+        except Exception:  # as gevent-websocket: a failed (or concurrently closed) read ends the connection
             payload = b""
         if len(payload) != header.length:
             raise WebSocketError("Unexpected EOF reading frame payload")
@@ -74,10 +96,17 @@ class BoundedWebSocket(WebSocket):
         (`_decode_bytes`, in C), and closes with 1007 when that fails."""
 
     def receive(self) -> str | bytes | None:
+        # A connection's messages are read and handled one after another in its own greenlet, which
+        # never yields while its client's frames are already buffered and their handling needs no
+        # I/O (refused CONNECTs, pongs, events on the embedded database): one busy connection would
+        # hold the whole process. Let the others, and the writers that send acks, run first.
+        gevent.sleep(0)
         try:
             return super().receive()
         except MessageTooBig:
+            connection = self.handler.socket
             self.close(CLOSE_MESSAGE_TOO_BIG, b"Message too big")
+            _linger(connection)
             return None
 
     def close(self, code: int = 1000, message: bytes | str = b"") -> None:
