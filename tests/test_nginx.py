@@ -4,7 +4,9 @@ The `nginx` block is taken from docs/deployment.md as written; only what a test 
 is changed (listen on a loopback port without TLS, the two nodes' ports as upstreams). The official
 socket.io-client then connects through it the way it does by default: long-polling first, then an
 upgrade to a websocket. With two upstreams that works only if every request of a session reaches the
-same node, i.e. only if the configuration's sticky sessions work.
+same node, i.e. only if the configuration's sticky sessions work. (Every client here comes from
+127.0.0.1, so `hash $remote_addr` puts both users on one node; messages between nodes through Redis
+are tests/test_two_nodes.py's subject.)
 """
 
 from __future__ import annotations
