@@ -1,13 +1,14 @@
-"""gevent-websocket's handler with incoming messages capped and a small read buffer; gunicorn.conf.py hands it to the
-Procfile's GeventWebSocketWorker, and the development server and the tests' servers use it too.
+"""gevent-websocket's handler, bounded: gunicorn.conf.py hands it to the Procfile's
+GeventWebSocketWorker, and the development server and the tests' servers use it too.
 
 gevent-websocket reads a whole frame of whatever length its header declares before anything can look
 at it, then unmasks it and checks its UTF-8 in Python loops over every byte. A client with no account
 (the websocket opens before Socket.IO's CONNECT carries a token) could make the server buffer a frame
 of gigabytes, or stall every connection of the process with one large frame: 30 MB stalled it for
 about 7 s here. So a message above the Engine.IO packet cap (`MAX_JSON_BYTES`, the same cap that
-long-polling requests get) is refused from its header, with close code 1009 and without reading its
-payload, and unmasking and UTF-8 decoding run in C.
+long-polling requests get) is refused from its header, with close code 1009 and without processing
+its payload; unmasking and UTF-8 decoding run in C; each connection yields before every message, so
+that one busy connection cannot hold the process; and connections are read through a small buffer.
 """
 
 from __future__ import annotations
