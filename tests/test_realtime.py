@@ -168,7 +168,8 @@ def test_connections_that_never_sign_in_are_closed_and_signed_in_ones_stay(tmp_p
     from tests.support.raw_websocket import TEXT, RawWebSocket
     from tests.support.served import served_app
 
-    with served_app(tmp_path, {"SOCKET_CONNECT_TIMEOUT_SECONDS": 1}) as (_app, url):
+    with served_app(tmp_path, {"SOCKET_CONNECT_TIMEOUT_SECONDS": 1}) as (app, url):
+        closer = app.extensions["chatbox"].unclaimed_connections
         live = LiveApi(url)
         user = live.signup("Patient")
         silent, refused_once = RawWebSocket(url), RawWebSocket(url)
@@ -185,6 +186,8 @@ def test_connections_that_never_sign_in_are_closed_and_signed_in_ones_stay(tmp_p
             gevent.sleep(2)
             assert signed_in.client.connected
             assert signed_in.call("typing", {"to": live.signup().id})["ok"] is True
+            # With nothing left to watch, the closer's greenlet ends (none lives on per connection).
+            wait_until(lambda: not closer.sweeping and not closer.unclaimed_since, "the closer to go idle")
         finally:
             silent.close()
             refused_once.close()
