@@ -22,7 +22,6 @@ from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import MSG_ALREADY_CLOSED, Header, Stream, WebSocket
 
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 # pywsgi reads each connection through a BufferedReader of 8 KiB, which a websocket keeps for its
 # whole life; 1 KiB saves about 3.5 KiB of RSS per open socket (docs/benchmarks.md). Larger reads
 # still arrive whole: BufferedReader loops, and reads larger than its buffer bypass it.
@@ -146,5 +145,5 @@ class BoundedWebSocketHandler(WebSocketHandler):
         return result
 
     def _max_message_bytes(self) -> int:
-        config = getattr(self.application, "config", None) or {}
-        return int(config.get("MAX_JSON_BYTES", DEFAULT_MAX_MESSAGE_BYTES))
+        # The served application is ChatBox's Flask app: its config holds the one cap (config.py).
+        return int(self.application.config["MAX_JSON_BYTES"])
