@@ -29,9 +29,15 @@ run: install
 serve: install
 	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
 
+# Two pytest processes at once: the tests marked `slow` (their own servers and browsers, mostly
+# waiting) beside the rest; the slow half's output follows the other's. Both must pass.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	@mkdir -p test-artifacts
+	@$(BIN)/python -m pytest -q -m slow > test-artifacts/slow-tests.log 2>&1 & slow=$$!; \
+	$(BIN)/python -m pytest -q -m "not slow"; rest=$$?; \
+	wait $$slow; slow_status=$$?; cat test-artifacts/slow-tests.log; \
+	[ $$rest -eq 0 ] && [ $$slow_status -eq 0 ]
 
 lint: install
 	$(BIN)/ruff check .

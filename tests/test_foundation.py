@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from tests.support.api import ApiClient
@@ -77,6 +78,7 @@ def test_first_messages_racing_still_make_one_chat(api: ApiClient, monkeypatch: 
     assert Chat.objects.count() == 1
 
 
+@pytest.mark.slow
 def test_unreachable_mongodb_makes_healthz_503(tmp_path: Path) -> None:
     server = start_live_server(
         tmp_path,

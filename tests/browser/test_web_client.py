@@ -15,7 +15,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.live import ROOT, LiveServer
+
+# Starts its own servers or browsers: runs in the suite's second process (see Makefile).
+pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = ROOT / "test-artifacts"
