@@ -63,6 +63,15 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             log.warning("JWT_SECRET is not set: using a random key, so tokens die with this process")
 
     max_upload_mb = _int(environ, "MAX_UPLOAD_MB", 25)
+    storage_backend = environ.get("STORAGE_BACKEND", "gridfs").strip().lower() or "gridfs"
+    if storage_backend not in {"gridfs", "disk"}:
+        raise ConfigError(f"STORAGE_BACKEND must be gridfs or disk, got {storage_backend!r}")
+    max_image_pixels = _int(environ, "MAX_IMAGE_PIXELS", 40_000_000)
+    if max_image_pixels < 1:
+        raise ConfigError("MAX_IMAGE_PIXELS must be at least 1")
+    storage_quota_mb = _int(environ, "STORAGE_QUOTA_MB", 1024)
+    if storage_quota_mb < 0:
+        raise ConfigError("STORAGE_QUOTA_MB must be 0 (no quota) or more")
     max_images = 10
     client_urls = [u.strip() for u in environ.get("CLIENT_URL", "http://localhost:5173").split(",") if u.strip()]
 
@@ -80,10 +89,21 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         "REDIS_MAX_CONNECTIONS": _int(environ, "REDIS_MAX_CONNECTIONS", 1000),
         "CLIENT_URLS": client_urls,
+        # Where uploaded files live: MongoDB's GridFS (shared by every process, kept across restarts
+        # with MONGO_URI) or UPLOAD_DIR on this machine's disk.
+        "STORAGE_BACKEND": storage_backend,
         "UPLOAD_DIR": os.path.abspath(environ.get("UPLOAD_DIR", "./uploads")),
         "MAX_UPLOAD_MB": max_upload_mb,
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
         "MAX_IMAGES_PER_SEND": max_images,
+        # Images with more pixels are refused (413 image_too_large) before they are decoded.
+        "MAX_IMAGE_PIXELS": max_image_pixels,
+        # Per user, in MiB, the stored size of their uploads (not thumbnails); 0: no quota.
+        "STORAGE_QUOTA_MB": storage_quota_mb,
+        "STORAGE_QUOTA_BYTES": storage_quota_mb * 1024 * 1024 if storage_quota_mb else None,
+        "THUMBNAIL_MAX_SIDE": 320,
+        # Re-encoded JPEGs (images whose EXIF was removed) and JPEG thumbnails.
+        "JPEG_QUALITY": 90,
         # A multipart send may carry ten images and one file, each up to the per-file cap.
         "MAX_CONTENT_LENGTH": (max_images + 1) * max_upload_mb * 1024 * 1024 + 1024 * 1024,
         "MAX_JSON_BYTES": _int(environ, "MAX_JSON_KB", 64) * 1024,

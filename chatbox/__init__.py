@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from chatbox.api import Api
 from chatbox.db import connect_database, create_indexes
 from chatbox.errors import register_error_handlers
+from chatbox.files.images import configure_pillow
 from chatbox.files.storage import FileStorage
 from chatbox.push.service import build_push_service
 from chatbox.ratelimit import RateLimiter
@@ -40,6 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     connect_database(app.config["MONGO_URI"], app.config["MONGO_DB_NAME"], app.config["MONGO_TIMEOUT_MS"])
+    configure_pillow(app.config["MAX_IMAGE_PIXELS"])
     if app.config["AUTO_CREATE_INDEXES"]:
         create_indexes()
 
@@ -58,7 +60,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         config=app.config,
         bcrypt=Bcrypt(app),
         limiter=RateLimiter(app.config["RATELIMIT_ENABLED"], app.config["REDIS_URL"]),
-        storage=FileStorage(app.config["UPLOAD_DIR"], app.config["MAX_UPLOAD_BYTES"]),
+        storage=FileStorage.from_config(app.config),
         presence=build_presence(app.config),
         notifier=Notifier(socketio.server),
         push=build_push_service(app.config, spawn=socketio.start_background_task),

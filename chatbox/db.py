@@ -34,7 +34,11 @@ def connect_database(uri: str | None, db_name: str, timeout_ms: int) -> None:
         log.info("connected to MongoDB")
         return
     import mongomock
+    import mongomock.gridfs
 
+    # pymongo's gridfs module works on mongomock's collections only after this (see docs/deployment.md
+    # for what the embedded database's GridFS does not do).
+    mongomock.gridfs.enable_gridfs_integration()
     log.warning("MONGO_URI is not set: using an in-memory database, nothing is kept when the server stops")
     mongoengine.connect(
         db=db_name,

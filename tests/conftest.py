@@ -19,15 +19,25 @@ from tests.support.live import LiveServer, start_live_server  # noqa: E402
 
 
 @pytest.fixture
-def app(tmp_path: Any) -> Iterator[Any]:
+def storage_backend() -> str:
+    """The storage backend of the `app` fixture; the files and messages suites run on both."""
+    return "gridfs"
+
+
+@pytest.fixture
+def app(tmp_path: Any, storage_backend: str) -> Iterator[Any]:
     from mongoengine.connection import get_db
 
     from chatbox import create_app
 
     application = create_app(
-        {"UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_ENABLED": False, "CHATBOX_ENV": "testing"}
+        {
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "RATELIMIT_ENABLED": False,
+            "CHATBOX_ENV": "testing",
+            "STORAGE_BACKEND": storage_backend,
+        }
     )
-    application.extensions["chatbox"].storage.root = str(tmp_path / "uploads")
     yield application
     db = get_db()
     for name in db.list_collection_names():

@@ -3,8 +3,17 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
+
 from tests.support.api import ApiClient, User
 from tests.support.files import DOCX, ELF, JPG, OLE, PDF, PNG, XLSX, ZIP
+from tests.support.storage import NOTHING, blob_names, stored_counts
+
+
+@pytest.fixture(params=["gridfs", "disk"])
+def storage_backend(request: pytest.FixtureRequest) -> str:
+    """The whole suite runs on both storage backends."""
+    return str(request.param)
 
 
 def _chats(api: ApiClient, user: User, **params: Any) -> list[dict[str, Any]]:
@@ -350,14 +359,10 @@ def test_impostor_files_are_415_and_nothing_is_stored(app: Any, api: ApiClient) 
         assert response.status_code == 415, (field, name, response.get_json())
         assert response.get_json()["code"] == "unsupported_file_type"
     assert _history(api, bob, alice).get_json() == []
-    import os
-
-    assert [f for f in os.listdir(app.config["UPLOAD_DIR"]) if not f.startswith("tmp")] == []
+    assert stored_counts(app) == NOTHING
 
 
 def test_a_bad_second_image_stores_nothing_of_the_first(app: Any, api: ApiClient) -> None:
-    import os
-
     alice, bob = api.signup("Alice"), api.signup("Bob")
     response = api.post(
         f"/api/messages/send/{bob.id}",
@@ -366,7 +371,7 @@ def test_a_bad_second_image_stores_nothing_of_the_first(app: Any, api: ApiClient
         content_type="multipart/form-data",
     )
     assert response.status_code == 415
-    assert os.listdir(app.config["UPLOAD_DIR"]) == []
+    assert stored_counts(app) == NOTHING
     assert _history(api, bob, alice).get_json() == []
 
 
@@ -381,11 +386,10 @@ def test_upload_over_the_limit_is_413(app: Any, api: ApiClient) -> None:
     )
     assert response.status_code == 413 and response.get_json()["code"] == "file_too_large"
     assert _history(api, bob, alice).get_json() == []
+    assert stored_counts(app) == NOTHING
 
 
 def test_client_file_name_is_only_metadata(app: Any, api: ApiClient) -> None:
-    import os
-
     alice, bob = api.signup("Alice"), api.signup("Bob")
     response = api.post(
         f"/api/messages/send/{bob.id}",
@@ -395,7 +399,7 @@ def test_client_file_name_is_only_metadata(app: Any, api: ApiClient) -> None:
     )
     assert response.status_code == 201
     assert response.get_json()["attachments"][0]["name"] == "passwd.txt"
-    stored = os.listdir(app.config["UPLOAD_DIR"])
+    stored = blob_names(app)
     assert len(stored) == 1 and stored[0].endswith(".txt") and "passwd" not in stored[0]
 
 
@@ -416,9 +420,7 @@ def test_files_are_readable_only_by_the_pair(api: ApiClient) -> None:
     assert api.get("/api/files/000000000000000000000000", alice).status_code == 404
 
 
-def test_clearing_for_good_removes_attachments_from_disk(app: Any, api: ApiClient) -> None:
-    import os
-
+def test_clearing_for_good_removes_attachments_from_storage(app: Any, api: ApiClient) -> None:
     alice, bob = api.signup("Alice"), api.signup("Bob")
     message = api.post(
         f"/api/messages/send/{bob.id}",
@@ -426,12 +428,13 @@ def test_clearing_for_good_removes_attachments_from_disk(app: Any, api: ApiClien
         data={"images": [(io.BytesIO(PNG), "a.png")]},
         content_type="multipart/form-data",
     ).get_json()
-    assert len(os.listdir(app.config["UPLOAD_DIR"])) == 1
+    assert len(blob_names(app)) == 2  # the image and its thumbnail
     api.delete(f"/api/messages/chats/{bob.id}", alice)
-    assert len(os.listdir(app.config["UPLOAD_DIR"])) == 1
+    assert len(blob_names(app)) == 2
     assert api.delete(f"/api/messages/chats/{alice.id}", bob).get_json()["deleted"] is True
-    assert os.listdir(app.config["UPLOAD_DIR"]) == []
+    assert stored_counts(app) == NOTHING
     assert api.get(message["image"], alice).status_code == 404
+    assert api.get(message["attachments"][0]["thumbUrl"], alice).status_code == 404
 
 
 def test_crafted_cursors_are_400_not_500(api: ApiClient) -> None:

@@ -391,7 +391,6 @@ def fcm_app(app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Itera
     application = create_app(
         {"UPLOAD_DIR": str(tmp_path / "uploads"), "RATELIMIT_ENABLED": False, "FIREBASE_CREDENTIALS": credentials}
     )
-    application.extensions["chatbox"].storage.root = str(tmp_path / "uploads")
     yield application
     firebase_admin.delete_app(application.extensions["chatbox"].push.sender.app)
 

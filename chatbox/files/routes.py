@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from flask import Response, send_file
+from flask import Response, request, send_file
+from werkzeug.wsgi import FileWrapper
 
 from chatbox.api import Blueprint
 from chatbox.auth.guard import auth_required, current_user
-from chatbox.files.service import readable_file
+from chatbox.files.service import OpenedFile, readable_file
 from chatbox.runtime import runtime
 
 blp = Blueprint("files", __name__, url_prefix="/api/files", description="Uploaded files")
@@ -23,6 +24,51 @@ FILE_MEDIA_TYPES = (
     "text/csv",
 )
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+BYTES_HEADERS = {
+    "ETag": {"description": "Strong validator; files never change", "schema": {"type": "string"}},
+    "Content-Length": {"description": "Bytes in this answer", "schema": {"type": "integer"}},
+    "Accept-Ranges": {"description": "`bytes`", "schema": {"type": "string"}},
+}
+RANGE_RESPONSES = {
+    "206": {
+        "description": "The byte range asked for with `Range: bytes=start-end` (one range), with `Content-Range`",
+        "headers": BYTES_HEADERS,
+        "content": {"application/octet-stream": BINARY},
+    },
+    "304": {"description": "`If-None-Match` names the current ETag (or `If-Modified-Since` is not older)"},
+}
+# Read from storage one GridFS chunk at a time while sending.
+SEND_BUFFER_BYTES = 255 * 1024
+
+
+def _send(opened: OpenedFile, etag: str, download_name: str, mime_type: str, inline: bool) -> Response:
+    """Stream the file with Content-Length, ETag and Last-Modified; answer 304 and byte ranges (206,
+    or 416 for a range outside the file) through Werkzeug's conditional handling."""
+    try:
+        response = send_file(
+            opened.stream,
+            mimetype=mime_type,
+            as_attachment=not inline,
+            download_name=download_name,
+            conditional=False,
+            etag=etag,
+            last_modified=opened.record.created_at,
+            max_age=3600,
+        )
+        # Werkzeug's own wrapper whatever the server offers: it can seek, so a range is read from its
+        # start (a GridFS file fetches only the chunks it needs), in reads of one GridFS chunk.
+        response.response = FileWrapper(opened.stream, SEND_BUFFER_BYTES)
+        response.content_length = opened.length
+        response = response.make_conditional(request.environ, accept_ranges=True, complete_length=opened.length)
+    except BaseException:
+        opened.stream.close()
+        raise
+    # Only this signed-in user may read it: a browser may keep it, a shared cache may not.
+    response.cache_control.public = False
+    response.cache_control.private = True
+    response.vary.add("Authorization")
+    response.vary.add("Cookie")
+    return response
 
 
 @blp.route("/<file_id>")
@@ -30,28 +76,42 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
     responses={
         "200": {
             "description": "The file's bytes, with its type (images inline, other files as attachments)",
+            "headers": BYTES_HEADERS,
             "content": {media_type: BINARY for media_type in FILE_MEDIA_TYPES},
-        }
+        },
+        **RANGE_RESPONSES,
     }
 )
 @blp.error(403, "Not the uploader nor a participant of the file's chat")
 @blp.error(404, "No such file")
+@blp.error(416, "The range is outside the file (Content-Range: bytes */length)")
 @blp.secured()
 @auth_required
 def get_file(file_id: str) -> Response:
-    record, path = readable_file(runtime().storage, current_user(), file_id)
-    inline = record.kind == "image"
-    response = send_file(
-        path,
-        mimetype=record.mime_type,
-        as_attachment=not inline,
-        download_name=record.name,
-        max_age=3600,
-        conditional=True,
-    )
-    # Only this signed-in user may read it: a browser may keep it, a shared cache may not.
-    response.cache_control.public = False
-    response.cache_control.private = True
-    response.vary.add("Authorization")
-    response.vary.add("Cookie")
-    return response
+    opened = readable_file(runtime().storage, current_user(), file_id)
+    record = opened.record
+    return _send(opened, str(record.id), record.name, record.mime_type, inline=record.kind == "image")
+
+
+@blp.route("/<file_id>/thumb")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The image's thumbnail (longer side at most 320 px; JPEG for a JPEG, PNG for a PNG)",
+            "headers": BYTES_HEADERS,
+            "content": {"image/jpeg": BINARY, "image/png": BINARY},
+        },
+        **RANGE_RESPONSES,
+    }
+)
+@blp.error(403, "Not the uploader nor a participant of the file's chat")
+@blp.error(404, "No such file, or not an image (code: no_thumbnail)")
+@blp.error(416, "The range is outside the thumbnail")
+@blp.secured()
+@auth_required
+def get_thumbnail(file_id: str) -> Response:
+    opened = readable_file(runtime().storage, current_user(), file_id, thumbnail=True)
+    record = opened.record
+    stem = record.name.rsplit(".", 1)[0]
+    extension = "jpg" if record.mime_type == "image/jpeg" else "png"
+    return _send(opened, f"{record.id}-thumb", f"{stem}-thumb.{extension}", record.mime_type, inline=True)

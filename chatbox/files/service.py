@@ -1,4 +1,10 @@
-"""Storing uploads and deciding who may read them."""
+"""Storing uploads and deciding who may read them.
+
+An upload goes through three steps, so that a refused request leaves nothing behind:
+`prepare_upload` (size cap, type check, image decode, EXIF removal, thumbnail: all on temporary
+files), then `store_prepared` (the uploader's quota is taken for every file of the request at once,
+then the bytes are streamed to the storage backend and the records saved), or nothing at all.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,17 @@ import base64
 import binascii
 import io
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from bson import ObjectId
 
 from chatbox.errors import ApiError, forbidden, not_found
-from chatbox.files.sniffing import IMAGE_MIME_TO_EXTENSION, UnsupportedFileType, identify
-from chatbox.files.storage import FileStorage, TooLarge
-from chatbox.models import Chat, StoredFile, User
+from chatbox.files.images import NotAnImage, TooManyPixels, check_image
+from chatbox.files.sniffing import IMAGE_MIME_TO_EXTENSION, FileType, UnsupportedFileType, identify
+from chatbox.files.storage import BlobMissing, BlobStore, FileStorage, TooLarge
+from chatbox.models import Chat, StorageUsage, StoredFile, User
 from chatbox.models.ids import parse_object_id
 from chatbox.models.stored_file import PURPOSE_AVATAR
 
@@ -25,44 +34,81 @@ def _too_large(storage: FileStorage) -> ApiError:
     return ApiError(413, f"Each file may be at most {megabytes} MB.", "file_too_large")
 
 
-def store_upload(
-    storage: FileStorage,
-    uploader_id: ObjectId,
-    stream: BinaryIO,
-    filename: str,
-    purpose: str,
-    images_only: bool = False,
-) -> StoredFile:
-    """Check size and content, write the bytes under a generated name, record the metadata."""
+@dataclass
+class PreparedUpload:
+    """A checked upload on temporary files, not stored yet."""
+
+    file_type: FileType
+    name: str
+    content: BinaryIO
+    size: int
+    width: int | None = None
+    height: int | None = None
+    thumbnail: bytes | None = None
+    _open: list[BinaryIO] = field(default_factory=list)
+
+    def close(self) -> None:
+        for stream in self._open:
+            stream.close()
+
+
+def _display_name(filename: str, extension: str) -> str:
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    return name or f"upload.{extension}"
+
+
+def prepare_upload(storage: FileStorage, stream: BinaryIO, filename: str, images_only: bool = False) -> PreparedUpload:
+    """Check size and content (images: a full decode) and make what is to be stored; nothing is kept."""
     try:
         spooled, size = storage.spool(stream)
     except TooLarge as exc:
         raise _too_large(storage) from exc
-    with spooled:
+    prepared: PreparedUpload | None = None
+    try:
         try:
             file_type = identify(filename, spooled, images_only=images_only)
         except UnsupportedFileType as exc:
             raise ApiError(415, str(exc), "unsupported_file_type") from exc
-        storage_name = storage.keep(spooled, file_type.extension)
-    display_name = (filename or f"upload.{file_type.extension}").replace("\\", "/").rsplit("/", 1)[-1][:255]
-    record = StoredFile(
-        uploader_id=uploader_id,
-        purpose=purpose,
-        kind=file_type.kind,
-        name=display_name or f"upload.{file_type.extension}",
-        size=size,
-        mime_type=file_type.mime_type,
-        storage_name=storage_name,
-    )
-    try:
-        record.save()
-    except Exception:
-        storage.delete(storage_name)
+        prepared = PreparedUpload(file_type, _display_name(filename, file_type.extension), spooled, size)
+        prepared._open.append(spooled)
+        if file_type.kind == "image":
+            _check_image(storage, prepared)
+        return prepared
+    except BaseException:
+        if prepared is not None:
+            prepared.close()
+        else:
+            spooled.close()
         raise
-    return record
 
 
-def store_image_data_url(storage: FileStorage, uploader_id: ObjectId, data_url: str, purpose: str) -> StoredFile:
+def _check_image(storage: FileStorage, prepared: PreparedUpload) -> None:
+    try:
+        image = check_image(
+            prepared.content,
+            prepared.size,
+            prepared.file_type.extension,
+            max_pixels=storage.max_image_pixels,
+            thumb_side=storage.thumb_side,
+            jpeg_quality=storage.jpeg_quality,
+        )
+    except TooManyPixels as exc:
+        raise ApiError(
+            413,
+            f"Images may have at most {exc.limit:,} pixels.",
+            "image_too_large",
+            details={"pixels": exc.pixels, "maxPixels": exc.limit},
+        ) from exc
+    except NotAnImage as exc:
+        extension = prepared.file_type.extension.upper()
+        raise ApiError(415, f"The file is not a valid {extension} image.", "unsupported_file_type") from exc
+    if image.reencoded:
+        prepared._open.append(image.content)
+    prepared.content, prepared.size = image.content, image.size
+    prepared.width, prepared.height, prepared.thumbnail = image.width, image.height, image.thumbnail
+
+
+def prepare_image_data_url(storage: FileStorage, data_url: str) -> PreparedUpload:
     match = _DATA_URL.match(data_url)
     if not match:
         raise ApiError(400, "profilePic must be a base64 data URL of a JPG or PNG image.", "invalid_data_url")
@@ -75,20 +121,120 @@ def store_image_data_url(storage: FileStorage, uploader_id: ObjectId, data_url: 
         raw = base64.b64decode(match["data"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ApiError(400, "profilePic is not valid base64.", "invalid_data_url") from exc
-    return store_upload(storage, uploader_id, io.BytesIO(raw), f"profile.{extension}", purpose, images_only=True)
+    return prepare_upload(storage, io.BytesIO(raw), f"profile.{extension}", images_only=True)
+
+
+def close_all(prepared: Iterable[PreparedUpload]) -> None:
+    for upload in prepared:
+        upload.close()
+
+
+def _quota_exceeded(storage: FileStorage, user_id: ObjectId, wanted: int) -> ApiError:
+    limit = storage.quota_bytes or 0
+    used = StorageUsage.used_by(user_id)
+    return ApiError(
+        413,
+        f"These files would take you past your storage quota of {limit // (1024 * 1024)} MB.",
+        "quota_exceeded",
+        details={"quotaBytes": limit, "usedBytes": used, "requestBytes": wanted},
+    )
+
+
+def store_prepared(
+    storage: FileStorage, uploader_id: ObjectId, purpose: str, prepared: list[PreparedUpload]
+) -> list[StoredFile]:
+    """Take the uploader's quota for all of `prepared` at once, then store each file and its
+    thumbnail in the configured backend; on any failure nothing of the request stays. Closes `prepared`."""
+    try:
+        wanted = sum(p.size for p in prepared)
+        if wanted and not StorageUsage.take(uploader_id, wanted, storage.quota_bytes):
+            raise _quota_exceeded(storage, uploader_id, wanted)
+        records: list[StoredFile] = []
+        try:
+            for upload in prepared:
+                records.append(_store_one(storage.primary, uploader_id, purpose, upload))
+        except BaseException:
+            # The records saved so far give back their own space; what was never recorded is given here.
+            delete_stored_files(storage, [r.id for r in records])
+            StorageUsage.give_back(uploader_id, wanted - sum(r.size for r in records))
+            raise
+        return records
+    finally:
+        close_all(prepared)
+
+
+def _store_one(store: BlobStore, uploader_id: ObjectId, purpose: str, upload: PreparedUpload) -> StoredFile:
+    file_type = upload.file_type
+    written: list[str] = []
+    try:
+        upload.content.seek(0)
+        written.append(store.write(upload.content, f"upload.{file_type.extension}", file_type.mime_type))
+        thumb_name = None
+        if upload.thumbnail is not None:
+            thumb_name = store.write(io.BytesIO(upload.thumbnail), f"thumb.{file_type.extension}", file_type.mime_type)
+            written.append(thumb_name)
+        record = StoredFile(
+            uploader_id=uploader_id,
+            purpose=purpose,
+            kind=file_type.kind,
+            name=upload.name,
+            size=upload.size,
+            mime_type=file_type.mime_type,
+            backend=store.backend,
+            storage_name=written[0],
+            thumb_storage_name=thumb_name,
+            width=upload.width,
+            height=upload.height,
+        )
+        record.save(force_insert=True)
+        return record
+    except BaseException:
+        for name in written:
+            store.delete(name)
+        raise
+
+
+def store_upload(
+    storage: FileStorage,
+    uploader_id: ObjectId,
+    stream: BinaryIO,
+    filename: str,
+    purpose: str,
+    images_only: bool = False,
+) -> StoredFile:
+    """Check and store one upload (see the module's docstring)."""
+    prepared = prepare_upload(storage, stream, filename, images_only=images_only)
+    return store_prepared(storage, uploader_id, purpose, [prepared])[0]
+
+
+def store_image_data_url(storage: FileStorage, uploader_id: ObjectId, data_url: str, purpose: str) -> StoredFile:
+    return store_prepared(storage, uploader_id, purpose, [prepare_image_data_url(storage, data_url)])[0]
 
 
 def delete_stored_files(storage: FileStorage, file_ids: list[ObjectId]) -> None:
-    if not file_ids:
-        return
-    records = list(StoredFile.objects(id__in=file_ids).only("storage_name"))
-    StoredFile.objects(id__in=file_ids).delete()
-    for record in records:
-        storage.delete(record.storage_name)
+    """Delete these files for good: their records, their bytes and thumbnails in whichever backend
+    holds them, and give their space back to each uploader's quota. Ids already gone are skipped."""
+    for file_id in dict.fromkeys(file_ids):
+        record = StoredFile.remove(file_id)
+        if record is None:
+            continue
+        store = storage.store_for(record.backend)
+        store.delete(record.storage_name)
+        if record.thumb_storage_name:
+            store.delete(record.thumb_storage_name)
+        StorageUsage.give_back(record.uploader_id, record.size)
 
 
-def readable_file(storage: FileStorage, user: User, file_id: str) -> tuple[StoredFile, str]:
-    """The file record and its path, if `user` may read it: uploader, chat participants, or any avatar."""
+@dataclass
+class OpenedFile:
+    record: StoredFile
+    stream: BinaryIO
+    length: int
+
+
+def readable_file(storage: FileStorage, user: User, file_id: str, thumbnail: bool = False) -> OpenedFile:
+    """The file (or its thumbnail), opened for reading, if `user` may read it: the uploader, the
+    participants of the file's chat, or anyone signed in for a profile picture."""
     oid = parse_object_id(file_id)
     record = StoredFile.objects(id=oid).first() if oid else None
     if record is None:
@@ -98,4 +244,11 @@ def readable_file(storage: FileStorage, user: User, file_id: str) -> tuple[Store
         allowed = Chat.objects(id=record.chat_id, participants=user.id).count() > 0
     if not allowed:
         raise forbidden("You may not read this file.")
-    return record, storage.path(record.storage_name)
+    name = record.thumb_storage_name if thumbnail else record.storage_name
+    if name is None:
+        raise not_found("This file has no thumbnail.", "no_thumbnail")
+    try:
+        stream, length = storage.store_for(record.backend).open(name)
+    except BlobMissing as exc:
+        raise not_found("The file's content is missing.", "file_missing") from exc
+    return OpenedFile(record, stream, length)

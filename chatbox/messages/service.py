@@ -12,7 +12,7 @@ from bson.errors import InvalidId
 from mongoengine import NotUniqueError, Q
 
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
-from chatbox.files.service import delete_stored_files, store_upload
+from chatbox.files.service import PreparedUpload, close_all, delete_stored_files, prepare_upload, store_prepared
 from chatbox.messages.presenting import chat_items
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
 from chatbox.models.ids import iso, parse_object_id, utcnow
@@ -83,18 +83,15 @@ def create_chat(a: User, b: User) -> tuple[Chat, bool]:
 
 
 def _store_uploads(rt: Runtime, sender: User, uploads: list[Upload]) -> list[StoredFile]:
-    stored: list[StoredFile] = []
+    """Check every upload first, then store them all or none (quota included)."""
+    prepared: list[PreparedUpload] = []
     try:
         for upload in uploads:
-            stored.append(
-                store_upload(
-                    rt.storage, sender.id, upload.stream, upload.filename, PURPOSE_ATTACHMENT, upload.images_only
-                )
-            )
-    except Exception:
-        delete_stored_files(rt.storage, [s.id for s in stored])
+            prepared.append(prepare_upload(rt.storage, upload.stream, upload.filename, upload.images_only))
+    except BaseException:
+        close_all(prepared)
         raise
-    return stored
+    return store_prepared(rt.storage, sender.id, PURPOSE_ATTACHMENT, prepared)
 
 
 def _attachment(record: StoredFile) -> Attachment:
@@ -105,6 +102,9 @@ def _attachment(record: StoredFile) -> Attachment:
         name=record.name,
         size=record.size,
         mime_type=record.mime_type,
+        width=record.width,
+        height=record.height,
+        thumb_url=record.thumb_url,
     )
 
 

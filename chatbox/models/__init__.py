@@ -1,10 +1,10 @@
 from chatbox.models.chat import Chat, pair_key
 from chatbox.models.message import Attachment, Message
-from chatbox.models.stored_file import StoredFile
+from chatbox.models.stored_file import StorageUsage, StoredFile
 from chatbox.models.tokens import DeviceToken, RevokedToken
 from chatbox.models.user import User
 
-ALL_DOCUMENTS = (User, Chat, Message, StoredFile, RevokedToken, DeviceToken)
+ALL_DOCUMENTS = (User, Chat, Message, StoredFile, StorageUsage, RevokedToken, DeviceToken)
 
 __all__ = [
     "ALL_DOCUMENTS",
@@ -13,6 +13,7 @@ __all__ = [
     "DeviceToken",
     "Message",
     "RevokedToken",
+    "StorageUsage",
     "StoredFile",
     "User",
     "pair_key",

@@ -28,6 +28,11 @@ class Attachment(EmbeddedDocument):
     name = StringField(required=True)
     size = IntField(required=True)
     mime_type = StringField(db_field="mimeType", required=True)
+    # Images: the stored (upright) size and the thumbnail's URL; null for other files (and for
+    # images stored before thumbnails existed).
+    width = IntField(null=True)
+    height = IntField(null=True)
+    thumb_url = StringField(db_field="thumbUrl", null=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +42,9 @@ class Attachment(EmbeddedDocument):
             "name": self.name,
             "size": self.size,
             "mimeType": self.mime_type,
+            "width": self.width,
+            "height": self.height,
+            "thumbUrl": self.thumb_url,
         }
 
 

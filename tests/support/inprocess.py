@@ -55,7 +55,6 @@ def start_node(upload_dir: Path, overrides: dict[str, Any]) -> Node:
             **overrides,
         }
     )
-    app.extensions["chatbox"].storage.root = str(upload_dir)
     server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=BoundedWebSocketHandler, log=None, error_log=None)
     server.start()
     return Node(app, server)
