@@ -100,7 +100,6 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_IMAGE_PIXELS": max_image_pixels,
         # Per user, in MiB, the stored size of their uploads (not thumbnails); 0: no quota.
         "STORAGE_QUOTA_MB": storage_quota_mb,
-        "STORAGE_QUOTA_BYTES": storage_quota_mb * 1024 * 1024 if storage_quota_mb else None,
         "THUMBNAIL_MAX_SIDE": 320,
         # Re-encoded JPEGs (images whose EXIF was removed) and JPEG thumbnails.
         "JPEG_QUALITY": 90,

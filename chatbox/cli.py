@@ -1,4 +1,5 @@
-"""`flask --app wsgi create-indexes` and `flask --app wsgi users activate|deactivate|block|unblock EMAIL`."""
+"""`flask --app wsgi create-indexes`, `flask --app wsgi users activate|deactivate|block|unblock EMAIL`
+and `flask --app wsgi files migrate-to-gridfs`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from flask.cli import AppGroup
 from chatbox.auth.service import set_account_flag
 from chatbox.db import create_indexes
 from chatbox.errors import ApiError
+from chatbox.files.service import move_disk_files_to_gridfs
+from chatbox.runtime import runtime
 
 _ACTIONS = {
     "activate": ("is_active", True),
@@ -41,3 +44,15 @@ def register_cli(app: Flask) -> None:
         )
 
     app.cli.add_command(users)
+
+    files = AppGroup("files", help="Uploaded files.")
+
+    @files.command("migrate-to-gridfs")
+    def migrate_to_gridfs_command() -> None:
+        """Move the files stored under UPLOAD_DIR into GridFS (safe to run again)."""
+        report = move_disk_files_to_gridfs(runtime().storage)
+        click.echo(f"moved to GridFS: {report.moved} file(s)")
+        if report.missing:
+            click.echo(f"missing on disk, left as they are: {len(report.missing)} ({', '.join(report.missing)})")
+
+    app.cli.add_command(files)

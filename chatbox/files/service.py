@@ -21,7 +21,7 @@ from bson import ObjectId
 from chatbox.errors import ApiError, forbidden, not_found
 from chatbox.files.images import NotAnImage, TooManyPixels, check_image
 from chatbox.files.sniffing import IMAGE_MIME_TO_EXTENSION, FileType, UnsupportedFileType, identify
-from chatbox.files.storage import BlobMissing, BlobStore, FileStorage, TooLarge
+from chatbox.files.storage import BACKEND_DISK, BACKEND_GRIDFS, BlobMissing, BlobStore, FileStorage, TooLarge
 from chatbox.models import Chat, StorageUsage, StoredFile, User
 from chatbox.models.ids import parse_object_id
 from chatbox.models.stored_file import PURPOSE_AVATAR
@@ -252,3 +252,41 @@ def readable_file(storage: FileStorage, user: User, file_id: str, thumbnail: boo
     except BlobMissing as exc:
         raise not_found("The file's content is missing.", "file_missing") from exc
     return OpenedFile(record, stream, length)
+
+
+@dataclass
+class MigrationReport:
+    moved: int = 0
+    missing: list[str] = field(default_factory=list)
+
+
+def move_disk_files_to_gridfs(storage: FileStorage) -> MigrationReport:
+    """Copy every file (and thumbnail) still on disk into GridFS, point its record there, then
+    remove the disk copy. Safe to run again, also after an interruption: a blob already copied is
+    found by its disk name (GridFS keeps it as the filename) instead of being copied twice."""
+    report = MigrationReport()
+    for record in StoredFile.objects(backend__in=[None, BACKEND_DISK]):
+        disk_names = [n for n in (record.storage_name, record.thumb_storage_name) if n]
+        moved: dict[str, str] = {}
+        for name in disk_names:
+            existing = storage.gridfs.find_by_filename(name)
+            if existing is not None:
+                moved[name] = existing
+                continue
+            try:
+                stream, _length = storage.disk.open(name)
+            except BlobMissing:
+                break
+            with stream:
+                moved[name] = storage.gridfs.write(stream, name, record.mime_type)
+        if len(moved) < len(disk_names):
+            report.missing.append(str(record.id))
+            continue
+        thumb = moved.get(record.thumb_storage_name) if record.thumb_storage_name else None
+        StoredFile.objects(id=record.id, backend__in=[None, BACKEND_DISK]).update_one(
+            set__backend=BACKEND_GRIDFS, set__storage_name=moved[record.storage_name], set__thumb_storage_name=thumb
+        )
+        for name in disk_names:
+            storage.disk.delete(name)
+        report.moved += 1
+    return report

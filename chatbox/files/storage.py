@@ -170,7 +170,7 @@ class FileStorage:
             config["UPLOAD_DIR"],
             config["MAX_UPLOAD_BYTES"],
             max_image_pixels=config["MAX_IMAGE_PIXELS"],
-            quota_bytes=config["STORAGE_QUOTA_BYTES"],
+            quota_bytes=config["STORAGE_QUOTA_MB"] * 1024 * 1024 or None,
             thumb_side=config["THUMBNAIL_MAX_SIDE"],
             jpeg_quality=config["JPEG_QUALITY"],
         )
