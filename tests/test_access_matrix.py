@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import ApiClient, User
+from tests.support.files import image_bytes
 
 SECRET_TO_PARTNER = "owner-to-partner-secret-7c1f"
 SECRET_TO_OWNER = "partner-to-owner-secret-93ad"
@@ -32,6 +33,7 @@ class World:
     to_owner_id: str
     to_partner_id: str
     file_id: str
+    image_id: str = ""
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -63,6 +65,11 @@ def world(app: Any, api: ApiClient) -> World:
     )
     assert upload.status_code == 201, upload.get_json()
     file_id = upload.get_json()["attachments"][0]["_id"]
+    picture = api.post(
+        f"/api/messages/send/{owner.id}", partner, data={"images": (io.BytesIO(image_bytes("PNG", (40, 30))), "p.png")}
+    )
+    assert picture.status_code == 201, picture.get_json()
+    image_id = picture.get_json()["attachments"][0]["_id"]
     assert api.send(blocked, owner, "hello before the block").status_code == 201
     assert api.post(f"/api/users/block/{blocked.id}", owner).status_code == 200
     assert api.post(f"/api/users/pin/{partner.id}", owner).status_code == 200
@@ -70,7 +77,7 @@ def world(app: Any, api: ApiClient) -> World:
     login = api.post("/api/auth/login", json={"email": owner.email, "password": "correct horse battery"})
     revoked = login.get_json()["token"]
     assert api.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked}"}).status_code == 200
-    world = World(owner, partner, third, blocked, to_owner["_id"], to_partner["_id"], file_id)
+    world = World(owner, partner, third, blocked, to_owner["_id"], to_partner["_id"], file_id, image_id)
     world.headers = {
         "owner": owner.headers,
         "third": third.headers,
@@ -93,7 +100,9 @@ class Case:
 
 
 def _owner_path(template: str) -> Callable[[World], str]:
-    return lambda w: template.format(partner=w.partner.id, owner=w.owner.id, file=w.file_id, msg=w.to_owner_id)
+    return lambda w: template.format(
+        partner=w.partner.id, owner=w.owner.id, file=w.file_id, image=w.image_id, msg=w.to_owner_id
+    )
 
 
 def _signed_in(owner: int, third: int, blocked: int) -> dict[str, int]:
@@ -111,6 +120,9 @@ CASES = [
     Case("PUT", _owner_path("/api/messages/read/{msg}"), _signed_in(200, 404, 404)),
     # The partner's file in the owner's chat.
     Case("GET", _owner_path("/api/files/{file}"), _signed_in(200, 403, 403)),
+    Case("GET", _owner_path("/api/files/{file}/thumb"), _signed_in(404, 403, 403)),
+    Case("GET", _owner_path("/api/files/{image}"), _signed_in(200, 403, 403)),
+    Case("GET", _owner_path("/api/files/{image}/thumb"), _signed_in(200, 403, 403)),
     # Sending to the owner: the blocked user is refused.
     Case("POST", _owner_path("/api/messages/send/{owner}"), _signed_in(400, 201, 403), body={"text": "hi"}),
     Case("POST", _owner_path("/api/messages/send/{partner}"), _signed_in(201, 201, 201), body={"text": "hey"}),
@@ -139,7 +151,7 @@ def test_access_matrix(api: ApiClient, world: World) -> None:
         path = case.path(world)
         for role in ROLES:
             response = api.request(case.method, path, headers=world.headers[role], json=case.body)
-            text = response.get_data(as_text=True)
+            text = response.get_data().decode(errors="replace")  # images are bytes
             if response.status_code != case.expect[role]:
                 problems.append(f"{case.method} {path} as {role}: {response.status_code}, expected {case.expect[role]}")
             if response.status_code >= 400:

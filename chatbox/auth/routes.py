@@ -85,8 +85,8 @@ def check() -> dict[str, Any]:
 @blp.body(json=schemas.ProfileJsonSchema, multipart=schemas.ProfileMultipartSchema)
 @blp.response(200, schemas.PublicUserSchema)
 @blp.error(400, "Nothing to update, or profilePic is not a base64 data URL")
-@blp.error(413, "Image too large")
-@blp.error(415, "Not a JPG or PNG image")
+@blp.error(413, "Image too large (file_too_large, image_too_large) or past my storage quota (quota_exceeded)")
+@blp.error(415, "Not a decodable JPG or PNG image")
 @blp.secured()
 def update_profile(body: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
     rt = runtime()

@@ -78,8 +78,12 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 @blp.error(400, "Empty or too long text, too many images, or sending to myself")
 @blp.error(403, "Blocked either way (code: blocked)")
 @blp.error(404, "Unknown or deactivated receiver")
-@blp.error(413, "A file is too large")
-@blp.error(415, "File type not allowed or content does not match")
+@blp.error(
+    413,
+    "A file is too large (file_too_large), an image has too many pixels (image_too_large), "
+    "or the files would take me past my storage quota (quota_exceeded)",
+)
+@blp.error(415, "File type not allowed, content does not match, or an image that does not decode")
 @blp.error(429, "Too many messages")
 @blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:

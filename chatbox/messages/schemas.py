@@ -49,8 +49,19 @@ class AttachmentSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["image", "file"]))
     url = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
-    size = ma.fields.Integer(required=True)
+    size = ma.fields.Integer(required=True, metadata={"description": "Stored size in bytes"})
     mimeType = ma.fields.String(required=True)
+    width = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Images: stored (upright) width; else null"}
+    )
+    height = ma.fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Images: stored (upright) height; else null"}
+    )
+    thumbUrl = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Images: /api/files/:id/thumb (longer side at most 320 px); else null"},
+    )
 
 
 class MessageSchema(ma.Schema):
