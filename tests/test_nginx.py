@@ -6,7 +6,7 @@ socket.io-client then connects through it the way it does by default: long-polli
 upgrade to a websocket. With two upstreams that works only if every request of a session reaches the
 same node, i.e. only if the configuration's sticky sessions work. (Every client here comes from
 127.0.0.1, so `hash $remote_addr` puts both users on one node; messages between nodes through Redis
-are tests/test_two_nodes.py's subject.)
+are tests/test_two_nodes.py's subject.) Files need no shared volume: every node serves every upload.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.files import image_bytes
 from tests.support.inprocess import Node, start_node
 from tests.support.js_client import check_conversation, run_conversation
 from tests.support.live import ROOT, free_port
@@ -65,8 +67,14 @@ http {{
 """
 
 
+@dataclass
+class BehindNginx:
+    url: str
+    nodes: list[Node]
+
+
 @pytest.fixture
-def behind_nginx(tmp_path: Path) -> Iterator[str]:
+def behind_nginx(tmp_path: Path) -> Iterator[BehindNginx]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx).exists(), "nginx is required: apt-get install -y nginx (.ci/run installs it)"
     redis_server = start_redis_server(tmp_path)
@@ -86,7 +94,7 @@ def behind_nginx(tmp_path: Path) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: process.poll() is not None or _answers(url), "nginx to start")
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        yield url
+        yield BehindNginx(url, nodes)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -104,8 +112,26 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_socket_io_client_works_through_the_guides_nginx_config(behind_nginx: str) -> None:
-    live = LiveApi(behind_nginx)
+def test_socket_io_client_works_through_the_guides_nginx_config(behind_nginx: BehindNginx) -> None:
+    live = LiveApi(behind_nginx.url)
     alice, bob = live.signup("Nginx Alice"), live.signup("Nginx Bob")
-    result = run_conversation(behind_nginx, alice, bob)
+    result = run_conversation(behind_nginx.url, alice, bob)
     check_conversation(result, live, alice, bob)
+
+
+def test_an_upload_through_nginx_is_served_by_every_node_without_a_shared_volume(behind_nginx: BehindNginx) -> None:
+    """The guide's nodes keep files in GridFS (the default): each node here has its own UPLOAD_DIR,
+    and whichever node nginx picked for the upload, every node serves it."""
+    live = LiveApi(behind_nginx.url)
+    alice, bob = live.signup("Nginx Alice"), live.signup("Nginx Bob")
+    photo = image_bytes("PNG", (900, 600))
+    sent = live.call("POST", f"/api/messages/send/{bob.id}", alice, files={"images": ("big.png", photo, "image/png")})
+    assert sent.status_code == 201, sent.text
+    attachment = sent.json()["attachments"][0]
+    assert len({n.app.config["UPLOAD_DIR"] for n in behind_nginx.nodes}) == len(behind_nginx.nodes)
+    for node in behind_nginx.nodes:
+        direct = LiveApi(node.url)
+        assert direct.call("GET", attachment["url"], bob).content == photo
+        assert direct.call("GET", attachment["thumbUrl"], bob).status_code == 200
+    through = live.call("GET", attachment["url"], bob, headers={"Range": "bytes=0-7"})
+    assert through.status_code == 206 and through.content == photo[:8]

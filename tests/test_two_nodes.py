@@ -15,6 +15,7 @@ import redis
 
 from chatbox.push.notification import Notification
 from chatbox.realtime.server import QUEUE_CHANNEL
+from tests.support.files import PDF, image_bytes
 from tests.support.inprocess import Node, start_node
 from tests.support.redis_server import RedisServer, start_redis_server
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
@@ -260,3 +261,29 @@ def test_a_dead_nodes_users_go_offline_when_its_presence_expires(start_nodes: An
     assert not is_online_seen_from(node1, alice, bob)
     client = redis.Redis.from_url(node1.app.config["REDIS_URL"])
     assert client.hgetall(f"chatbox:presence:user:{bob.id}") == {}
+
+
+def test_a_file_uploaded_on_node_1_is_served_by_node_2(start_nodes: Any) -> None:
+    """GridFS (the default backend): the nodes share the database, not a disk (each has its own UPLOAD_DIR)."""
+    node1, node2 = start_nodes()
+    assert node1.app.config["STORAGE_BACKEND"] == node2.app.config["STORAGE_BACKEND"] == "gridfs"
+    assert node1.app.config["UPLOAD_DIR"] != node2.app.config["UPLOAD_DIR"]
+    api1, api2 = LiveApi(node1.url), LiveApi(node2.url)
+    alice, bob = api1.signup("Alice"), api2.signup("Bob")
+    photo, document = image_bytes("JPEG", (640, 480)), PDF + b"%" * 300_000
+    sent = api1.call(
+        "POST",
+        f"/api/messages/send/{bob.id}",
+        alice,
+        files=[("images", ("photo.jpg", photo, "image/jpeg")), ("file", ("doc.pdf", document, "application/pdf"))],
+    )
+    assert sent.status_code == 201, sent.text
+    image, pdf = sent.json()["attachments"]
+    picture = api2.call("GET", image["url"], bob)
+    assert picture.status_code == 200 and picture.content == photo and picture.headers["ETag"]
+    thumb = api2.call("GET", image["thumbUrl"], bob)
+    assert thumb.status_code == 200 and thumb.headers["Content-Type"] == "image/jpeg"
+    part = api2.call("GET", pdf["url"], bob, headers={"Range": "bytes=100000-100099"})
+    assert part.status_code == 206 and part.content == document[100000:100100]
+    # The same validators on both nodes: a client switching nodes keeps its cache.
+    assert api1.call("GET", image["url"], bob, headers={"If-None-Match": picture.headers["ETag"]}).status_code == 304
