@@ -145,6 +145,8 @@ await main(async (browser) => {
   const href = await fileLink.getAttribute('href');
   const served = await page.evaluate(async (url) => (await fetch(url, { credentials: 'same-origin' })).text(), href);
   check(served === notes, 'the file link serves what was sent');
+  const shownSize = await fileLink.locator('.file-size').textContent();
+  check(shownSize === `${Buffer.byteLength(notes)} B`, `the file card shows the file's size (${shownSize})`);
   await page.locator('#messages .message.mine', { hasText: 'Here is the list' }).waitFor();
 
   // Block Quinn: no composer, Quinn's sends are refused; unblock: Quinn's next message arrives live.

@@ -60,6 +60,7 @@ def run_script(name: str, live_server: LiveServer) -> dict[str, Any]:
 def test_two_users_chat_live_in_two_browser_contexts(live_server: LiveServer) -> None:
     result = run_script("two_users.mjs", live_server)
     assert result["statusesOnA"] == ["read", "read"]
+    assert "800×500" in result["viewerCaption"]
     for shot in result["screenshots"]:
         assert Path(shot).stat().st_size > 0
 

@@ -43,15 +43,15 @@ await main(async (browser) => {
   // B's client acknowledged delivery: A's tick turns to delivered (B has not opened the chat).
   await helloBubble.locator('.ticks[data-status="delivered"]').waitFor();
 
-  // A sends an image through the attach button.
-  await a.setInputFiles('#file-input', { name: `sunset-${RUN}.png`, mimeType: 'image/png', buffer: gradientPng(240, 160) });
+  // A sends an image through the attach button; bubbles show its thumbnail (longer side 320 px).
+  await a.setInputFiles('#file-input', { name: `sunset-${RUN}.png`, mimeType: 'image/png', buffer: gradientPng(800, 500) });
   await a.locator('#attachments .chip', { hasText: 'sunset' }).waitFor();
   await a.click('#send');
   const imageOnA = a.locator('#messages .message.mine img');
   await imageOnA.waitFor();
   await a.waitForFunction(() => {
     const img = document.querySelector('#messages .message.mine img');
-    return img && img.complete && img.naturalWidth === 240;
+    return img && img.complete && img.naturalWidth === 320 && img.src.endsWith('/thumb');
   });
   await a.locator('#attachments .chip').waitFor({ state: 'detached' });
 
@@ -65,9 +65,22 @@ await main(async (browser) => {
   await b.locator('#messages .message.theirs', { hasText: HELLO }).waitFor();
   await b.waitForFunction(() => {
     const img = document.querySelector('#messages .message.theirs img');
-    return img && img.complete && img.naturalWidth === 240 && img.naturalHeight === 160;
+    return img && img.complete && img.naturalWidth === 320 && img.naturalHeight === 200 && img.src.endsWith('/thumb');
   });
   await rowOnB.locator('.badge').waitFor({ state: 'detached' });
+
+  // A click on the thumbnail opens the full image, with its size; Escape closes it.
+  await b.click('#messages .message.theirs a.image');
+  await b.locator('#viewer').waitFor({ state: 'visible' });
+  await b.waitForFunction(() => {
+    const img = document.querySelector('#viewer-image');
+    return img && img.complete && img.naturalWidth === 800 && img.naturalHeight === 500 && !img.src.endsWith('/thumb');
+  });
+  const viewerCaption = await b.locator('#viewer-caption').textContent();
+  check(viewerCaption.includes('sunset') && viewerCaption.includes('800×500'), `the viewer names the image: ${viewerCaption}`);
+  const viewerShot = await screenshot(b, 'web-client-viewer.png');
+  await b.keyboard.press('Escape');
+  await b.locator('#viewer').waitFor({ state: 'hidden' });
 
   // Opening the chat read both messages: A's ticks turn to read, live.
   await a.waitForFunction(() => {
@@ -114,8 +127,8 @@ await main(async (browser) => {
     typingOnA.waitFor({ state: 'visible' }),
     b.locator('#message-input').pressSequentially('Send me another', { delay: 40 }),
   ]);
-  const shots = [await screenshot(a, 'web-client-a.png'), await screenshot(b, 'web-client-b.png')];
+  const shots = [await screenshot(a, 'web-client-a.png'), await screenshot(b, 'web-client-b.png'), viewerShot];
   const problems = [...a.problems, ...b.problems];
   check(problems.length === 0, `the pages reported problems:\n${problems.join('\n')}`);
-  return { statusesOnA, screenshots: shots };
+  return { statusesOnA, viewerCaption, screenshots: shots };
 });

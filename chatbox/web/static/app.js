@@ -154,7 +154,12 @@
   function fillAvatar(el, user) {
     el.replaceChildren();
     el.style.setProperty('--hue', [...(user._id || '')].reduce((sum, c) => sum + c.charCodeAt(0), 0) % 360);
-    if (user.profilePic) el.append(h('img', { src: user.profilePic, alt: '' }));
+    if (user.profilePic) {
+      // Avatars are small: the picture's thumbnail (`<profilePic>/thumb`), or the picture itself for
+      // pictures stored before thumbnails existed.
+      const full = user.profilePic;
+      el.append(h('img', { src: `${full}/thumb`, alt: '', onerror: (e) => { if (e.target.src.endsWith('/thumb')) e.target.src = full; } }));
+    }
     else el.textContent = initials(user.fullName);
     return el;
   }
@@ -717,11 +722,24 @@
 
   function attachmentView(attachment, onload) {
     if (attachment.kind === 'image') {
-      // <img> sends the `jwt` cookie, which /api/files/:id accepts.
+      // The bubble shows the thumbnail (at most 320 px; older images have none: the image itself);
+      // <img> sends the `jwt` cookie, which /api/files/:id accepts. A click opens the full image.
+      const size = attachment.width && attachment.height ? { width: attachment.width, height: attachment.height } : {};
       return h(
         'a',
-        { class: 'image', href: attachment.url, target: '_blank', rel: 'noopener' },
-        h('img', { src: attachment.url, alt: attachment.name, onload }),
+        {
+          class: 'image',
+          href: attachment.url,
+          target: '_blank',
+          rel: 'noopener',
+          title: `${attachment.name} (${formatSize(attachment.size)})`,
+          onclick: (e) => {
+            if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return; // a new tab, as asked
+            e.preventDefault();
+            openViewer(attachment);
+          },
+        },
+        h('img', { src: attachment.thumbUrl || attachment.url, alt: attachment.name, onload, ...size }),
       );
     }
     return h(
@@ -731,6 +749,25 @@
       h('span', { class: 'file-name' }, attachment.name),
       h('span', { class: 'file-size' }, formatSize(attachment.size)),
     );
+  }
+
+  /** The full image over the page, with its name, pixel size and stored size. */
+  function openViewer(attachment) {
+    const viewer = $('#viewer');
+    $('#viewer-image').src = attachment.url;
+    $('#viewer-image').alt = attachment.name;
+    const pixels = attachment.width && attachment.height ? ` · ${attachment.width}×${attachment.height}` : '';
+    $('#viewer-caption').textContent = `${attachment.name}${pixels} · ${formatSize(attachment.size)}`;
+    $('#viewer-original').href = attachment.url;
+    if (typeof viewer.showModal === 'function') viewer.showModal();
+    else viewer.setAttribute('open', '');
+  }
+
+  function closeViewer() {
+    const viewer = $('#viewer');
+    if (typeof viewer.close === 'function') viewer.close();
+    else viewer.removeAttribute('open');
+    $('#viewer-image').removeAttribute('src');
   }
 
   function messageView(message) {
@@ -1178,6 +1215,10 @@
     });
 
     $('#back').addEventListener('click', closeConversationView);
+    $('#viewer-close').addEventListener('click', closeViewer);
+    // A click outside the picture (on the backdrop) closes it; Escape closes the dialog by itself.
+    $('#viewer').addEventListener('click', (e) => { if (e.target === e.currentTarget) closeViewer(); });
+    $('#viewer').addEventListener('close', () => $('#viewer-image').removeAttribute('src'));
     $('#toggle-search').addEventListener('click', toggleSearch);
     $('#toggle-pin').addEventListener('click', togglePin);
     $('#toggle-block').addEventListener('click', toggleBlock);
