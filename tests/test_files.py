@@ -468,3 +468,49 @@ def test_a_file_whose_bytes_are_gone_is_404_not_500(app: Any, api: ApiClient) ->
     app.extensions["chatbox"].storage.primary.delete(record.storage_name)
     response = api.get(url, bob)
     assert response.status_code == 404 and response.get_json()["code"] == "file_missing"
+
+
+def test_files_stored_before_usage_was_counted_count_from_the_first_new_upload(quota_app: Any) -> None:
+    from bson import ObjectId
+
+    from chatbox.models import StorageUsage
+
+    api = ApiClient(quota_app.test_client(use_cookies=False))
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    assert send_files(api, alice, bob, file=(io.BytesIO(pdf_of(700 * 1024)), "old.pdf")).status_code == 201
+    # As on a deployment upgraded from a version without quotas: files exist, no usage is counted.
+    StorageUsage.objects(user_id=ObjectId(alice.id)).delete()
+    refused = send_files(api, alice, bob, file=(io.BytesIO(pdf_of(400 * 1024)), "new.pdf"))
+    assert refused.status_code == 413 and refused.get_json()["details"]["usedBytes"] == 700 * 1024
+    assert send_files(api, alice, bob, file=(io.BytesIO(pdf_of(300 * 1024)), "fits.pdf")).status_code == 201
+    assert StorageUsage.used_by(ObjectId(alice.id)) == 1000 * 1024
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "color"),
+    [
+        ("P", "PNG", 3),
+        ("LA", "PNG", (100, 50)),
+        ("RGBA", "PNG", (1, 2, 3, 4)),
+        ("I;16", "PNG", 40000),
+        ("1", "PNG", 1),
+        ("L", "JPEG", 128),
+        ("CMYK", "JPEG", (10, 20, 30, 40)),
+    ],
+)
+def test_every_image_mode_is_checked_reencoded_and_thumbnailed(mode: str, fmt: str, color: Any) -> None:
+    from chatbox.files.images import check_image
+
+    image = Image.new(mode, (700, 350), color)
+    extension = "png" if fmt == "PNG" else "jpg"
+    for exif in (None, exif_with_gps(8)):
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, **({"exif": exif} if exif is not None else {}))
+        content = buffer.getvalue()
+        checked = check_image(io.BytesIO(content), len(content), extension, 40_000_000, 320, 90)
+        stored = checked.content.read()
+        assert checked.size == len(stored) and checked.reencoded is (exif is not None)
+        assert (checked.width, checked.height) == ((350, 700) if exif is not None else (700, 350))
+        assert opened(stored).format == fmt and len(opened(stored).getexif()) == 0
+        thumb = opened(checked.thumbnail)
+        assert thumb.format == fmt and max(thumb.size) == 320
