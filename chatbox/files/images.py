@@ -21,7 +21,9 @@ class NotAnImage(Exception):
 
 
 class TooManyPixels(Exception):
-    def __init__(self, pixels: int, limit: int) -> None:
+    """`pixels` is None when Pillow's own guard refused the image on opening (over twice the limit)."""
+
+    def __init__(self, pixels: int | None, limit: int) -> None:
         super().__init__(f"{pixels} pixels, limit {limit}")
         self.pixels = pixels
         self.limit = limit
@@ -81,40 +83,41 @@ def check_image(
     pillow_format = PILLOW_FORMATS[extension]
     stream.seek(0)
     try:
-        with Image.open(stream, formats=[pillow_format]) as opened:
-            pixels = opened.width * opened.height
-            if pixels > max_pixels:
-                raise TooManyPixels(pixels, max_pixels)
-            opened.load()
-            exif = _carries_exif(opened)
-            upright = ImageOps.exif_transpose(opened) if exif else opened.copy()
+        # Opening reads the header only; Pillow's guard refuses more than twice the limit here.
+        image = Image.open(stream, formats=[pillow_format])
+        pixels = image.width * image.height
+        if pixels > max_pixels:
+            raise TooManyPixels(pixels, max_pixels)
+        image.load()
+        exif = _carries_exif(image)
+        if exif:
+            image = ImageOps.exif_transpose(image)  # a new, upright image; the decoded one is dropped
     except TooManyPixels:
         raise
     except Image.DecompressionBombError as exc:
-        raise TooManyPixels(max_pixels + 1, max_pixels) from exc
+        raise TooManyPixels(None, max_pixels) from exc
     except Exception as exc:  # Pillow reports a malformed file through many exception types
         raise NotAnImage(str(exc)) from exc
     stream.seek(0)
 
     content: BinaryIO = stream
     stored_size = size
+    width, height = image.size
+    _without_metadata(image)
     if exif:
-        _without_metadata(upright)
         content = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
-        _encode(upright, pillow_format, content, jpeg_quality)
+        _encode(image, pillow_format, content, jpeg_quality)
         stored_size = content.tell()
         content.seek(0)
 
-    thumb = upright.copy()
-    thumb.thumbnail((thumb_side, thumb_side))
-    _without_metadata(thumb)
+    image.thumbnail((thumb_side, thumb_side))  # in place: no second full-size copy
     buffer = io.BytesIO()
-    _encode(thumb, pillow_format, buffer, jpeg_quality)
+    _encode(image, pillow_format, buffer, jpeg_quality)
     return CheckedImage(
         content=content,
         size=stored_size,
-        width=upright.width,
-        height=upright.height,
+        width=width,
+        height=height,
         thumbnail=buffer.getvalue(),
         reencoded=exif,
     )

@@ -97,7 +97,7 @@ def _check_image(storage: FileStorage, prepared: PreparedUpload) -> None:
             413,
             f"Images may have at most {exc.limit:,} pixels.",
             "image_too_large",
-            details={"pixels": exc.pixels, "maxPixels": exc.limit},
+            details={"maxPixels": exc.limit, **({"pixels": exc.pixels} if exc.pixels is not None else {})},
         ) from exc
     except NotAnImage as exc:
         extension = prepared.file_type.extension.upper()
