@@ -11,12 +11,14 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import gevent
 import pytest
 import requests
 from PIL import Image
 
+from chatbox.files.storage import BlobStore
 from tests.support.api import ApiClient, User
 from tests.support.files import PDF, PNG, image_bytes
 from tests.support.served import served_app
@@ -376,10 +378,31 @@ def test_the_quota_counts_the_stored_size_not_the_uploaded_one(quota_app: Any) -
     assert StorageUsage.used_by(ObjectId(alice.id)) == attachment["size"]
 
 
+class YieldingStore(BlobStore):
+    """The app's own backend, but every write first lets other requests run, as a write to a remote
+    MongoDB does (the embedded database never yields): a check-then-store quota would let them all in."""
+
+    def __init__(self, inner: BlobStore) -> None:
+        self.inner = inner
+        self.backend = inner.backend
+
+    def write(self, source: BinaryIO, filename: str, content_type: str) -> str:
+        gevent.sleep(0.01)
+        return self.inner.write(source, filename, content_type)
+
+    def open(self, name: str) -> tuple[BinaryIO, int]:
+        return self.inner.open(name)
+
+    def delete(self, name: str) -> None:
+        self.inner.delete(name)
+
+
 def test_the_quota_holds_under_concurrent_uploads(app: Any, tmp_path: Path) -> None:
     size = 300 * 1024  # three fit in 1 MiB, four do not
     config = {"STORAGE_QUOTA_MB": 1, "STORAGE_BACKEND": app.config["STORAGE_BACKEND"]}
     with served_app(tmp_path / "served", config) as (served, url):
+        storage = served.extensions["chatbox"].storage
+        storage.primary = YieldingStore(storage.primary)
         live = LiveApi(url)
         alice, bob = live.signup("Alice"), live.signup("Bob")
 
