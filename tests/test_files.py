@@ -538,3 +538,19 @@ def test_every_image_mode_is_checked_reencoded_and_thumbnailed(mode: str, fmt: s
         assert opened(stored).format == fmt and len(opened(stored).getexif()) == 0
         thumb = opened(checked.thumbnail)
         assert thumb.format == fmt and max(thumb.size) == 320
+
+
+def test_storage_settings_are_read_and_checked() -> None:
+    from chatbox.files.storage import FileStorage
+    from config import ConfigError, build_config
+
+    defaults = build_config({"CHATBOX_ENV": "testing"})
+    assert defaults["STORAGE_BACKEND"] == "gridfs" and defaults["MAX_IMAGE_PIXELS"] == 40_000_000
+    assert defaults["STORAGE_QUOTA_MB"] == 1024
+    assert FileStorage.from_config(defaults).quota_bytes == 1024 * MIB
+    chosen = build_config({"CHATBOX_ENV": "testing", "STORAGE_BACKEND": "Disk", "STORAGE_QUOTA_MB": "0"})
+    storage = FileStorage.from_config(chosen)
+    assert storage.backend == "disk" and storage.quota_bytes is None  # 0: no quota
+    for name, value in (("STORAGE_BACKEND", "s3"), ("MAX_IMAGE_PIXELS", "0"), ("STORAGE_QUOTA_MB", "-1")):
+        with pytest.raises(ConfigError, match=name):
+            build_config({"CHATBOX_ENV": "testing", name: value})
