@@ -45,10 +45,11 @@ class PreparedUpload:
     width: int | None = None
     height: int | None = None
     thumbnail: bytes | None = None
-    _open: list[BinaryIO] = field(default_factory=list)
+    # Temporary files to close once stored or refused (the spooled upload, a re-encoding).
+    temp_files: list[BinaryIO] = field(default_factory=list)
 
     def close(self) -> None:
-        for stream in self._open:
+        for stream in self.temp_files:
             stream.close()
 
 
@@ -70,7 +71,7 @@ def prepare_upload(storage: FileStorage, stream: BinaryIO, filename: str, images
         except UnsupportedFileType as exc:
             raise ApiError(415, str(exc), "unsupported_file_type") from exc
         prepared = PreparedUpload(file_type, _display_name(filename, file_type.extension), spooled, size)
-        prepared._open.append(spooled)
+        prepared.temp_files.append(spooled)
         if file_type.kind == "image":
             _check_image(storage, prepared)
         return prepared
@@ -103,7 +104,7 @@ def _check_image(storage: FileStorage, prepared: PreparedUpload) -> None:
         extension = prepared.file_type.extension.upper()
         raise ApiError(415, f"The file is not a valid {extension} image.", "unsupported_file_type") from exc
     if image.reencoded:
-        prepared._open.append(image.content)
+        prepared.temp_files.append(image.content)
     prepared.content, prepared.size = image.content, image.size
     prepared.width, prepared.height, prepared.thumbnail = image.width, image.height, image.thumbnail
 
