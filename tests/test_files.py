@@ -554,3 +554,31 @@ def test_storage_settings_are_read_and_checked() -> None:
     for name, value in (("STORAGE_BACKEND", "s3"), ("MAX_IMAGE_PIXELS", "0"), ("STORAGE_QUOTA_MB", "-1")):
         with pytest.raises(ConfigError, match=name):
             build_config({"CHATBOX_ENV": "testing", name: value})
+
+
+def test_a_retry_that_loses_the_race_keeps_none_of_its_files(
+    app: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sends with one clientMessageId at once: both pass the early retry check and store their
+    files; the unique index lets one message in, and the other request's files must not stay behind."""
+    from bson import ObjectId
+
+    from chatbox.messages import service
+    from chatbox.models import StorageUsage
+
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    first = send_files(api, alice, bob, clientMessageId="same", file=(io.BytesIO(pdf_of(50_000)), "a.pdf"))
+    assert first.status_code == 201
+    counts = stored_counts(app)
+    real = service._existing_send
+    calls: list[int] = []
+
+    def misses_the_first_time(*args: Any) -> Any:
+        calls.append(1)
+        return [] if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(service, "_existing_send", misses_the_first_time)
+    retry = send_files(api, alice, bob, clientMessageId="same", file=(io.BytesIO(pdf_of(50_000)), "a.pdf"))
+    assert retry.status_code == 200 and retry.get_json()["_id"] == first.get_json()["_id"]
+    assert stored_counts(app) == counts
+    assert StorageUsage.used_by(ObjectId(alice.id)) == 50_000

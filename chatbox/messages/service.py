@@ -144,10 +144,14 @@ def send_message(
 
     stored = _store_uploads(rt, sender, [*images, *([file] if file else [])])
     try:
-        return _create_messages(rt, sender, receiver, chat, text, client_message_id, stored, origin_sid)
+        result = _create_messages(rt, sender, receiver, chat, text, client_message_id, stored, origin_sid)
     except Exception:
         delete_stored_files(rt.storage, [s.id for s in stored])
         raise
+    if not result.created:
+        # A concurrent send with the same clientMessageId won: its files are the message's, not ours.
+        delete_stored_files(rt.storage, [s.id for s in stored])
+    return result
 
 
 def _create_messages(
