@@ -140,6 +140,10 @@ def test_byte_ranges_resume_a_download(app: Any, api: ApiClient) -> None:
     outside = api.get(url, bob, headers={"Range": f"bytes={size}-"})
     assert outside.status_code == 416 and outside.headers["Content-Range"] == f"bytes */{size}"
     assert outside.get_json()["code"] == "requested_range_not_satisfiable" and outside.get_json()["message"]
+    # What is not one byte range is ignored: the whole file.
+    for header in ("bytes=0-1,5-6", "items=0-5", "garbage"):
+        whole = api.get(url, bob, headers={"Range": header})
+        assert whole.status_code == 200 and whole.data == content, header
     # If-Range with a stale validator gives the whole file, with the current one the range.
     etag = api.get(url, bob).headers["ETag"]
     assert api.get(url, bob, headers={"Range": "bytes=0-9", "If-Range": '"stale"'}).status_code == 200

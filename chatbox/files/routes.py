@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Response, request, send_file
+from werkzeug.http import parse_range_header
 from werkzeug.wsgi import FileWrapper
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 from chatbox.api import Blueprint
 from chatbox.auth.guard import auth_required, current_user
@@ -41,6 +47,20 @@ RANGE_RESPONSES = {
 SEND_BUFFER_BYTES = 255 * 1024
 
 
+def _servable_range() -> WSGIEnvironment:
+    """The request's environ, without a Range header that is not one byte range: such a header is
+    ignored (the whole file, 200), as HTTP allows, rather than refused. A single byte range outside
+    the file stays a 416."""
+    environ = request.environ
+    header = environ.get("HTTP_RANGE")
+    if header is None:
+        return environ
+    parsed = parse_range_header(header)
+    if parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1:
+        return environ
+    return {key: value for key, value in environ.items() if key != "HTTP_RANGE"}
+
+
 def _send(opened: OpenedFile, etag: str, download_name: str, mime_type: str, inline: bool) -> Response:
     """Stream the file with Content-Length, ETag and Last-Modified; answer 304 and byte ranges (206,
     or 416 for a range outside the file) through Werkzeug's conditional handling."""
@@ -59,7 +79,7 @@ def _send(opened: OpenedFile, etag: str, download_name: str, mime_type: str, inl
         # start (a GridFS file fetches only the chunks it needs), in reads of one GridFS chunk.
         response.response = FileWrapper(opened.stream, SEND_BUFFER_BYTES)
         response.content_length = opened.length
-        response = response.make_conditional(request.environ, accept_ranges=True, complete_length=opened.length)
+        response = response.make_conditional(_servable_range(), accept_ranges=True, complete_length=opened.length)
     except BaseException:
         opened.stream.close()
         raise
