@@ -4,9 +4,11 @@ Pillow (decode, pixel cap, EXIF, thumbnails), the per-user quota, and the disk-t
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import os
 import struct
+import tracemalloc
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -153,15 +155,26 @@ def test_byte_ranges_resume_a_download(app: Any, api: ApiClient) -> None:
     assert api.get(url, api.signup("Eve"), headers={"Range": "bytes=0-9"}).status_code == 403
 
 
-def test_a_large_file_is_streamed_in_pieces(app: Any, api: ApiClient) -> None:
+def test_a_large_file_is_streamed_in_pieces_never_held_whole(app: Any, api: ApiClient) -> None:
     alice, bob = api.signup("Alice"), api.signup("Bob")
-    content = PDF + b"x" * (3 * MIB)
+    content = PDF + os.urandom(20 * MIB)
     url = send_files(api, alice, bob, file=(io.BytesIO(content), "big.pdf")).get_json()["file"]
-    response = api.get(url, bob, buffered=False)
-    pieces = list(response.response)
-    response.close()
-    assert b"".join(pieces) == content
-    assert len(pieces) > 10 and max(len(p) for p in pieces) <= 255 * 1024
+    digest, received, sizes = hashlib.sha256(), 0, []
+    tracemalloc.start()
+    try:
+        response = api.get(url, bob, buffered=False)
+        for piece in response.response:
+            digest.update(piece)
+            received += len(piece)
+            sizes.append(len(piece))
+        response.close()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received == len(content) and digest.digest() == hashlib.sha256(content).digest()
+    assert len(sizes) > 50 and max(sizes) <= 255 * 1024
+    # Serving 20 MB allocated a few chunks' worth at a time, never the file.
+    assert peak < 4 * MIB, peak
 
 
 # --- image checks -----------------------------------------------------------------------------------
