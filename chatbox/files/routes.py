@@ -6,13 +6,13 @@ from flask import Response, request, send_file
 from werkzeug.http import parse_range_header
 from werkzeug.wsgi import FileWrapper
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
-
 from chatbox.api import Blueprint
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.files.service import OpenedFile, readable_file
 from chatbox.runtime import runtime
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 blp = Blueprint("files", __name__, url_prefix="/api/files", description="Uploaded files")
 
