@@ -124,6 +124,13 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # How often each process drops sockets whose token was revoked or outdated elsewhere.
         "SESSION_SWEEP_SECONDS": _int(environ, "SESSION_SWEEP_SECONDS", 5),
         "MESSAGE_TEXT_MAX": 5000,
+        # Message lifecycle: how long after sending its sender may edit / delete a message for
+        # everyone (0 turns that off); a reply's preview length; forward targets; a reaction's size.
+        "EDIT_WINDOW_MINUTES": _int(environ, "EDIT_WINDOW_MINUTES", 15),
+        "DELETE_WINDOW_HOURS": _int(environ, "DELETE_WINDOW_HOURS", 48),
+        "REPLY_PREVIEW_CHARS": 100,
+        "FORWARD_MAX_TARGETS": 5,
+        "REACTION_MAX_CODE_POINTS": 16,
         "SEARCH_QUERY_MAX": 100,
         "CLIENT_MESSAGE_ID_MAX": 64,
         "PAGE_DEFAULT": 50,

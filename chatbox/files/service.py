@@ -24,6 +24,7 @@ from chatbox.files.sniffing import IMAGE_MIME_TO_EXTENSION, FileType, Unsupporte
 from chatbox.files.storage import BACKEND_DISK, BACKEND_GRIDFS, BlobMissing, BlobStore, FileStorage, TooLarge
 from chatbox.models import Chat, StorageUsage, StoredFile, User
 from chatbox.models.ids import parse_object_id
+from chatbox.models.message import chats_sharing_file
 from chatbox.models.stored_file import PURPOSE_AVATAR
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
@@ -235,14 +236,16 @@ class OpenedFile:
 
 def readable_file(storage: FileStorage, user: User, file_id: str, thumbnail: bool = False) -> OpenedFile:
     """The file (or its thumbnail), opened for reading, if `user` may read it: the uploader, the
-    participants of the file's chat, or anyone signed in for a profile picture."""
+    participants of a chat with a message that carries it (forwards share files), or anyone signed in
+    for a profile picture."""
     oid = parse_object_id(file_id)
     record = StoredFile.objects(id=oid).first() if oid else None
     if record is None:
         raise not_found("No such file.")
     allowed = record.uploader_id == user.id or record.purpose == PURPOSE_AVATAR
-    if not allowed and record.chat_id is not None:
-        allowed = Chat.objects(id=record.chat_id, participants=user.id).count() > 0
+    if not allowed:
+        # Attached to a message of a chat the user is in (forwards share files between chats).
+        allowed = Chat.objects(id__in=chats_sharing_file(record.id), participants=user.id).count() > 0
     if not allowed:
         raise forbidden("You may not read this file.")
     name = record.thumb_storage_name if thumbnail else record.storage_name

@@ -20,13 +20,11 @@ def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] |
     pinned = set(me.pinned_chats) if pinned is None else pinned
     other_ids = [c.other_participant(me.id) for c in chats]
     users = {u.id: u for u in User.objects(id__in=other_ids)}
-    visible_last = [
-        c.last_message_id
-        for c in chats
-        if c.last_message_id is not None
-        and (c.cleared_mark_for(me.id) is None or c.last_message_id > c.cleared_mark_for(me.id))
-    ]
-    last_messages = {m.id: m for m in Message.objects(id__in=visible_last)}
+    # The chat's newest message, and where I deleted that one for me, the newest I still see.
+    wanted = [c.last_message_id for c in chats if c.last_message_id is not None]
+    wanted += [ObjectId(c.preview_for[str(me.id)]) for c in chats if (c.preview_for or {}).get(str(me.id))]
+    fetched = {m.id: m for m in Message.objects(id__in=wanted)}
+    last_messages = {c.id: _preview_message(me, c, fetched) for c in chats}
     unread = unread_counts(me, chats)
     visible = presence_visible(me, list(users.values()))
     online = rt.presence.online_among([str(i) for i in visible])
@@ -35,7 +33,7 @@ def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] |
         other = users.get(other_id)
         if other is None:
             continue
-        last = last_messages.get(chat.last_message_id) if chat.last_message_id else None
+        last = last_messages.get(chat.id)
         items.append(
             {
                 "_id": str(chat.id),
@@ -51,6 +49,36 @@ def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] |
     return items
 
 
+def _shown(me: User, chat: Chat, message: Message | None) -> bool:
+    mark = chat.cleared_mark_for(me.id)
+    return message is not None and not message.hidden_from(me.id) and (mark is None or message.id > mark)
+
+
+def _preview_message(me: User, chat: Chat, fetched: dict[ObjectId, Message]) -> Message | None:
+    """The chat list's lastMessage for me: the chat's newest message, or, when I deleted that one for
+    me, the newest one I still see (remembered when I deleted it; looked up here only if that one is
+    gone too, which takes two deletes racing)."""
+    if chat.last_message_id is None:
+        return None
+    newest = fetched.get(chat.last_message_id)
+    if newest is None or not newest.hidden_from(me.id):
+        return newest if _shown(me, chat, newest) else None
+    remembered = (chat.preview_for or {}).get(str(me.id))
+    candidate = fetched.get(ObjectId(remembered)) if remembered else None
+    if _shown(me, chat, candidate):
+        return candidate
+    return newest_shown(me, chat)
+
+
+def newest_shown(me: User, chat: Chat) -> Message | None:
+    """The newest message of the chat that I still see (index: chat, -id)."""
+    query: dict[str, Any] = {"chat_id": chat.id, "hidden_for__ne": me.id}
+    mark = chat.cleared_mark_for(me.id)
+    if mark is not None:
+        query["id__gt"] = mark
+    return Message.objects(**query).order_by("-id").first()
+
+
 UNREAD_STATUSES = [STATUS_SENT, STATUS_DELIVERED]  # an $in, not a $ne: tight index bounds
 
 
@@ -64,7 +92,16 @@ def unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
             condition["_id"] = {"$gt": mark}
         per_chat.append(condition)
     pipeline = [
-        {"$match": {"receiverId": me.id, "status": {"$in": UNREAD_STATUSES}, "$or": per_chat}},
+        {
+            "$match": {
+                "receiverId": me.id,
+                "status": {"$in": UNREAD_STATUSES},
+                "$or": per_chat,
+                # deleted for everyone, or for me: no longer unread
+                "deletedAt": None,
+                "hiddenFor": {"$ne": me.id},
+            }
+        },
         {"$group": {"_id": "$chatId", "count": {"$sum": 1}}},
     ]
     return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}

@@ -7,7 +7,7 @@ from flask import Response, jsonify
 from chatbox.api import Blueprint, PageArgs
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.auth.schemas import PublicUserSchema
-from chatbox.messages import schemas, service
+from chatbox.messages import lifecycle, schemas, service
 from chatbox.messages.service import Upload
 from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
 from chatbox.runtime import runtime
@@ -75,7 +75,7 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 @blp.body(json=schemas.SendJsonSchema, multipart=schemas.SendMultipartSchema)
 @blp.response(201, schemas.SENT_MESSAGES, description="The new message; an array of messages for several images")
 @blp.alt_response(200, schema=schemas.SENT_MESSAGES, description="A retry with a known clientMessageId")
-@blp.error(400, "Empty or too long text, too many images, or sending to myself")
+@blp.error(400, "Empty or too long text, too many images, sending to myself, or a bad replyTo (invalid_reply)")
 @blp.error(403, "Blocked either way (code: blocked)")
 @blp.error(404, "Unknown or deactivated receiver")
 @blp.error(
@@ -91,7 +91,14 @@ def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
     upload = (files.get("file") or [None])[0]
     file = Upload(upload.stream, upload.filename or "") if upload is not None else None
     result = service.send_message(
-        runtime(), current_user(), user_id, body.get("text"), body.get("clientMessageId"), images, file
+        runtime(),
+        current_user(),
+        user_id,
+        body.get("text"),
+        body.get("clientMessageId"),
+        images,
+        file,
+        reply_to=body.get("replyTo"),
     )
     payload = [m.to_dict() for m in result.messages]
     response = jsonify(payload if len(payload) > 1 else payload[0])
@@ -117,6 +124,70 @@ def read(message_id: str) -> dict[str, Any]:
 @blp.secured()
 def clear(user_id: str) -> dict[str, Any]:
     return {"cleared": True, "deleted": service.clear_chat(runtime(), current_user(), user_id)}
+
+
+@blp.route("/<message_id>", methods=["PATCH"])
+@auth_required
+@blp.arguments(schemas.EditSchema)
+@blp.response(200, schemas.MessageSchema, description="The edited message")
+@blp.error(400, "Empty or too long text")
+@blp.error(403, "Not the sender (not_sender), too late (edit_window_passed), or blocked either way (blocked)")
+@blp.error(404, "Unknown message, or not one I can see (message_not_found)")
+@blp.error(409, "The message was deleted (message_deleted)")
+@blp.secured()
+def edit(body: dict[str, Any], message_id: str) -> Response:
+    return jsonify(lifecycle.edit_message(runtime(), current_user(), message_id, body["text"]).to_dict())
+
+
+@blp.route("/<message_id>", methods=["DELETE"])
+@auth_required
+@blp.arguments(schemas.DeleteArgs, location="query")
+@blp.response(200, schemas.DeleteResultSchema)
+@blp.error(400, "for missing or not everyone / me (validation_error)")
+@blp.error(403, "for=everyone: not the sender (not_sender) or too late (delete_window_passed)")
+@blp.error(404, "Unknown message, or not one of my chats (message_not_found)")
+@blp.secured()
+def delete(args: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return {"deleted": lifecycle.delete_message(runtime(), current_user(), message_id, args["scope"])}
+
+
+@blp.route("/<message_id>/reactions", methods=["PUT"])
+@auth_required
+@blp.arguments(schemas.ReactSchema)
+@blp.response(200, schemas.ReactionsResultSchema, description="The message's reactions, most used first")
+@blp.error(400, "Not exactly one emoji (invalid_emoji)")
+@blp.error(403, "Blocked either way (blocked)")
+@blp.error(404, "Unknown message, or not one I can see (message_not_found)")
+@blp.error(409, "The message was deleted (message_deleted)")
+@blp.secured()
+def react(body: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return lifecycle.react(runtime(), current_user(), message_id, body["emoji"]).to_dict()
+
+
+@blp.route("/<message_id>/reactions", methods=["DELETE"])
+@auth_required
+@blp.response(200, schemas.ReactionsResultSchema, description="The message's reactions, mine removed")
+@blp.error(404, "Unknown message, or not one I can see (message_not_found)")
+@blp.secured()
+def unreact(message_id: str) -> dict[str, Any]:
+    return lifecycle.unreact(runtime(), current_user(), message_id).to_dict()
+
+
+@blp.route("/<message_id>/forward", methods=["POST"])
+@auth_required
+@blp.arguments(schemas.ForwardSchema)
+@blp.response(201, schemas.MessageSchema(many=True), description="One new message per target, in the order given")
+@blp.error(400, "Not 1-5 targets, or a target is myself; details.targets names every refused target")
+@blp.error(403, "A target is blocked either way (blocked); details.targets")
+@blp.error(404, "Unknown message (message_not_found), or an unknown target (user_not_found, chat_not_found)")
+@blp.error(409, "The message was deleted (message_deleted)")
+@blp.error(429, "Too many messages")
+@blp.secured()
+def forward(body: dict[str, Any], message_id: str) -> Response:
+    copies = lifecycle.forward_message(runtime(), current_user(), message_id, body["to"], body["chatIds"])
+    response = jsonify([m.to_dict() for m in copies])
+    response.status_code = 201
+    return response
 
 
 @blp.route("/<user_id>")

@@ -2,16 +2,23 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from chatbox.api import BaseSchema, PageArgs, object_id, timestamp
+from chatbox.api import BaseSchema, ObjectIdString, PageArgs, object_id, timestamp
 from chatbox.auth.schemas import PublicUserSchema
 
 CLIENT_MESSAGE_ID = {"load_default": None, "allow_none": True, "validate": ma.validate.Length(min=1, max=64)}
+# Checked by the send itself: anything but the id of a message of this chat I can see is invalid_reply.
+REPLY_TO = {
+    "load_default": None,
+    "allow_none": True,
+    "metadata": {"description": "Id of the message this one answers (a message of the same chat)"},
+}
 
 
 class SendJsonSchema(BaseSchema):
     # Length is a sending rule (5000 after trimming, text_too_long); the body size cap bounds the rest.
     text = ma.fields.String(load_default="")
     clientMessageId = ma.fields.String(**CLIENT_MESSAGE_ID)
+    replyTo = ma.fields.String(**REPLY_TO)
 
 
 class SendFilesSchema(BaseSchema):
@@ -28,6 +35,7 @@ class SendMultipartSchema(BaseSchema):
 
     text = ma.fields.String(metadata={"description": "1 to 5000 characters after trimming"})
     clientMessageId = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    replyTo = ma.fields.String(metadata=REPLY_TO["metadata"])
     images = ma.fields.List(
         ma.fields.Raw(metadata={"type": "string", "format": "binary"}),
         validate=ma.validate.Length(max=10),
@@ -64,6 +72,20 @@ class AttachmentSchema(ma.Schema):
     )
 
 
+class ReplyPreviewSchema(ma.Schema):
+    _id = object_id(required=True)
+    senderId = object_id(required=True)
+    text = ma.fields.String(required=True, metadata={"description": "The quoted text's first 100 characters"})
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["text", "image", "file", "system"]))
+    deleted = ma.fields.Boolean(required=True)
+
+
+class ReactionSchema(ma.Schema):
+    emoji = ma.fields.String(required=True)
+    count = ma.fields.Integer(required=True)
+    userIds = ma.fields.List(object_id(), required=True)
+
+
 class MessageSchema(ma.Schema):
     _id = object_id(required=True)
     chatId = object_id(required=True)
@@ -79,6 +101,14 @@ class MessageSchema(ma.Schema):
     updatedAt = timestamp(required=True)
     deliveredAt = timestamp(allow_none=True, required=True)
     readAt = timestamp(allow_none=True, required=True)
+    editedAt = timestamp(allow_none=True, required=True)
+    deletedAt = timestamp(allow_none=True, required=True)
+    replyTo = ma.fields.Nested(ReplyPreviewSchema, allow_none=True, required=True)
+    reactions = ma.fields.List(
+        ma.fields.Nested(ReactionSchema), required=True, metadata={"description": "Most used first"}
+    )
+    forwarded = ma.fields.Boolean(required=True)
+    system = ma.fields.Dict(allow_none=True, required=True, metadata={"description": "null (group system messages)"})
 
 
 # One message, or (several images) an array of them.
@@ -108,3 +138,37 @@ class ReadResultSchema(ma.Schema):
 class ClearResultSchema(ma.Schema):
     cleared = ma.fields.Boolean(required=True)
     deleted = ma.fields.Boolean(required=True)
+
+
+class EditSchema(BaseSchema):
+    text = ma.fields.String(
+        required=True, metadata={"description": "Send rules; may be empty on a message with attachments"}
+    )
+
+
+class DeleteArgs(BaseSchema):
+    scope = ma.fields.String(
+        data_key="for",
+        required=True,
+        validate=ma.validate.OneOf(["everyone", "me"]),
+        metadata={"description": "everyone (the sender, within the delete window) or me (hide it from me)"},
+    )
+
+
+class DeleteResultSchema(ma.Schema):
+    deleted = ma.fields.String(required=True, validate=ma.validate.OneOf(["everyone", "me"]))
+
+
+class ReactSchema(BaseSchema):
+    emoji = ma.fields.String(required=True, metadata={"description": "One emoji (one grapheme cluster)"})
+
+
+class ReactionsResultSchema(ma.Schema):
+    messageId = object_id(required=True)
+    chatId = object_id(required=True)
+    reactions = ma.fields.List(ma.fields.Nested(ReactionSchema), required=True)
+
+
+class ForwardSchema(BaseSchema):
+    to = ma.fields.List(ObjectIdString(), load_default=list, metadata={"description": "User ids"})
+    chatIds = ma.fields.List(ObjectIdString(), load_default=list, metadata={"description": "Chat ids"})

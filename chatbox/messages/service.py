@@ -13,10 +13,11 @@ from mongoengine import NotUniqueError, Q
 
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
 from chatbox.files.service import PreparedUpload, close_all, delete_stored_files, prepare_upload, store_prepared
+from chatbox.messages import replies
 from chatbox.messages.presenting import chat_items
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
 from chatbox.models.ids import iso, parse_object_id, utcnow
-from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
+from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT, files_still_attached
 from chatbox.models.stored_file import PURPOSE_ATTACHMENT
 from chatbox.pagination import Page, decode_cursor, encode_cursor
 from chatbox.realtime import events
@@ -37,7 +38,7 @@ class SendResult:
     created: bool
 
 
-def _clean_text(rt: Runtime, text: str | None, has_attachments: bool) -> str:
+def clean_text(rt: Runtime, text: str | None, has_attachments: bool) -> str:
     text = (text or "").strip()
     limit = rt.config["MESSAGE_TEXT_MAX"]
     if len(text) > limit:
@@ -117,8 +118,10 @@ def send_message(
     images: list[Upload] | None = None,
     file: Upload | None = None,
     origin_sid: str | None = None,
+    reply_to: str | None = None,
 ) -> SendResult:
-    """Validate, store and announce one send (one message, or one per image)."""
+    """Validate, store and announce one send (one message, or one per image; `reply_to` quotes a
+    message of the chat, shown on the first)."""
     images = images or []
     try:
         rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(sender.id))
@@ -126,7 +129,7 @@ def send_message(
             raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
         receiver = find_other_user(sender, receiver_id, require_active=True)
         ensure_not_blocked(sender, receiver)
-        text = _clean_text(rt, text, bool(images or file))
+        text = clean_text(rt, text, bool(images or file))
     except ApiError:
         # A retry of a send that was stored gets that message, whatever would refuse a new send now.
         existing = _existing_send(sender, client_message_id, receiver_id) if client_message_id else []
@@ -134,6 +137,15 @@ def send_message(
             return SendResult(existing, created=False)
         raise
     chat = find_chat(sender, receiver)
+    quoted = None
+    if reply_to is not None:
+        try:
+            quoted = replies.quoted_message(sender, chat, reply_to)
+        except ApiError:
+            existing = _existing_send(sender, client_message_id, receiver_id) if client_message_id else []
+            if existing:
+                return SendResult(existing, created=False)
+            raise
     # A retry is caught by the unique (sender, clientMessageId) index at insert, saving a query on
     # most sends; look first only where that insert would come too late: after storing uploads, or
     # after creating a chat that would then stay empty.
@@ -144,7 +156,7 @@ def send_message(
 
     stored = _store_uploads(rt, sender, [*images, *([file] if file else [])])
     try:
-        result = _create_messages(rt, sender, receiver, chat, text, client_message_id, stored, origin_sid)
+        result = _create_messages(rt, sender, receiver, chat, text, client_message_id, stored, origin_sid, quoted)
     except Exception:
         delete_stored_files(rt.storage, [s.id for s in stored])
         raise
@@ -163,6 +175,7 @@ def _create_messages(
     client_message_id: str | None,
     stored: list[StoredFile],
     origin_sid: str | None,
+    quoted: Message | None = None,
 ) -> SendResult:
     images = [s for s in stored if s.kind == "image"]
     others = [s for s in stored if s.kind != "image"]
@@ -173,6 +186,7 @@ def _create_messages(
         chat, _created = create_chat(sender, receiver)
     viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
     now = utcnow()
+    chars = rt.config["REPLY_PREVIEW_CHARS"]
     ids = [ObjectId() for _ in groups]
     messages: list[Message] = []
     for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
@@ -187,6 +201,7 @@ def _create_messages(
             # Only the first message carries the client's id; the others point at it through batch_id.
             client_message_id=client_message_id if index == 0 else None,
             batch_id=ids[0] if len(ids) > 1 else None,
+            reply_to=replies.preview_of(quoted, chars) if quoted is not None and index == 0 else None,
             created_at=now,
             updated_at=now,
             delivered_at=now if viewing else None,
@@ -202,7 +217,23 @@ def _create_messages(
         messages.append(message)
     if stored:
         StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
+    if quoted is not None:
+        replies.catch_up(messages[0], quoted.id, chars)
+    announce_messages(rt, sender, receiver, chat, messages, viewing, now, origin_sid)
+    return SendResult(messages, created=True)
 
+
+def announce_messages(
+    rt: Runtime,
+    sender: User,
+    receiver: User,
+    chat: Chat,
+    messages: list[Message],
+    viewing: bool,
+    now: datetime,
+    origin_sid: str | None = None,
+) -> None:
+    """Stored messages of one send: into the chat's summary, out to both users, read if being viewed."""
     # new-chat goes with the chat's first stored message (not with the chat document, which a failed
     # or racing first send may have created).
     first = _record_in_chat(chat, messages)
@@ -214,7 +245,6 @@ def _create_messages(
         # so that the sender's receipts come in order.
         _read_up_to(rt, receiver, chat, sender.id, messages[-1].id, sender=sender)
         events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
-    return SendResult(messages, created=True)
 
 
 def _record_in_chat(chat: Chat, messages: list[Message]) -> bool:
@@ -367,13 +397,18 @@ def _visible_to(me: User, chat: Chat) -> Q:
     return query
 
 
+def shown_to(me: User, chat: Chat) -> Q:
+    """What my history shows: not cleared by me and not deleted for me (tombstones stay)."""
+    return _visible_to(me, chat) & Q(hidden_for__ne=me.id)
+
+
 def history(me: User, other_id: str, limit: int, cursor: str | None) -> Page:
     """The newest page (or the page before the cursor), oldest first within the page."""
     before = _before_cursor(cursor)
     _other, chat = _chat_with(me, other_id)
     if chat is None:
         return Page([], None)
-    query = _visible_to(me, chat)
+    query = shown_to(me, chat)
     if before is not None:
         query &= Q(id__lt=before)
     rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
@@ -392,7 +427,7 @@ def search(me: User, other_id: str, text: str, limit: int, cursor: str | None) -
     _other, chat = _chat_with(me, other_id)
     if chat is None:
         return Page([], None)
-    query = _visible_to(me, chat) & Q(text=re.compile(re.escape(text), re.IGNORECASE))
+    query = shown_to(me, chat) & Q(deleted_at=None) & Q(text=re.compile(re.escape(text), re.IGNORECASE))
     if before is not None:
         query &= Q(id__lt=before)
     rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
@@ -414,9 +449,13 @@ def clear_chat(rt: Runtime, me: User, other_id: str) -> bool:
         return False
     both_cleared_up_to = min(m for m in marks if m is not None)
     doomed = Message.objects(chat_id=chat.id, id__lte=both_cleared_up_to)
-    file_ids = [a.file_id for m in doomed.only("attachments") for a in m.attachments]
+    gone = list(doomed.only("id", "attachments"))
+    file_ids = list({a.file_id for m in gone for a in m.attachments})
     deleted = doomed.delete()
-    delete_stored_files(rt.storage, file_ids)
+    # Replies elsewhere that quote them show them as deleted; files forwarded elsewhere stay.
+    replies.quoted_deleted([m.id for m in gone])
+    kept = files_still_attached(file_ids)
+    delete_stored_files(rt.storage, [f for f in file_ids if f not in kept])
     return bool(deleted)
 
 

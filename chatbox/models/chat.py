@@ -31,6 +31,9 @@ class Chat(Document):
     last_message_at = DateTimeField(db_field="lastMessageAt", default=utcnow)
     # userId -> id of the newest message that user cleared; older ones are hidden from them
     cleared_up_to = DictField(db_field="clearedUpTo")
+    # userId -> id of the newest message that user still sees, kept when they delete for themselves
+    # the chat's newest message (their chat-list preview falls back to it)
+    preview_for = DictField(db_field="previewFor")
     created_at = DateTimeField(db_field="createdAt", default=utcnow)
 
     def other_participant(self, user_id: ObjectId) -> ObjectId:

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bson import ObjectId
 from mongoengine import (
+    BooleanField,
     DateTimeField,
+    DictField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
@@ -48,6 +51,40 @@ class Attachment(EmbeddedDocument):
         }
 
 
+class ReplyPreview(EmbeddedDocument):
+    """What a reply shows of the message it quotes; kept in step when that message is edited or deleted."""
+
+    message_id = ObjectIdField(db_field="_id", required=True)
+    sender_id = ObjectIdField(db_field="senderId", required=True)
+    text = StringField(default="")
+    kind = StringField(required=True, choices=("text", "image", "file", "system"))
+    deleted = BooleanField(default=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "_id": str(self.message_id),
+            "senderId": str(self.sender_id),
+            "text": self.text or "",
+            "kind": self.kind,
+            "deleted": bool(self.deleted),
+        }
+
+
+def reactions_summary(stored: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """`{userId: {emoji, at}}` as the contract shows it: `[{emoji, count, userIds}]`, most used first
+    (ties: the emoji first used earliest), each emoji's users in the order they reacted."""
+    by_emoji: dict[str, list[tuple[Any, str]]] = {}
+    for user_id, entry in (stored or {}).items():
+        if isinstance(entry, dict) and isinstance(entry.get("emoji"), str):
+            by_emoji.setdefault(entry["emoji"], []).append((entry.get("at"), user_id))
+    groups = []
+    for emoji, reactors in by_emoji.items():
+        reactors.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1]))
+        groups.append((emoji, reactors))
+    groups.sort(key=lambda g: (-len(g[1]), g[1][0][0] is None, g[1][0][0] or 0, g[0]))
+    return [{"emoji": emoji, "count": len(reactors), "userIds": [u for _, u in reactors]} for emoji, reactors in groups]
+
+
 class Message(Document):
     meta = {
         "collection": "messages",
@@ -59,6 +96,10 @@ class Message(Document):
             {"fields": ["batch_id"], "partialFilterExpression": {"batchId": {"$type": "objectId"}}},
             # delivery on connect: everything waiting for me
             {"fields": ["receiver_id", "status"]},
+            # files shared between messages (forwards): who still refers to a file, who may read it
+            {"fields": ["attachments.file_id"], "sparse": True},
+            # replies to a message, whose previews follow its edits and deletion
+            {"fields": ["reply_to.message_id"], "sparse": True},
             # idempotent sends: one message per (sender, clientMessageId)
             {
                 "fields": ["sender_id", "client_message_id"],
@@ -81,6 +122,27 @@ class Message(Document):
     updated_at = DateTimeField(db_field="updatedAt", default=utcnow)
     delivered_at = DateTimeField(db_field="deliveredAt", null=True)
     read_at = DateTimeField(db_field="readAt", null=True)
+    # Message lifecycle. Documents stored before these fields existed read as the defaults.
+    edited_at = DateTimeField(db_field="editedAt", null=True)
+    deleted_at = DateTimeField(db_field="deletedAt", null=True)
+    reply_to = EmbeddedDocumentField(ReplyPreview, db_field="replyTo", null=True)
+    # userId -> {emoji, at}: one reaction per user, set and removed atomically by key.
+    reactions = DictField(default=dict)
+    forwarded = BooleanField(default=False)
+    # Users who deleted this message for themselves only.
+    hidden_for = ListField(ObjectIdField(), db_field="hiddenFor")
+    system = DictField(null=True, default=None)
+
+    @property
+    def kind(self) -> str:
+        """`system`, `image` (an image attachment), `file` (another attachment) or `text`."""
+        if self.system:
+            return "system"
+        kinds = {a.kind for a in self.attachments}
+        return "image" if "image" in kinds else "file" if "file" in kinds else "text"
+
+    def hidden_from(self, user_id: ObjectId) -> bool:
+        return user_id in (self.hidden_for or [])
 
     def to_dict(self) -> dict[str, Any]:
         attachments = [a.to_dict() for a in self.attachments]
@@ -101,4 +163,24 @@ class Message(Document):
             "updatedAt": iso(self.updated_at),
             "deliveredAt": iso(self.delivered_at),
             "readAt": iso(self.read_at),
+            "editedAt": iso(self.edited_at),
+            "deletedAt": iso(self.deleted_at),
+            "replyTo": self.reply_to.to_dict() if self.reply_to else None,
+            "reactions": reactions_summary(self.reactions),
+            "forwarded": bool(self.forwarded),
+            "system": self.system or None,
         }
+
+
+def files_still_attached(file_ids: list[ObjectId]) -> set[ObjectId]:
+    """Those of `file_ids` that some message still carries (forwards share their files)."""
+    if not file_ids:
+        return set()
+    rows = Message.objects(attachments__file_id__in=file_ids).only("attachments")
+    wanted = set(file_ids)
+    return {a.file_id for m in rows for a in m.attachments if a.file_id in wanted}
+
+
+def chats_sharing_file(file_id: ObjectId) -> list[ObjectId]:
+    """The chats with a message that carries this file."""
+    return list(Message.objects(attachments__file_id=file_id).distinct("chat_id"))

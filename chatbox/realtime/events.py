@@ -109,3 +109,30 @@ def block_changed(rt: Runtime, me: User, other: User) -> None:
 
 def typing(rt: Runtime, me: User, other: User, started: bool) -> None:
     rt.notifier.to_user(other.id, "typing" if started else "stop-typing", {"from": str(me.id)})
+
+
+# Message lifecycle: one call per user concerned (every participant of the message's chat, across a
+# block too: what they get only reflects what they already had). Never a push.
+
+
+def message_updated(rt: Runtime, chat: Chat, message: Message) -> None:
+    payload = message.to_dict()
+    for user_id in chat.participants:
+        rt.notifier.to_user(user_id, "message-updated", payload)
+
+
+def message_deleted(rt: Runtime, chat: Chat, message: Message) -> None:
+    payload = {"messageId": str(message.id), "chatId": str(chat.id), "deletedAt": iso(message.deleted_at)}
+    for user_id in chat.participants:
+        rt.notifier.to_user(user_id, "message-deleted", payload)
+
+
+def message_deleted_for_me(rt: Runtime, me: User, message: Message) -> None:
+    payload = {"messageId": str(message.id), "chatId": str(message.chat_id), "forMe": True}
+    rt.notifier.to_user(me.id, "message-deleted", payload)
+
+
+def message_reactions(rt: Runtime, chat: Chat, message: Message) -> None:
+    payload = {"messageId": str(message.id), "chatId": str(chat.id), "reactions": message.to_dict()["reactions"]}
+    for user_id in chat.participants:
+        rt.notifier.to_user(user_id, "message-reactions", payload)

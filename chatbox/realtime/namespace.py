@@ -174,7 +174,13 @@ class ChatNamespace(socketio.Namespace):
     def on_new_message(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
             result = messages.send_message(
-                self.rt, user, payload["to"], payload["text"], payload["clientMessageId"], origin_sid=sid
+                self.rt,
+                user,
+                payload["to"],
+                payload["text"],
+                payload["clientMessageId"],
+                origin_sid=sid,
+                reply_to=payload["replyTo"],
             )
             return {"message": result.messages[0].to_dict()}
 

@@ -9,6 +9,8 @@ class NewMessageEvent(BaseSchema):
     to = ObjectIdString(required=True)
     text = ma.fields.String(load_default="")
     clientMessageId = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=64))
+    # Checked by the send (invalid_reply), like REST's.
+    replyTo = ma.fields.String(load_default=None, allow_none=True)
 
 
 class ToUserEvent(BaseSchema):

@@ -1,0 +1,253 @@
+"""Message lifecycle actions: edit, delete for everyone or for me, react, forward.
+
+Each action checks (messages.rules), stores with one atomic conditional update (never a read, then a
+write of what was read), and announces (realtime.events). Every change to a message is conditional on
+`deletedAt: null`, so a delete racing an edit, a reaction or a forward always wins cleanly: the
+tombstone never carries text, attachments or reactions written after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+
+from chatbox.errors import ApiError, bad_request
+from chatbox.files.service import delete_stored_files
+from chatbox.messages import replies, rules
+from chatbox.messages.emoji import is_reaction_emoji
+from chatbox.messages.presenting import newest_shown
+from chatbox.messages.service import announce_messages, clean_text, create_chat, find_chat
+from chatbox.models import Chat, Message, User
+from chatbox.models.ids import parse_object_id, utcnow
+from chatbox.models.message import STATUS_READ, STATUS_SENT, files_still_attached
+from chatbox.realtime import events
+from chatbox.runtime import Runtime
+from chatbox.users.service import ensure_not_blocked, find_other_user
+
+DELETE_FOR = ("everyone", "me")
+
+
+# --- edit -------------------------------------------------------------------------------------------
+
+
+def edit_message(rt: Runtime, me: User, message_id: str, text: str) -> Message:
+    """The sender changes the text, within EDIT_WINDOW_MINUTES; everyone in the chat hears of it."""
+    message, chat = rules.visible_message(me, message_id)
+    rules.ensure_sender(me, message)
+    rules.ensure_not_deleted(message)
+    rules.ensure_edit_window(rt.config, message)
+    rules.ensure_chat_open(me, chat)
+    text = clean_text(rt, text, bool(message.attachments))
+    if text == (message.text or ""):
+        return message  # nothing changes, nobody is told
+    now = utcnow()
+    # One $set of the whole text: two edits at once end with one of them, never a mix.
+    edited = Message.objects(id=message.id, deleted_at=None).modify(
+        new=True, set__text=text, set__edited_at=now, set__updated_at=now
+    )
+    if edited is None:
+        raise ApiError(409, "This message was deleted.", "message_deleted")
+    replies.quoted_edited(edited, rt.config["REPLY_PREVIEW_CHARS"])
+    events.message_updated(rt, chat, edited)
+    return edited
+
+
+# --- delete -----------------------------------------------------------------------------------------
+
+
+def delete_message(rt: Runtime, me: User, message_id: str, scope: object) -> str:
+    if scope not in DELETE_FOR:
+        raise bad_request(
+            "Say whom to delete the message for: ?for=everyone or ?for=me.",
+            "validation_error",
+            {"for": ["Must be one of: everyone, me."]},
+        )
+    if scope == "me":
+        delete_for_me(rt, me, message_id)
+    else:
+        delete_for_everyone(rt, me, message_id)
+    return str(scope)
+
+
+def delete_for_everyone(rt: Runtime, me: User, message_id: str) -> None:
+    """The sender takes a message back, within DELETE_WINDOW_HOURS: it stays as a tombstone. Allowed
+    across a block (it only removes content); a second delete changes nothing."""
+    message, chat = rules.visible_message(me, message_id)
+    rules.ensure_sender(me, message)
+    if message.deleted_at is not None:
+        return
+    rules.ensure_delete_window(rt.config, message)
+    now = utcnow()
+    before = Message.objects(id=message.id, deleted_at=None).modify(
+        new=False,
+        set__deleted_at=now,
+        set__updated_at=now,
+        set__text="",
+        set__attachments=[],
+        set__reactions={},
+    )
+    if before is None:
+        return  # a delete at the same time got there first
+    replies.quoted_deleted([message.id])
+    file_ids = list({a.file_id for a in before.attachments})
+    kept = files_still_attached(file_ids)
+    delete_stored_files(rt.storage, [f for f in file_ids if f not in kept])
+    before.deleted_at = now
+    events.message_deleted(rt, chat, before)
+
+
+def delete_for_me(rt: Runtime, me: User, message_id: str) -> None:
+    """Hide a message from my own history, search, unread count and chat-list preview."""
+    message, chat = rules.participant_message(me, message_id)
+    changed = Message.objects(id=message.id).update_one(add_to_set__hidden_for=me.id)
+    if not changed or message.hidden_from(me.id):
+        return
+    # My chat-list preview falls back to the newest message I still see.
+    fallback = newest_shown(me, chat)
+    Chat.objects(id=chat.id).update_one(
+        **{f"set__preview_for__{me.id}": str(fallback.id) if fallback is not None else None}
+    )
+    events.message_deleted_for_me(rt, me, message)
+
+
+# --- reactions --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reactions:
+    message: Message
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = self.message.to_dict()
+        return {"messageId": payload["_id"], "chatId": payload["chatId"], "reactions": payload["reactions"]}
+
+
+def react(rt: Runtime, me: User, message_id: str, emoji: str) -> Reactions:
+    """Set my one reaction on a message (a new one replaces mine)."""
+    message, chat = rules.visible_message(me, message_id)
+    if not is_reaction_emoji(emoji, rt.config["REACTION_MAX_CODE_POINTS"]):
+        raise bad_request("emoji must be one emoji (one grapheme cluster).", "invalid_emoji")
+    rules.ensure_not_deleted(message)
+    rules.ensure_chat_open(me, chat)
+    mine = (message.reactions or {}).get(str(me.id))
+    if isinstance(mine, dict) and mine.get("emoji") == emoji:
+        return Reactions(message)
+    # Keyed by user: one reaction per user, set atomically, never on a tombstone.
+    updated = Message.objects(id=message.id, deleted_at=None).modify(
+        new=True, __raw__={"$set": {f"reactions.{me.id}": {"emoji": emoji, "at": utcnow()}}}
+    )
+    if updated is None:
+        raise ApiError(409, "This message was deleted.", "message_deleted")
+    events.message_reactions(rt, chat, updated)
+    return Reactions(updated)
+
+
+def unreact(rt: Runtime, me: User, message_id: str) -> Reactions:
+    """Remove my reaction (none: nothing changes). Allowed across a block: it only removes."""
+    message, chat = rules.visible_message(me, message_id)
+    if str(me.id) not in (message.reactions or {}):
+        return Reactions(message)
+    updated = Message.objects(id=message.id, **{f"reactions__{me.id}__exists": True}).modify(
+        new=True, __raw__={"$unset": {f"reactions.{me.id}": ""}}
+    )
+    if updated is None:
+        message.reload()
+        return Reactions(message)
+    events.message_reactions(rt, chat, updated)
+    return Reactions(updated)
+
+
+# --- forward ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    key: str  # the id as the client gave it
+    receiver: User
+    chat: Chat | None
+
+
+def _check_target(me: User, key: str, is_chat: bool) -> Target:
+    if is_chat:
+        oid = parse_object_id(key)
+        chat = Chat.objects(id=oid).first() if oid else None
+        if chat is None:
+            raise ApiError(404, "No such chat.", "chat_not_found")
+        return Target(key, rules.ensure_can_send_to_chat(me, chat), chat)
+    receiver = find_other_user(me, key, require_active=True)
+    ensure_not_blocked(me, receiver)
+    return Target(key, receiver, find_chat(me, receiver))
+
+
+def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_ids: list[str]) -> list[Message]:
+    """Send a copy of a message I can see to 1-5 targets: all are checked first, and if any is
+    refused nothing is sent. The copies share the original's files (same attachment ids and urls)."""
+    message, _chat = rules.visible_message(me, message_id)
+    rules.ensure_not_deleted(message)
+    wanted = [(k, False) for k in dict.fromkeys(to)] + [(k, True) for k in dict.fromkeys(chat_ids)]
+    limit = rt.config["FORWARD_MAX_TARGETS"]
+    if not 1 <= len(wanted) <= limit:
+        raise bad_request(
+            f"Forward to 1 to {limit} targets.", "validation_error", {"to": [f"1 to {limit} targets in all."]}
+        )
+    targets: list[Target] = []
+    refusals: dict[str, ApiError] = {}
+    for key, is_chat in wanted:
+        try:
+            targets.append(_check_target(me, key, is_chat))
+        except ApiError as refusal:
+            refusals[key] = refusal
+    if refusals:
+        first = next(iter(refusals.values()))
+        raise ApiError(first.status, first.message, first.code, {"targets": {k: e.code for k, e in refusals.items()}})
+    for _target in targets:
+        rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(me.id))
+
+    # A user given in `to` and their chat given in `chatIds` are one target: one copy.
+    unique: dict[ObjectId, Target] = {}
+    for target in targets:
+        if target.chat is None:
+            target.chat = find_chat(me, target.receiver) or create_chat(me, target.receiver)[0]
+        unique.setdefault(target.chat.id, target)
+    return _store_forwards(rt, me, message, list(unique.values()))
+
+
+def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Target]) -> list[Message]:
+    now = utcnow()
+    stored: list[tuple[Target, Message, bool]] = []
+    for target in targets:
+        assert target.chat is not None
+        viewing = rt.presence.is_viewing(str(target.receiver.id), str(me.id))
+        copy = Message(
+            chat_id=target.chat.id,
+            sender_id=me.id,
+            receiver_id=target.receiver.id,
+            text=original.text or "",
+            attachments=list(original.attachments),
+            status=STATUS_READ if viewing else STATUS_SENT,
+            forwarded=True,
+            created_at=now,
+            updated_at=now,
+            delivered_at=now if viewing else None,
+            read_at=now if viewing else None,
+        )
+        copy.save(force_insert=True)
+        stored.append((target, copy, viewing))
+    # The original may have been deleted for everyone since we read it. If so, its delete may have
+    # seen our copies and kept the files for them: take the copies back and free the files ourselves.
+    if Message.objects(id=original.id, deleted_at=None).count() == 0:
+        _take_back(rt, [copy for _, copy, _ in stored])
+        raise ApiError(409, "This message was deleted.", "message_deleted")
+    for target, copy, viewing in stored:
+        assert target.chat is not None
+        announce_messages(rt, me, target.receiver, target.chat, [copy], viewing, now)
+    return [copy for _, copy, _ in stored]
+
+
+def _take_back(rt: Runtime, copies: list[Message]) -> None:
+    Message.objects(id__in=[c.id for c in copies]).delete()
+    file_ids = list({a.file_id for c in copies for a in c.attachments})
+    kept = files_still_attached(file_ids)
+    delete_stored_files(rt.storage, [f for f in file_ids if f not in kept])

@@ -1,0 +1,107 @@
+"""Who may see, edit, delete, react to, quote and forward a message: each rule once, for any kind of chat.
+
+A message belongs to a chat; what counts is being one of that chat's participants, never "the other
+user" of a pair. Blocks apply between the participants of a direct chat only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bson import ObjectId
+
+from chatbox.errors import ApiError, forbidden, not_found
+from chatbox.models import Chat, Message, User
+from chatbox.models.ids import parse_object_id, utcnow
+from chatbox.users.service import ensure_not_blocked
+
+
+def message_not_found() -> ApiError:
+    return not_found("No such message.", "message_not_found")
+
+
+def sees_message(user_id: ObjectId, chat: Chat, message: Message) -> bool:
+    """A participant sees a message of their chat unless they cleared past it or deleted it for themselves."""
+    if user_id not in chat.participants or message.hidden_from(user_id):
+        return False
+    mark = chat.cleared_mark_for(user_id)
+    return mark is None or message.id > mark
+
+
+def participant_message(me: User, message_id: str) -> tuple[Message, Chat]:
+    """A message of one of my chats (seen by me or not); anything else is 404, so that nobody learns
+    whether a message of someone else's chat exists."""
+    oid = parse_object_id(message_id)
+    message = Message.objects(id=oid).first() if oid else None
+    chat = Chat.objects(id=message.chat_id).first() if message else None
+    if message is None or chat is None or me.id not in chat.participants:
+        raise message_not_found()
+    return message, chat
+
+
+def visible_message(me: User, message_id: str) -> tuple[Message, Chat]:
+    """A message I can see (not cleared, not deleted for me); 404 `message_not_found` otherwise."""
+    message, chat = participant_message(me, message_id)
+    if not sees_message(me.id, chat, message):
+        raise message_not_found()
+    return message, chat
+
+
+def ensure_sender(me: User, message: Message) -> None:
+    """Only a message's sender changes it for everyone; nobody changes a system message."""
+    if message.system or message.sender_id != me.id:
+        raise forbidden("Only the sender can change this message.", "not_sender")
+
+
+def ensure_not_deleted(message: Message) -> None:
+    if message.deleted_at is not None:
+        raise ApiError(409, "This message was deleted.", "message_deleted")
+
+
+def _within(message: Message, window: timedelta) -> bool:
+    return bool(window) and utcnow() - message.created_at <= window
+
+
+def ensure_edit_window(config: dict[str, object], message: Message) -> None:
+    minutes = int(str(config["EDIT_WINDOW_MINUTES"]))
+    if not _within(message, timedelta(minutes=minutes)):
+        raise forbidden(
+            f"Messages can be edited for {minutes} minutes after sending." if minutes else "Editing is turned off.",
+            "edit_window_passed",
+        )
+
+
+def ensure_delete_window(config: dict[str, object], message: Message) -> None:
+    hours = int(str(config["DELETE_WINDOW_HOURS"]))
+    if not _within(message, timedelta(hours=hours)):
+        raise forbidden(
+            f"Messages can be deleted for everyone for {hours} hours after sending."
+            if hours
+            else "Deleting for everyone is turned off.",
+            "delete_window_passed",
+        )
+
+
+def direct_partners(me: User, chat: Chat) -> list[User]:
+    """The other participants of a direct chat, whose blocks apply to what I do in it."""
+    others = [p for p in chat.participants if p != me.id]
+    return list(User.objects(id__in=others))
+
+
+def ensure_chat_open(me: User, chat: Chat) -> None:
+    """Nothing new goes into a direct chat while either side blocks the other (403 `blocked`)."""
+    for other in direct_partners(me, chat):
+        ensure_not_blocked(me, other)
+
+
+def ensure_can_send_to_chat(me: User, chat: Chat) -> User:
+    """The sending rules for an existing chat given by id: mine (else 404 `chat_not_found`), the
+    other participant still active (404 `user_not_found`), no block (403 `blocked`). Returns that
+    participant (the receiver of a direct chat)."""
+    if me.id not in chat.participants:
+        raise not_found("No such chat.", "chat_not_found")
+    partners = direct_partners(me, chat)
+    if len(partners) != 1 or not partners[0].can_sign_in:
+        raise not_found("No such user.", "user_not_found")
+    ensure_not_blocked(me, partners[0])
+    return partners[0]
