@@ -7,6 +7,7 @@ no foreign message text, no file bytes, no email where the endpoint has no busin
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -207,3 +208,76 @@ def test_others_clearing_never_touches_the_owners_chat(api: ApiClient, world: Wo
     texts = [m["text"] for m in api.get(f"/api/messages/{world.partner.id}", world.owner).get_json()]
     assert SECRET_TO_PARTNER in texts and SECRET_TO_OWNER in texts
     assert api.get(f"/api/messages/{world.owner.id}", world.partner).get_json()
+
+
+# --- message lifecycle: each call on a fresh message from the owner to the partner ---------------------
+
+LIFECYCLE_ROLES = ("owner", "partner", "third", "blocked", *SIGNED_OUT)
+
+
+@dataclass
+class LifecycleCase:
+    method: str
+    suffix: str  # after /api/messages/<id>
+    expect: dict[str, int]
+    body: dict[str, Any] | None = None
+    query: dict[str, str] | None = None
+
+
+def _participants(owner: int, partner: int) -> dict[str, int]:
+    """Only the chat's two participants reach its messages; the others do not learn they exist."""
+    return {"owner": owner, "partner": partner, "third": 404, "blocked": 404} | dict.fromkeys(SIGNED_OUT, 401)
+
+
+LIFECYCLE_CASES = [
+    LifecycleCase("PATCH", "", _participants(200, 403), body={"text": "edited"}),
+    LifecycleCase("DELETE", "", _participants(200, 403), query={"for": "everyone"}),
+    LifecycleCase("DELETE", "", _participants(200, 200), query={"for": "me"}),
+    LifecycleCase("PUT", "/reactions", _participants(200, 200), body={"emoji": "👍"}),
+    LifecycleCase("DELETE", "/reactions", _participants(200, 200)),
+    LifecycleCase("POST", "/forward", _participants(201, 201), body={"to": ["{third}"]}),
+]
+
+
+def test_lifecycle_access_matrix(api: ApiClient, world: World) -> None:
+    problems = []
+    headers = {**world.headers, "partner": world.partner.headers}
+    for case in LIFECYCLE_CASES:
+        body = json.loads(json.dumps(case.body).replace("{third}", world.third.id)) if case.body else None
+        for role in LIFECYCLE_ROLES:
+            message = api.send(world.owner, world.partner, SECRET_TO_PARTNER).get_json()
+            api.put(f"/api/messages/{message['_id']}/reactions", world.owner, json={"emoji": "🙂"})
+            path = f"/api/messages/{message['_id']}{case.suffix}"
+            response = api.request(case.method, path, headers=headers[role], json=body, query_string=case.query)
+            label = f"{case.method} {case.suffix or '/'} {case.query or ''} as {role}"
+            if response.status_code != case.expect[role]:
+                problems.append(f"{label}: {response.status_code}, expected {case.expect[role]}: {response.get_json()}")
+            text = response.get_data(as_text=True)
+            if response.status_code >= 400:
+                error = response.get_json()
+                if not (isinstance(error, dict) and error.get("message") and error.get("code")):
+                    problems.append(f"{label}: error is not {{message, code}}: {text[:200]}")
+                if SECRET_TO_PARTNER in text or any(e in text for e in world.emails):
+                    problems.append(f"{label} leaks the message or an email")
+    assert not problems, "\n".join(problems)
+
+
+def test_lifecycle_across_a_block(api: ApiClient, world: World) -> None:
+    """In the owner's chat with the user they blocked: nothing new goes in, a delete still works, and
+    a message of that chat may be forwarded elsewhere."""
+    api.post(f"/api/users/unblock/{world.blocked.id}", world.owner)
+    theirs = api.send(world.blocked, world.owner, "before the block").get_json()
+    mine = api.send(world.owner, world.blocked, "mine before the block").get_json()
+    api.post(f"/api/users/block/{world.blocked.id}", world.owner)
+    for user, message in ((world.blocked, theirs), (world.owner, mine)):
+        edit = api.request("PATCH", f"/api/messages/{message['_id']}", user, json={"text": "x"})
+        react = api.put(f"/api/messages/{message['_id']}/reactions", user, json={"emoji": "👍"})
+        into = api.post(f"/api/messages/{mine['_id']}/forward", user, json={"chatIds": [mine["chatId"]]})
+        for response in (edit, react, into):
+            assert response.status_code == 403 and response.get_json()["code"] == "blocked", response.get_json()
+    out = api.post(f"/api/messages/{theirs['_id']}/forward", world.owner, json={"to": [world.partner.id]})
+    assert out.status_code == 201
+    gone = api.delete(f"/api/messages/{theirs['_id']}", world.blocked, query_string={"for": "everyone"})
+    assert gone.status_code == 200
+    history = api.get(f"/api/messages/{world.owner.id}", world.blocked).get_json()
+    assert next(m for m in history if m["_id"] == theirs["_id"])["deletedAt"]

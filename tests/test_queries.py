@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import mongomock
 import pytest
 
 from tests.support.api import ApiClient, User
+from tests.support.files import PNG
 
 
 @pytest.fixture
@@ -59,3 +61,105 @@ def test_history_page_queries_do_not_grow_with_the_number_of_messages(api: ApiCl
     large = count_queries(lambda: api.get(f"/api/messages/{a.id}", c))
     assert len(api.get(f"/api/messages/{a.id}", c).get_json()) == 50
     assert large == small
+
+
+def _with_hidden_previews(api: ApiClient, me: User, count: int) -> None:
+    """`count` chats whose newest message I deleted for me (my preview falls back to an older one)."""
+    for i in range(count):
+        friend = api.signup(f"Friend {i}")
+        api.send(friend, me, "older")
+        newest = api.send(friend, me, "newest").get_json()
+        assert api.delete(f"/api/messages/{newest['_id']}", me, query_string={"for": "me"}).status_code == 200
+
+
+def test_chat_list_queries_do_not_grow_with_messages_deleted_for_me(api: ApiClient, count_queries: Any) -> None:
+    few, many = api.signup("Few"), api.signup("Many")
+    _with_hidden_previews(api, few, 2)
+    _with_hidden_previews(api, many, 20)
+    small = count_queries(lambda: api.get("/api/messages/chats", few))
+    large = count_queries(lambda: api.get("/api/messages/chats", many))
+    chats = api.get("/api/messages/chats", many).get_json()
+    assert len(chats) == 20 and {c["lastMessage"]["text"] for c in chats} == {"older"}
+    assert large == small
+
+
+# --- every query on an index -------------------------------------------------------------------------
+
+FILTERING = ("find", "find_one", "count_documents", "distinct", "update_one", "update_many", "find_one_and_update")
+FILTERING += ("delete_many", "delete_one", "aggregate")
+
+
+@pytest.fixture
+def record_filters(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    seen: list[tuple[Any, dict[str, Any]]] = []
+    depth = {"n": 0}  # mongomock's aggregate runs a find() of its own: record only our calls
+    for name in FILTERING:
+        original = getattr(mongomock.collection.Collection, name)
+
+        def recording(self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            if _name == "aggregate":
+                pipeline = args[0] if args else kwargs.get("pipeline", [])
+                condition = pipeline[0].get("$match", {}) if pipeline else {}
+            elif _name == "distinct":
+                condition = args[1] if len(args) > 1 else kwargs.get("filter") or {}
+            else:
+                condition = args[0] if args else kwargs.get("filter") or {}
+            if depth["n"] == 0:
+                seen.append((self, condition or {}))
+            depth["n"] += 1
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                depth["n"] -= 1
+
+        monkeypatch.setattr(mongomock.collection.Collection, name, recording)
+    return seen
+
+
+def _fields(condition: dict[str, Any]) -> set[str]:
+    fields = set()
+    for key, value in condition.items():
+        if key == "$and":
+            for part in value:
+                fields |= _fields(part)
+        elif key == "$or":
+            # Every branch must be on an index: take what all branches share.
+            branches = [_fields(part) for part in value]
+            fields |= set.intersection(*branches) if branches else set()
+        elif not key.startswith("$"):
+            fields.add(key)
+    return fields
+
+
+def test_lifecycle_queries_are_answered_from_an_index(api: ApiClient, record_filters: Any) -> None:
+    alice, bob, carol = api.signup("Alice"), api.signup("Bob"), api.signup("Carol")
+    first = api.send(alice, bob, "first").get_json()
+    photo = api.post(
+        f"/api/messages/send/{bob.id}",
+        alice,
+        data={"text": "photo", "images": (io.BytesIO(PNG), "a.png"), "replyTo": first["_id"]},
+    ).get_json()
+    record_filters.clear()
+    reply = api.send(bob, alice, "reply", replyTo=photo["_id"]).get_json()
+    assert api.request("PATCH", f"/api/messages/{photo['_id']}", alice, json={"text": "caption"}).status_code == 200
+    assert api.put(f"/api/messages/{photo['_id']}/reactions", bob, json={"emoji": "👍"}).status_code == 200
+    assert api.delete(f"/api/messages/{photo['_id']}/reactions", bob).status_code == 200
+    copy = api.post(f"/api/messages/{photo['_id']}/forward", bob, json={"to": [carol.id], "chatIds": []})
+    assert copy.status_code == 201
+    assert api.get(photo["image"], carol).status_code == 200
+    assert api.delete(f"/api/messages/{reply['_id']}", alice, query_string={"for": "me"}).status_code == 200
+    assert api.delete(f"/api/messages/{photo['_id']}", alice, query_string={"for": "everyone"}).status_code == 200
+    assert api.get(f"/api/messages/{bob.id}", alice).status_code == 200
+    assert api.get(f"/api/messages/search/{bob.id}", alice, query_string={"q": "rep"}).status_code == 200
+    assert api.get("/api/messages/chats", alice).status_code == 200
+    assert api.delete(f"/api/messages/chats/{alice.id}", bob).status_code == 200
+    assert api.delete(f"/api/messages/chats/{bob.id}", alice).get_json()["deleted"] is True
+    assert record_filters
+    unindexed = []
+    for collection, condition in record_filters:
+        leading = {"_id"} | {
+            next(iter(spec["key"]))[0] for spec in collection.index_information().values() if spec.get("key")
+        }
+        if not (_fields(condition) & leading):
+            unindexed.append((collection.name, condition))
+    assert not unindexed, unindexed
