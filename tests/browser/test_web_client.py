@@ -70,3 +70,10 @@ def test_history_search_pin_block_logout_and_phone_layout(live_server: LiveServe
     assert result["history"] == 75 and result["firstPage"] < 75
     for shot in result["screenshots"]:
         assert Path(shot).stat().st_size > 0
+
+
+def test_message_lifecycle_in_two_browser_contexts(live_server: LiveServer) -> None:
+    result = run_script("lifecycle.mjs", live_server)
+    assert result["tombstones"] == 1
+    for shot in result["screenshots"]:
+        assert Path(shot).stat().st_size > 0

@@ -11,6 +11,9 @@
  *   - Receipts: the client acks every incoming message with `message-delivered`, and while a
  *     conversation is open (and the tab visible) it has joined it with `join-chat`, which makes
  *     the server mark incoming messages `read`. The sender hears `message-status` / `messages-read`.
+ *   - Message lifecycle: each bubble's menu replies, reacts, forwards, edits (also: arrow-up in an
+ *     empty composer edits my last message) and deletes for me or for everyone; the events
+ *     `message-updated`, `message-deleted` and `message-reactions` keep every open client in step.
  *
  * The code is plain DOM: small render functions that rebuild their part of the page from `state`.
  */
@@ -24,6 +27,8 @@
   const MAX_IMAGES_PER_SEND = 10; // SPEC: up to 10 `images` per multipart send
   const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
   const STATUS_RANK = { sending: 0, failed: 0, sent: 1, delivered: 2, read: 3 };
+  const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
+  const REPLY_PREVIEW_CHARS = 100; // what a reply's preview keeps of the quoted text
 
   const $ = (selector) => document.querySelector(selector);
 
@@ -49,6 +54,9 @@
     attachments: [], // files chosen in the composer
     typingSent: false,
     typingTimer: null,
+    replyTo: null, // the message the composer answers
+    editing: null, // the message of mine the composer edits
+    menuFor: null, // id of the message whose menu is open
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -276,7 +284,7 @@
       me: null, socket: null, everConnected: false, chats: new Map(), chatsCursor: null, users: new Map(),
       online: new Set(), blocked: new Set(), pinned: new Set(), typing: new Map(), searchResults: null,
       peerId: null, messages: [], nextCursor: null, attachments: [], typingSent: false, typingTimer: null,
-      earlyStatuses: new Map(),
+      earlyStatuses: new Map(), replyTo: null, editing: null, menuFor: null,
     });
     $('#people-search').value = '';
     $('#sidebar-list').replaceChildren();
@@ -353,6 +361,9 @@
     socket.on('messages-read', ({ messageIds, readAt }) => {
       updateStatuses(messageIds, 'read', { readAt });
     });
+    socket.on('message-updated', applyMessageUpdate);
+    socket.on('message-deleted', applyMessageDeleted);
+    socket.on('message-reactions', ({ messageId, reactions }) => applyReactions(messageId, reactions));
     socket.on('typing', ({ from }) => setPeerTyping(from, true));
     socket.on('stop-typing', ({ from }) => setPeerTyping(from, false));
   }
@@ -430,6 +441,7 @@
   /** What a chat row says about its last message: the text, or what was attached. */
   function preview(message) {
     if (!message) return '';
+    if (message.deletedAt) return 'This message was deleted';
     if (message.text) return message.text;
     const first = (message.attachments || [])[0];
     if (!first) return '';
@@ -557,6 +569,10 @@
     state.nextCursor = null;
     state.stickToBottom = true;
     state.attachments = [];
+    state.replyTo = null;
+    state.editing = null;
+    state.menuFor = null;
+    renderComposerContext();
     $('#message-input').value = '';
     closeSearch();
     renderAttachments();
@@ -775,17 +791,37 @@
     const keepBottom = () => {
       if (state.stickToBottom) scrollToBottom();
     };
-    const footer = h('span', { class: 'meta' }, message.createdAt && formatClock(message.createdAt), mine && ticks(message.status));
+    const deleted = Boolean(message.deletedAt);
+    const footer = h(
+      'span',
+      { class: 'meta' },
+      message.editedAt && !deleted && h('span', { class: 'edited', title: `Edited ${formatClock(message.editedAt)}` }, 'edited'),
+      message.createdAt && formatClock(message.createdAt),
+      mine && ticks(message.status),
+    );
+    const classes = ['message', mine ? 'mine' : 'theirs'];
+    if (message.status === 'failed') classes.push('failed');
+    if (deleted) classes.push('deleted');
+    if (message._id) classes.push('has-menu');
     const bubble = h(
       'div',
       {
-        class: `message ${mine ? 'mine' : 'theirs'}${message.status === 'failed' ? ' failed' : ''}`,
+        class: classes.join(' '),
         dataset: { id: message._id || '', clientId: message.clientMessageId || '', status: message.status },
       },
-      (message.attachments || []).map((a) => attachmentView(a, keepBottom)),
-      message.pendingFiles && h('span', { class: 'pending-files' }, `Uploading ${message.pendingFiles.join(', ')}…`),
-      message.text && h('p', { class: 'text' }, message.text),
+      message._id && menuButton(message),
+      message.forwarded && !deleted && h('span', { class: 'forwarded-label' }, 'Forwarded'),
+      message.replyTo && !deleted && quoteView(message.replyTo),
+      deleted
+        ? h('p', { class: 'tombstone' }, 'This message was deleted')
+        : [
+            (message.attachments || []).map((a) => attachmentView(a, keepBottom)),
+            message.pendingFiles && h('span', { class: 'pending-files' }, `Uploading ${message.pendingFiles.join(', ')}…`),
+            message.text && h('p', { class: 'text' }, message.text),
+          ],
+      !deleted && reactionsView(message),
       footer,
+      state.menuFor && state.menuFor === message._id && messageMenu(message),
     );
     if (message.status === 'failed') {
       bubble.append(
@@ -897,7 +933,14 @@
     const input = $('#message-input');
     const text = input.value.trim();
     const files = state.attachments;
+    if (state.editing) {
+      await saveEdit(state.editing, text);
+      return;
+    }
     if (!state.peerId || (!text && files.length === 0)) return;
+    const replyTo = state.replyTo;
+    state.replyTo = null;
+    renderComposerContext();
     input.value = '';
     autoGrow();
     state.attachments = [];
@@ -906,7 +949,7 @@
     state.stickToBottom = true;
 
     if (files.length === 0) {
-      await sendText(state.peerId, text);
+      await sendText(state.peerId, text, addPending(state.peerId, { text, replyTo: replyTo && quotePreview(replyTo) }));
       return;
     }
     // SPEC: one request carries up to 10 `images` and/or one `file`; the text rides on the first.
@@ -920,6 +963,7 @@
       else batches.push({ images: [], file });
     }
     batches[0].text = text;
+    batches[0].replyTo = replyTo;
     for (const batch of batches) await sendFiles(state.peerId, batch);
   }
 
@@ -972,10 +1016,14 @@
   async function sendText(peerId, text, pending = addPending(peerId, { text })) {
     let result;
     if (state.socket && state.socket.connected) {
-      const ack = await emit('new-message', { to: peerId, text, clientMessageId: pending.clientMessageId });
+      const payload = { to: peerId, text, clientMessageId: pending.clientMessageId };
+      if (pending.replyTo) payload.replyTo = pending.replyTo._id;
+      const ack = await emit('new-message', payload);
       result = ack.ok ? { ok: true, messages: [ack.message] } : ack;
     } else {
-      result = await restSend(peerId, { json: { text, clientMessageId: pending.clientMessageId } });
+      const json = { text, clientMessageId: pending.clientMessageId };
+      if (pending.replyTo) json.replyTo = pending.replyTo._id;
+      result = await restSend(peerId, { json });
     }
     settlePending(pending, result);
   }
@@ -984,8 +1032,14 @@
     const form = new FormData();
     pending =
       pending ||
-      addPending(peerId, { text: batch.text || '', pendingFiles: [...batch.images, batch.file].filter(Boolean).map((f) => f.name), batch });
+      addPending(peerId, {
+        text: batch.text || '',
+        pendingFiles: [...batch.images, batch.file].filter(Boolean).map((f) => f.name),
+        batch,
+        replyTo: batch.replyTo ? quotePreview(batch.replyTo) : null,
+      });
     if (batch.text) form.append('text', batch.text);
+    if (batch.replyTo) form.append('replyTo', batch.replyTo._id);
     form.append('clientMessageId', pending.clientMessageId);
     for (const image of batch.images) form.append('images', image, image.name);
     if (batch.file) form.append('file', batch.file, batch.file.name);
@@ -1047,7 +1101,7 @@
 
   function onComposerInput() {
     autoGrow();
-    if (!state.peerId || state.blocked.has(state.peerId)) return;
+    if (!state.peerId || state.blocked.has(state.peerId) || state.editing) return; // editing is not typing
     if (!state.typingSent) {
       state.typingSent = true;
       emit('typing', { to: state.peerId });
@@ -1190,6 +1244,271 @@
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Message lifecycle: reply, react, forward, edit, delete (and the events that report them)
+
+  function kindOf(message) {
+    const kinds = new Set((message.attachments || []).map((a) => a.kind));
+    return kinds.has('image') ? 'image' : kinds.has('file') ? 'file' : 'text';
+  }
+
+  /** A reply's preview of `message`, as the server stores it (shown while the send is in flight). */
+  function quotePreview(message) {
+    return { _id: message._id, senderId: message.senderId, text: (message.text || '').slice(0, REPLY_PREVIEW_CHARS), kind: kindOf(message), deleted: Boolean(message.deletedAt) };
+  }
+
+  function nameOf(userId) {
+    if (userId === state.me._id) return 'You';
+    return (state.users.get(userId) || {}).fullName || 'Someone';
+  }
+
+  function quoteView(replyTo) {
+    const words = { image: 'Photo', file: 'File', system: '', text: '' };
+    const text = replyTo.deleted ? 'This message was deleted' : replyTo.text || words[replyTo.kind] || '';
+    return h(
+      'button',
+      { type: 'button', class: 'quote', dataset: { quoted: replyTo._id }, onclick: () => jumpTo(replyTo._id) },
+      h('span', { class: 'quote-who' }, nameOf(replyTo.senderId)),
+      h('span', { class: 'quote-text' }, text),
+    );
+  }
+
+  function reactionsView(message) {
+    const reactions = message.reactions || [];
+    if (!reactions.length) return null;
+    return h(
+      'div',
+      { class: 'reactions' },
+      reactions.map((r) => {
+        const mine = r.userIds.includes(state.me._id);
+        const who = r.userIds.map(nameOf).join(', ');
+        return h(
+          'button',
+          {
+            type: 'button',
+            class: `reaction${mine ? ' mine' : ''}`,
+            dataset: { emoji: r.emoji },
+            title: who,
+            'aria-label': `${r.emoji} ${r.count}: ${who}`,
+            onclick: () => toggleReaction(message, r.emoji),
+          },
+          `${r.emoji} ${r.count}`,
+        );
+      }),
+    );
+  }
+
+  function menuButton(message) {
+    const open = state.menuFor === message._id;
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: 'msg-menu-button',
+        'aria-label': 'Message actions',
+        'aria-expanded': String(open),
+        onclick: () => {
+          state.menuFor = open ? null : message._id;
+          renderMessages({ keepScroll: false });
+        },
+      },
+      '⋯',
+    );
+  }
+
+  function closeMenu() {
+    if (!state.menuFor) return;
+    state.menuFor = null;
+    renderMessages({ keepScroll: false });
+  }
+
+  function messageMenu(message) {
+    const mine = message.senderId === state.me._id;
+    const deleted = Boolean(message.deletedAt);
+    const item = (label, action, extra = '') =>
+      h('button', { type: 'button', class: extra, dataset: { action: label }, onclick: () => { closeMenu(); action(); } }, label);
+    return h(
+      'div',
+      { class: 'msg-menu', role: 'menu' },
+      !deleted &&
+        h(
+          'div',
+          { class: 'emoji-row' },
+          QUICK_REACTIONS.map((emoji) =>
+            h('button', { type: 'button', 'aria-label': `React ${emoji}`, dataset: { emoji }, onclick: () => { closeMenu(); toggleReaction(message, emoji); } }, emoji),
+          ),
+        ),
+      !deleted && item('Reply', () => startReply(message)),
+      !deleted && item('Forward', () => openForward(message)),
+      !deleted && mine && item('Edit', () => startEdit(message)),
+      item('Delete for me', () => deleteMessage(message, 'me'), 'danger'),
+      !deleted && mine && item('Delete for everyone', () => deleteMessage(message, 'everyone'), 'danger'),
+    );
+  }
+
+  function renderComposerContext() {
+    const box = $('#composer-context');
+    const target = state.editing || state.replyTo;
+    show(box, Boolean(target));
+    if (!target) return;
+    const text = target.text || preview(target);
+    setChildren($('#composer-context-text'),
+      state.editing ? h('strong', {}, 'Editing: ') : h('strong', {}, `Replying to ${nameOf(target.senderId)}: `),
+      typeof text === 'string' ? text.slice(0, REPLY_PREVIEW_CHARS) : text,
+    );
+  }
+
+  function cancelComposerContext() {
+    if (state.editing) $('#message-input').value = '';
+    state.editing = null;
+    state.replyTo = null;
+    renderComposerContext();
+    autoGrow();
+  }
+
+  function startReply(message) {
+    state.editing = null;
+    state.replyTo = message;
+    renderComposerContext();
+    $('#message-input').focus();
+  }
+
+  function startEdit(message) {
+    stopTyping();
+    state.replyTo = null;
+    state.editing = message;
+    const input = $('#message-input');
+    input.value = message.text || '';
+    renderComposerContext();
+    autoGrow();
+    input.focus();
+  }
+
+  async function saveEdit(message, text) {
+    state.editing = null;
+    $('#message-input').value = '';
+    renderComposerContext();
+    autoGrow();
+    if (text === (message.text || '')) return;
+    try {
+      const { body } = await request('PATCH', `/api/messages/${message._id}`, { json: { text } });
+      applyMessageUpdate(body);
+    } catch (error) {
+      toast(describeError(error));
+    }
+  }
+
+  /** Ask in a modal dialog; resolves to true when confirmed. */
+  function confirmDialog(text, okLabel) {
+    const dialog = $('#confirm-dialog');
+    $('#confirm-text').textContent = text;
+    $('#confirm-ok').textContent = okLabel;
+    dialog.returnValue = '';
+    dialog.showModal();
+    return new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true }));
+  }
+
+  async function deleteMessage(message, scope) {
+    const question = scope === 'everyone'
+      ? 'Delete this message for everyone? Nobody will see it any more.'
+      : 'Delete this message for you? The others still see it.';
+    if (!(await confirmDialog(question, scope === 'everyone' ? 'Delete for everyone' : 'Delete for me'))) return;
+    try {
+      await request('DELETE', `/api/messages/${message._id}`, { query: { for: scope } });
+      if (scope === 'me') applyMessageDeleted({ messageId: message._id, chatId: message.chatId, forMe: true });
+    } catch (error) {
+      toast(describeError(error));
+    }
+  }
+
+  async function toggleReaction(message, emoji) {
+    const mine = (message.reactions || []).find((r) => r.userIds.includes(state.me._id));
+    const removing = mine && mine.emoji === emoji;
+    try {
+      const { body } = await request(removing ? 'DELETE' : 'PUT', `/api/messages/${message._id}/reactions`, removing ? {} : { json: { emoji } });
+      applyReactions(body.messageId, body.reactions);
+    } catch (error) {
+      toast(describeError(error));
+    }
+  }
+
+  function openForward(message) {
+    const dialog = $('#forward-dialog');
+    const chats = sortedChats().filter((c) => !state.blocked.has(c.user._id) && !c.blockedByOtherUser);
+    setChildren($('#forward-list'),
+      chats.map((chat) =>
+        h(
+          'button',
+          { type: 'button', class: 'chat-item', dataset: { chatId: chat._id }, onclick: () => forwardTo(message, chat) },
+          avatar(chat.user, isOnline(chat.user._id)),
+          h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, chat.user.fullName)),
+        ),
+      ),
+      chats.length === 0 && h('p', { class: 'list-empty' }, 'No chat to forward to yet.'),
+    );
+    dialog.showModal();
+  }
+
+  async function forwardTo(message, chat) {
+    $('#forward-dialog').close();
+    try {
+      const { body } = await request('POST', `/api/messages/${message._id}/forward`, { json: { chatIds: [chat._id] } });
+      for (const copy of body) onNewMessage(copy);
+      toast(`Forwarded to ${chat.user.fullName}.`);
+    } catch (error) {
+      toast(describeError(error));
+    }
+  }
+
+  function eachLoadedMessage(fn) {
+    state.messages.forEach(fn);
+    for (const chat of state.chats.values()) if (chat.lastMessage) fn(chat.lastMessage);
+  }
+
+  /** message-updated (or my own edit's answer): the new text, and every preview quoting it. */
+  function applyMessageUpdate(message) {
+    const index = state.messages.findIndex((m) => m._id === message._id);
+    if (index !== -1) {
+      const known = state.messages[index];
+      const status = STATUS_RANK[known.status] > STATUS_RANK[message.status] ? known.status : message.status;
+      state.messages[index] = { ...message, status };
+    }
+    for (const chat of state.chats.values()) {
+      if (chat.lastMessage && chat.lastMessage._id === message._id) chat.lastMessage = { ...chat.lastMessage, ...message, status: chat.lastMessage.status };
+    }
+    eachLoadedMessage((m) => {
+      if (m.replyTo && m.replyTo._id === message._id && !m.replyTo.deleted) m.replyTo.text = (message.text || '').slice(0, REPLY_PREVIEW_CHARS);
+    });
+    renderMessages({ keepScroll: false });
+    renderSidebar();
+  }
+
+  /** message-deleted: a tombstone in place (for everyone), or gone from my view (for me). */
+  function applyMessageDeleted({ messageId, deletedAt, forMe }) {
+    if (forMe) {
+      state.messages = state.messages.filter((m) => m._id !== messageId);
+      // My chat-list preview falls back to an older message: the server knows which.
+      if ([...state.chats.values()].some((c) => c.lastMessage && c.lastMessage._id === messageId)) loadChats({ reset: true });
+    } else {
+      const tombstone = { deletedAt, text: '', attachments: [], image: null, file: null, reactions: [] };
+      eachLoadedMessage((m) => {
+        if (m._id === messageId) Object.assign(m, tombstone);
+        if (m.replyTo && m.replyTo._id === messageId) Object.assign(m.replyTo, { deleted: true, text: '', kind: 'text' });
+      });
+      if (state.editing && state.editing._id === messageId) cancelComposerContext();
+      if (state.replyTo && state.replyTo._id === messageId) cancelComposerContext();
+    }
+    renderMessages({ keepScroll: false });
+    renderSidebar();
+  }
+
+  function applyReactions(messageId, reactions) {
+    eachLoadedMessage((m) => {
+      if (m._id === messageId) m.reactions = reactions;
+    });
+    renderMessages({ keepScroll: false });
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Wiring
 
   function debounce(fn, ms) {
@@ -1232,7 +1551,23 @@
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         $('#composer').requestSubmit();
+      } else if (e.key === 'ArrowUp' && !e.target.value && !state.editing) {
+        // Arrow-up in an empty composer edits my last message.
+        const last = [...state.messages].reverse().find((m) => m._id && m.senderId === state.me._id && !m.deletedAt);
+        if (last) {
+          e.preventDefault();
+          startEdit(last);
+        }
+      } else if (e.key === 'Escape' && (state.editing || state.replyTo)) {
+        cancelComposerContext();
       }
+    });
+    $('#composer-context-cancel').addEventListener('click', cancelComposerContext);
+    $('#confirm-cancel').addEventListener('click', () => $('#confirm-dialog').close('cancel'));
+    $('#confirm-ok').addEventListener('click', () => $('#confirm-dialog').close('ok'));
+    $('#forward-cancel').addEventListener('click', () => $('#forward-dialog').close());
+    document.addEventListener('click', (e) => {
+      if (state.menuFor && !e.target.closest('.msg-menu, .msg-menu-button')) closeMenu();
     });
     $('#file-input').addEventListener('change', (e) => {
       state.attachments.push(...e.target.files);
