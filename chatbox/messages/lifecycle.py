@@ -127,10 +127,10 @@ class Reactions:
 def react(rt: Runtime, me: User, message_id: str, emoji: str) -> Reactions:
     """Set my one reaction on a message (a new one replaces mine)."""
     message, chat = rules.visible_message(me, message_id)
-    if not is_reaction_emoji(emoji, rt.config["REACTION_MAX_CODE_POINTS"]):
-        raise bad_request("emoji must be one emoji (one grapheme cluster).", "invalid_emoji")
     rules.ensure_not_deleted(message)
     rules.ensure_chat_open(me, chat)
+    if not is_reaction_emoji(emoji, rt.config["REACTION_MAX_CODE_POINTS"]):
+        raise bad_request("emoji must be one emoji (one grapheme cluster).", "invalid_emoji")
     mine = (message.reactions or {}).get(str(me.id))
     if isinstance(mine, dict) and mine.get("emoji") == emoji:
         return Reactions(message)
