@@ -363,6 +363,21 @@ def test_replies_quote_a_preview(api: ApiClient, pair: Any) -> None:
     assert _sent(api, bob, alice, "?", replyTo=quoted["_id"])["replyTo"]["deleted"] is True
 
 
+def test_a_multi_image_reply_quotes_on_its_first_message(api: ApiClient, pair: Any) -> None:
+    alice, bob, _ = pair
+    quoted = _sent(api, alice, bob, "send photos?")
+    form = {
+        "text": "here",
+        "replyTo": quoted["_id"],
+        "images": [(io.BytesIO(PNG), "a.png"), (io.BytesIO(PNG), "b.png")],
+    }
+    response = api.post(f"/api/messages/send/{alice.id}", bob, data=form)
+    assert response.status_code == 201
+    first, second = response.get_json()
+    assert first["replyTo"]["_id"] == quoted["_id"] and first["text"] == "here"
+    assert second["replyTo"] is None
+
+
 def test_invalid_replies(api: ApiClient, pair: Any) -> None:
     alice, bob, carol = pair
     elsewhere = _sent(api, alice, carol, "to carol")
