@@ -2,7 +2,8 @@
 // edit by arrow-up and from the menu, the "edited" mark, reply with a quoted preview and a jump to
 // the quoted message, reactions with counts, forward to a picked chat, delete for me and for everyone
 // with a confirmation, and the "This message was deleted" tombstone. Each change shows on the other
-// side live. Prints a JSON summary; exits non-zero on failure.
+// side live; a message taken back while unread leaves the other chat's unread badge. Prints a JSON
+// summary; exits non-zero on failure.
 import {
   BASE_URL,
   PASSWORD,
@@ -63,7 +64,8 @@ await main(async (browser) => {
   });
   const carol = carolSignup.body;
   const aliceId = (await a.evaluate(async () => (await fetch('/api/auth/check')).json()))._id;
-  check((await rest('POST', `/api/messages/send/${aliceId}`, carol.token, { text: 'Hi Alice, Carol here' })).status === 201, 'Carol could not write');
+  const carolHello = await rest('POST', `/api/messages/send/${aliceId}`, carol.token, { text: 'Hi Alice, Carol here' });
+  check(carolHello.status === 201, 'Carol could not write');
 
   // Alice writes to Bob; Bob opens the chat.
   await openChatWith(a, BOB.name);
@@ -141,6 +143,12 @@ await main(async (browser) => {
   await a.locator('#messages .message.deleted .tombstone', { hasText: 'This message was deleted' }).waitFor();
   await bubble(b, 'Hi Alice!').locator('.quote', { hasText: 'This message was deleted' }).waitFor();
   check((await bubble(b, 'Hello Bob').count()) === 0, 'the deleted text is gone on the other side');
+
+  // Carol takes back her unread message: Alice's badge for that chat goes, live.
+  await chatRow(a, `Carol ${RUN}`).locator('.badge', { hasText: /^1$/ }).waitFor();
+  const takeBack = await rest('DELETE', `/api/messages/${carolHello.body._id}?for=everyone`, carol.token);
+  check(takeBack.status === 200, 'Carol could not delete her message');
+  await chatRow(a, `Carol ${RUN}`).locator('.badge').waitFor({ state: 'detached' });
 
   const shots = [await screenshot(a, 'lifecycle-a.png'), await screenshot(b, 'lifecycle-b.png')];
   const problems = [...a.problems, ...b.problems];

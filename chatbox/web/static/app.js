@@ -1483,11 +1483,14 @@
   }
 
   /** message-deleted: a tombstone in place (for everyone), or gone from my view (for me). */
-  function applyMessageDeleted({ messageId, deletedAt, forMe }) {
+  function applyMessageDeleted({ messageId, chatId, deletedAt, forMe }) {
+    // A chat other than the open one may have lost an unread message, and my preview may fall back
+    // to an older message: the server knows both, so reload the list then.
+    const chat = [...state.chats.values()].find((c) => c._id === chatId);
+    const wasPreview = chat && chat.lastMessage && chat.lastMessage._id === messageId;
+    if (chat && ((forMe && wasPreview) || (chat.user._id !== state.peerId && chat.unreadCount > 0))) loadChats({ reset: true });
     if (forMe) {
       state.messages = state.messages.filter((m) => m._id !== messageId);
-      // My chat-list preview falls back to an older message: the server knows which.
-      if ([...state.chats.values()].some((c) => c.lastMessage && c.lastMessage._id === messageId)) loadChats({ reset: true });
     } else {
       const tombstone = { deletedAt, text: '', attachments: [], image: null, file: null, reactions: [] };
       eachLoadedMessage((m) => {
