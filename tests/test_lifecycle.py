@@ -230,6 +230,17 @@ def test_delete_for_everyone_deletes_the_file_once_no_message_carries_it(api: Ap
     assert api.get(url, alice).status_code == 404
 
 
+def test_clearing_for_good_keeps_files_that_forwards_still_carry(api: ApiClient, pair: Any) -> None:
+    alice, bob, carol = pair
+    shared = _with_file(api, alice, bob, "shared")
+    private = _with_file(api, alice, bob, "private", image=True)
+    assert _forward(api, alice, shared["_id"], to=[carol.id]).status_code == 201
+    api.delete(f"/api/messages/chats/{bob.id}", alice)
+    assert api.delete(f"/api/messages/chats/{alice.id}", bob).get_json()["deleted"] is True
+    assert api.get(shared["attachments"][0]["url"], carol).status_code == 200
+    assert api.get(private["image"], alice).status_code == 404
+
+
 def test_delete_needs_a_scope(api: ApiClient, pair: Any) -> None:
     alice, bob, _ = pair
     sent = _sent(api, alice, bob, "x")
@@ -387,6 +398,15 @@ def test_invalid_replies(api: ApiClient, pair: Any) -> None:
     _error(api.send(bob, carol, "first message", replyTo=elsewhere["_id"]), 400, "invalid_reply")
     assert api.get("/api/messages/chats", bob).get_json()[0]["user"]["_id"] == alice.id
     assert len(api.get("/api/messages/chats", bob).get_json()) == 1
+
+
+def test_a_retried_reply_gets_its_stored_message(api: ApiClient, pair: Any) -> None:
+    alice, bob, _ = pair
+    quoted = _sent(api, alice, bob, "question")
+    reply = _sent(api, bob, alice, "answer", replyTo=quoted["_id"], clientMessageId="r-1")
+    assert _delete(api, bob, quoted["_id"], "me").status_code == 200  # no longer quotable by Bob
+    again = api.send(bob, alice, "answer", replyTo=quoted["_id"], clientMessageId="r-1")
+    assert again.status_code == 200 and again.get_json()["_id"] == reply["_id"]
 
 
 def test_clearing_for_good_marks_quotes_deleted(api: ApiClient, pair: Any) -> None:
