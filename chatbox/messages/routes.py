@@ -78,6 +78,7 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 @blp.error(400, "Empty or too long text, too many images, sending to myself, or a bad replyTo (invalid_reply)")
 @blp.error(403, "Blocked either way (code: blocked)")
 @blp.error(404, "Unknown or deactivated receiver")
+@blp.error(409, "This clientMessageId was already used for a message to someone else (client_message_id_reused)")
 @blp.error(
     413,
     "A file is too large (file_too_large), an image has too many pixels (image_too_large), "
