@@ -287,3 +287,23 @@ def test_a_file_uploaded_on_node_1_is_served_by_node_2(start_nodes: Any) -> None
     assert part.status_code == 206 and part.content == document[100000:100100]
     # The same validators on both nodes: a client switching nodes keeps its cache.
     assert api1.call("GET", image["url"], bob, headers={"If-None-Match": picture.headers["ETag"]}).status_code == 304
+
+
+def test_lifecycle_events_cross_nodes(start_nodes: Any) -> None:
+    node1, node2 = start_nodes()
+    api1, api2 = LiveApi(node1.url), LiveApi(node2.url)
+    alice, bob = api1.signup("Alice"), api2.signup("Bob")
+    sent = api1.send(alice, bob, "typo")
+    b = connect(start_nodes, node2, bob)
+    b.wait_for("online-users")
+
+    edit = api1.call("PATCH", f"/api/messages/{sent['_id']}", alice, json={"text": "fixed"})
+    assert edit.status_code == 200
+    assert b.wait_for("message-updated", lambda m: m["_id"] == sent["_id"])[0]["text"] == "fixed"
+    react = api1.call("PUT", f"/api/messages/{sent['_id']}/reactions", alice, json={"emoji": "✅"})
+    assert react.status_code == 200
+    (reactions,) = b.wait_for("message-reactions", lambda r: r["messageId"] == sent["_id"])
+    assert reactions["reactions"] == [{"emoji": "✅", "count": 1, "userIds": [alice.id]}]
+    gone = api1.call("DELETE", f"/api/messages/{sent['_id']}", alice, params={"for": "everyone"})
+    assert gone.status_code == 200
+    assert b.wait_for("message-deleted", lambda d: d["messageId"] == sent["_id"])[0]["deletedAt"]
