@@ -241,6 +241,32 @@ def test_clearing_for_good_keeps_files_that_forwards_still_carry(api: ApiClient,
     assert api.get(private["image"], alice).status_code == 404
 
 
+def test_a_forwarded_image_counts_once_and_its_space_comes_back_after_the_last_delete(
+    app: Any, api: ApiClient, pair: Any
+) -> None:
+    from bson import ObjectId
+
+    from chatbox.models import StorageUsage
+
+    alice, bob, carol = pair
+    photo = _with_file(api, alice, bob, "photo", image=True)
+    size = photo["attachments"][0]["size"]
+    copy = _forward(api, bob, photo["_id"], to=[carol.id]).get_json()[0]
+    assert api.get(copy["attachments"][0]["thumbUrl"], carol).status_code == 200
+
+    def used() -> int:
+        with app.app_context():
+            return int(StorageUsage.used_by(ObjectId(alice.id)))
+
+    assert used() == size
+    assert _delete(api, alice, photo["_id"], "everyone").status_code == 200
+    assert used() == size and api.get(copy["image"], carol).status_code == 200
+    assert _delete(api, bob, copy["_id"], "everyone").status_code == 200
+    assert used() == 0
+    assert api.get(copy["image"], carol).status_code == 404
+    assert api.get(copy["attachments"][0]["thumbUrl"], bob).status_code == 404
+
+
 def test_delete_needs_a_scope(api: ApiClient, pair: Any) -> None:
     alice, bob, _ = pair
     sent = _sent(api, alice, bob, "x")
