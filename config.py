@@ -88,6 +88,14 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # the per-address rate limits count (0: the peer address is the client's).
         "PROXY_FIX_HOPS": _int(environ, "PROXY_FIX_HOPS", 0),
         "REDIS_MAX_CONNECTIONS": _int(environ, "REDIS_MAX_CONNECTIONS", 1000),
+        # The longest one Redis call waits (a stopped Redis accepts connections and never answers):
+        # with Redis unreachable a send answers 503 queue_unavailable well within 2 s.
+        "REDIS_TIMEOUT_MS": _int(environ, "REDIS_TIMEOUT_MS", 500),
+        # A connection whose request line and headers have not all arrived this long after it opened
+        # (or after its previous request) is closed: half-sent requests cannot hold the process.
+        "HEADER_TIMEOUT_SECONDS": _int(environ, "HEADER_TIMEOUT_SECONDS", 10),
+        # Open connections one peer address may hold (0: no cap; off behind PROXY_FIX_HOPS proxies).
+        "MAX_CONNECTIONS_PER_ADDRESS": _int(environ, "MAX_CONNECTIONS_PER_ADDRESS", 200),
         "CLIENT_URLS": client_urls,
         # Where uploaded files live: MongoDB's GridFS (shared by every process, kept across restarts
         # with MONGO_URI) or UPLOAD_DIR on this machine's disk.

@@ -7,7 +7,10 @@ never with `workers > 1` inside one process: Socket.IO's handshake must reach th
 import os
 import resource
 
-worker_class = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+# gevent-websocket's GeventWebSocketWorker, serving through ChatBox's server and handler: the websocket
+# message cap, the per-address connection cap, the header deadline, JSON early errors, masked logs
+# (chatbox/realtime/serving.py). `on_starting` refuses any other worker class.
+worker_class = "chatbox.realtime.serving.ChatBoxWorker"
 workers = 1
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 # gevent's default of 1000 makes the 1001st connection (and plain HTTP requests) hang silently.
@@ -41,7 +44,19 @@ def _raise_file_limit() -> None:
 
 
 def on_starting(server: object) -> None:
+    _refuse_unprotected_worker(server)
     _raise_file_limit()
+
+
+def _refuse_unprotected_worker(server: object) -> None:
+    """`-k geventwebsocket.gunicorn.workers.GeventWebSocketWorker` on the command line would replace
+    ChatBox's worker and silently drop its limits: stop with one line saying what to use instead."""
+    from chatbox.realtime.serving import ChatBoxWorker
+
+    chosen = getattr(getattr(server, "cfg", None), "worker_class", None)
+    if not (isinstance(chosen, type) and issubclass(chosen, ChatBoxWorker)):
+        name = getattr(chosen, "__qualname__", chosen)
+        raise SystemExit(f"ChatBox needs -k chatbox.realtime.serving.ChatBoxWorker (its limits live there), not {name}")
 
 
 def post_fork(server: object, worker: object) -> None:
@@ -54,20 +69,7 @@ def _heartbeat_of(worker: object) -> object | None:
 
 
 def post_worker_init(worker: object) -> None:
-    _cap_websocket_messages(worker)
     _unregister_presence_on_stop(worker)
-
-
-def _cap_websocket_messages(worker: object) -> None:
-    """The worker serves websockets with gevent-websocket's handler; hand it ours, which refuses
-    oversized messages from their header (chatbox/realtime/websocket.py says why). Called after the
-    worker has monkey-patched and loaded the app, before it starts serving."""
-    from geventwebsocket.handler import WebSocketHandler
-
-    from chatbox.realtime.websocket import BoundedWebSocketHandler
-
-    if getattr(worker, "wsgi_handler", None) is WebSocketHandler:
-        worker.wsgi_handler = BoundedWebSocketHandler  # type: ignore[attr-defined]
 
 
 def _unregister_presence_on_stop(worker: object) -> None:

@@ -11,12 +11,10 @@ from chatbox import create_app  # noqa: E402
 app = create_app()
 
 if __name__ == "__main__":
-    # Development server on the embedded database by default: gevent with the same websocket handler
-    # as the gunicorn worker (Flask-SocketIO's own `run` would use plain gevent-websocket).
-    from gevent import pywsgi
-
-    from chatbox.realtime.websocket import BoundedWebSocketHandler
+    # Development server on the embedded database by default: the same server and handler as the
+    # gunicorn worker (Flask-SocketIO's own `run` would use plain gevent-websocket).
+    from chatbox.realtime.serving import ChatBoxHandler, ChatBoxServer
 
     host, port = os.environ.get("HOST", "127.0.0.1"), app.config["PORT"]
     print(f"ChatBox on http://{host}:{port}", flush=True)
-    pywsgi.WSGIServer((host, port), app, handler_class=BoundedWebSocketHandler).serve_forever()
+    ChatBoxServer((host, port), app, handler_class=ChatBoxHandler).serve_forever()

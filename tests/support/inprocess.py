@@ -1,8 +1,8 @@
 """Complete ChatBox instances served inside the test process, each on its own loopback port.
 
 Each node is its own Flask app with its own Socket.IO server, Redis pools and presence store, served by
-gevent's WSGI server with gevent-websocket in greenlets; the nodes share only the embedded database,
-as real processes share MongoDB.
+ChatBox's own server and handler (chatbox/realtime/serving.py, as under gunicorn) in greenlets; the
+nodes share only the embedded database, as real processes share MongoDB.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from gevent import pywsgi
 
-from chatbox.realtime.websocket import BoundedWebSocketHandler
+from chatbox.realtime.serving import ChatBoxHandler, ChatBoxServer
 
 
 @dataclass
 class Node:
     app: Flask
-    server: pywsgi.WSGIServer
+    server: ChatBoxServer
 
     @property
     def url(self) -> str:
@@ -55,6 +54,6 @@ def start_node(upload_dir: Path, overrides: dict[str, Any]) -> Node:
             **overrides,
         }
     )
-    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=BoundedWebSocketHandler, log=None, error_log=None)
+    server = ChatBoxServer(("127.0.0.1", 0), app, handler_class=ChatBoxHandler, log=None, error_log=None)
     server.start()
     return Node(app, server)
