@@ -8,10 +8,8 @@ from typing import Any, TypeVar, cast
 
 from flask import g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError
-from jwt.exceptions import ExpiredSignatureError, PyJWTError
 
-from chatbox.auth.tokens import unauthorized, user_from_claims
+from chatbox.auth.tokens import token_errors, user_from_claims
 from chatbox.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -20,14 +18,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def auth_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with token_errors():
             verify_jwt_in_request()
-        except NoAuthorizationError as exc:
-            raise unauthorized() from exc
-        except ExpiredSignatureError as exc:
-            raise unauthorized("Your session has expired.", "token_expired") from exc
-        except (PyJWTError, JWTExtendedException, ValueError) as exc:
-            raise unauthorized("The token is not valid.", "invalid_token") from exc
         g.current_user = user_from_claims(get_jwt())
         return view(*args, **kwargs)
 

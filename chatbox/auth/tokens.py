@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_jwt_extended import create_access_token, decode_token
-from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError
 from jwt.exceptions import ExpiredSignatureError, PyJWTError
 
 from chatbox.errors import ApiError
@@ -31,8 +33,39 @@ def ensure_may_use_account(user: User) -> None:
         raise ApiError(403, "This account has been blocked by an administrator.", "account_blocked")
 
 
+# What every token we accept carries: we issue nothing else, so a token without one of these (or of
+# another type) was not made by this server's login and is refused, on REST and sockets alike.
+ACCESS_TOKEN_TYPE = "access"
+
+
+def check_claims(claims: dict[str, Any]) -> None:
+    """Refuse a correctly signed token that lacks `exp`, `jti` or `sub`, or is not an access token."""
+    exp, jti, sub = claims.get("exp"), claims.get("jti"), claims.get("sub")
+    if not isinstance(exp, int) or isinstance(exp, bool):
+        raise unauthorized("The token is not valid: it has no expiry.", "invalid_token")
+    if not isinstance(jti, str) or not jti or not isinstance(sub, str) or not sub:
+        raise unauthorized("The token is not valid.", "invalid_token")
+    if claims.get("type") != ACCESS_TOKEN_TYPE:
+        raise unauthorized("The token is not valid: not an access token.", "invalid_token")
+
+
+@contextmanager
+def token_errors() -> Iterator[None]:
+    """Turn the JWT libraries' refusals of a token into the contract's 401 answers."""
+    try:
+        yield
+    except NoAuthorizationError as exc:
+        raise unauthorized() from exc
+    except ExpiredSignatureError as exc:
+        raise unauthorized("Your session has expired.", "token_expired") from exc
+    except (PyJWTError, JWTExtendedException, ValueError) as exc:
+        raise unauthorized("The token is not valid.", "invalid_token") from exc
+
+
 def user_from_claims(claims: dict[str, Any]) -> User:
-    """The user a verified token speaks for, or 401/403 as the contract says."""
+    """The user a verified token speaks for, or 401/403 as the contract says. REST (guard.py) and
+    sockets (`user_from_token`) both come here, so both refuse the same tokens."""
+    check_claims(claims)
     user_id = parse_object_id(str(claims.get("sub", "")))
     user = User.objects(id=user_id).first() if user_id else None
     if user is None:
@@ -47,12 +80,8 @@ def user_from_claims(claims: dict[str, Any]) -> User:
 
 def user_from_token(token: str) -> tuple[User, dict[str, Any]]:
     """The user a presented token speaks for, and the token's claims (app context needed)."""
-    try:
+    with token_errors():
         claims = decode_token(token)
-    except ExpiredSignatureError as exc:
-        raise unauthorized("Your session has expired.", "token_expired") from exc
-    except (PyJWTError, JWTExtendedException, ValueError) as exc:
-        raise unauthorized("The token is not valid.", "invalid_token") from exc
     return user_from_claims(claims), claims
 
 
