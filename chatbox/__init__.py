@@ -24,7 +24,7 @@ from chatbox.realtime.notifier import Notifier
 from chatbox.realtime.server import UnclaimedConnectionCloser, build_presence, socketio_options, start_scale_out
 from chatbox.realtime.sessions import SessionGuard
 from chatbox.runtime import EXTENSION_KEY, Runtime
-from chatbox.security import register_security_headers
+from chatbox.security import register_origin_check, register_security_headers
 from config import build_config
 
 log = logging.getLogger("chatbox")
@@ -47,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     register_security_headers(app)
+    register_origin_check(app)
     CORS(
         app,
         origins=app.config["CLIENT_URLS"],

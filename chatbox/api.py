@@ -93,7 +93,11 @@ class Blueprint(flask_smorest.Blueprint):
 
         def decorator(func: F) -> F:
             func = self.error(401, "No valid token: missing, expired, revoked or issued before a password change")(func)
-            func = self.error(403, "The account is deactivated or blocked by an administrator")(func)
+            func = self.error(
+                403,
+                "The account is deactivated or blocked by an administrator, or a cookie-authenticated "
+                "request came from another site (origin_not_allowed)",
+            )(func)
             return cast(F, self.doc(security=SECURITY)(func))
 
         return decorator

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 import socketio
 
+from chatbox.origins import OriginPolicy
 from chatbox.realtime.connections import user_went_offline
 from chatbox.realtime.presence import MemoryPresence, PresenceStore
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
@@ -62,7 +63,9 @@ def socketio_options(config: dict[str, Any]) -> dict[str, Any]:
         # client sends without waiting for acks are stored (and numbered) in the order sent, whatever
         # the database's latency; other clients are unaffected, and no greenlet is spawned per event.
         "async_handlers": False,
-        "cors_allowed_origins": allowed_origin_checker(config["CLIENT_URLS"]),
+        # CLIENT_URL origins, plus the server's own origin (the bundled web client, and clients such as
+        # websocket libraries that send the server's URL as Origin).
+        "cors_allowed_origins": OriginPolicy(config["CLIENT_URLS"], config["PROXY_FIX_HOPS"]).socketio_check,
         "cors_credentials": True,
         "json": json,
         "max_http_buffer_size": config["MAX_JSON_BYTES"],
@@ -72,21 +75,6 @@ def socketio_options(config: dict[str, Any]) -> dict[str, Any]:
     if config.get("REDIS_URL"):
         options["client_manager"] = QueueManager(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"])
     return options
-
-
-def allowed_origin_checker(client_urls: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
-    """CLIENT_URL origins, plus the server's own origin (the bundled web client, and clients such as
-    websocket libraries that send the server's URL as Origin)."""
-    allowed = {url.rstrip("/") for url in client_urls}
-
-    def check(origin: str | None, environ: dict[str, Any]) -> bool:
-        if origin is None or origin.rstrip("/") in allowed:
-            return True
-        host = environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST", "")
-        scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
-        return origin.rstrip("/") == f"{scheme.split(',')[0].strip()}://{host.split(',')[0].strip()}"
-
-    return check
 
 
 class UnclaimedConnectionCloser:
