@@ -21,9 +21,15 @@ from chatbox.push.service import build_push_service
 from chatbox.ratelimit import RateLimiter
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
-from chatbox.realtime.server import UnclaimedConnectionCloser, build_presence, socketio_options, start_scale_out
+from chatbox.realtime.server import (
+    UnclaimedConnectionCloser,
+    build_presence,
+    build_redis_health,
+    socketio_options,
+    start_scale_out,
+)
 from chatbox.realtime.sessions import SessionGuard
-from chatbox.runtime import EXTENSION_KEY, Runtime
+from chatbox.runtime import EXTENSION_KEY, REDIS_HEALTH_KEY, Runtime
 from chatbox.security import register_origin_check, register_security_headers
 from config import build_config
 
@@ -56,11 +62,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     JWTManager(app)
 
-    socketio = SocketIO(app, **socketio_options(app.config))
+    redis_health = build_redis_health(app.config)
+    app.extensions[REDIS_HEALTH_KEY] = redis_health
+    socketio = SocketIO(app, **socketio_options(app.config, redis_health))
     rt = Runtime(
         config=app.config,
         bcrypt=Bcrypt(app),
-        limiter=RateLimiter(app.config["RATELIMIT_ENABLED"], app.config["REDIS_URL"]),
+        limiter=RateLimiter(
+            app.config["RATELIMIT_ENABLED"],
+            app.config["REDIS_URL"],
+            redis_health,
+            app.config["REDIS_TIMEOUT_MS"] / 1000,
+        ),
         storage=FileStorage.from_config(app.config),
         presence=build_presence(app.config),
         notifier=Notifier(socketio.server),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from flask import Flask, Response, jsonify
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -53,6 +54,20 @@ class ApiError(Exception):
         if self.details is not None:
             body["details"] = self.details
         return body
+
+
+class QueueUnavailable(ApiError):
+    """With REDIS_URL set, Redis (the message queue) is unreachable: 503, try again shortly."""
+
+    RETRY_AFTER_SECONDS = 2
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "The message queue is unavailable; try again shortly.",
+            "queue_unavailable",
+            headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+        )
 
 
 def bad_request(message: str, code: str = "bad_request", details: Any = None) -> ApiError:
@@ -115,6 +130,11 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
         return error_response(ApiError(500, "Something went wrong on our side.", "internal_error"))
+
+    @app.errorhandler(redis.RedisError)
+    def _queue_unavailable(exc: redis.RedisError) -> Response:
+        log.error("Redis unavailable: %s", exc)
+        return error_response(QueueUnavailable())
 
     @app.errorhandler(PyMongoError)
     def _database_unavailable(exc: PyMongoError) -> Response:

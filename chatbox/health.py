@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import jsonify
+from flask import current_app, jsonify
 
 from chatbox.api import Blueprint
 from chatbox.db import ping
 from chatbox.realtime.server import queue_status
-from chatbox.runtime import runtime
+from chatbox.runtime import REDIS_HEALTH_KEY
 
 blp = Blueprint("health", __name__, description="Operations")
 
@@ -21,12 +21,12 @@ class HealthSchema(ma.Schema):
 
 @blp.route("/healthz")
 @blp.response(200, HealthSchema)
-@blp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
+@blp.alt_response(503, schema=HealthSchema, description="The database or the message queue (Redis) is unreachable")
 def healthz() -> Any:
-    rt = runtime()
     database_ok = ping()
-    queue = queue_status(rt.config)
-    body = {"status": "ok" if database_ok else "error", "database": "ok" if database_ok else "error", "queue": queue}
+    queue = queue_status(current_app.extensions.get(REDIS_HEALTH_KEY))
+    healthy = database_ok and queue != "error"
+    body = {"status": "ok" if healthy else "error", "database": "ok" if database_ok else "error", "queue": queue}
     response = jsonify(body)
-    response.status_code = 200 if database_ok else 503
+    response.status_code = 200 if healthy else 503
     return response

@@ -33,6 +33,8 @@ class Runtime:
 
 
 EXTENSION_KEY = "chatbox"
+# The app's RedisHealth (None without REDIS_URL): /healthz reports it.
+REDIS_HEALTH_KEY = "chatbox.redis_health"
 
 
 def runtime() -> Runtime:

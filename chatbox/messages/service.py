@@ -124,6 +124,7 @@ def send_message(
     message of the chat, shown on the first)."""
     images = images or []
     try:
+        events.ensure_announceable(rt)
         rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(sender.id))
         if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
             raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
@@ -131,7 +132,8 @@ def send_message(
         ensure_not_blocked(sender, receiver)
         text = clean_text(rt, text, bool(images or file))
     except ApiError:
-        # A retry of a send that was stored gets that message, whatever would refuse a new send now.
+        # A retry of a send that was stored gets that message, whatever would refuse a new send now
+        # (a message queue outage included: answering it announces nothing).
         existing = _existing_send(sender, client_message_id, receiver_id) if client_message_id else []
         if existing:
             return SendResult(existing, created=False)

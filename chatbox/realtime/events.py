@@ -13,6 +13,12 @@ from chatbox.runtime import Runtime
 from chatbox.users.service import is_blocked_between, presence_audience, shares_chat
 
 
+def ensure_announceable(rt: Runtime) -> None:
+    """Before a change that must be announced: 503 `queue_unavailable` now rather than after storing
+    it, while the message queue is known to be down."""
+    rt.notifier.ensure_deliverable()
+
+
 def messages_created(
     rt: Runtime,
     chat: Chat,

@@ -14,11 +14,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import marshmallow as ma
+import redis
 import socketio
 from flask import Flask
 
 from chatbox.auth.tokens import TokenSession, user_for_session, user_from_token
-from chatbox.errors import ApiError
+from chatbox.errors import ApiError, QueueUnavailable
 from chatbox.messages import service as messages
 from chatbox.models import User
 from chatbox.models.ids import utcnow
@@ -106,10 +107,15 @@ class ChatNamespace(socketio.Namespace):
                 user, claims = user_from_token(token)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized") from exc
+        try:
+            came_online = connections.socket_opened(self.rt, user, sid)
+        except redis.RedisError as exc:
+            # With REDIS_URL, presence lives in Redis: while it is unreachable, try again later.
+            log.error("refused a connection: Redis unavailable (%s)", type(exc).__name__)
+            raise socketio.exceptions.ConnectionRefusedError("Server unavailable") from exc
         self.save_session(sid, {"user_id": str(user.id), "token": TokenSession.of(user, claims, checked_at)})
         self.rt.sessions.ensure_started()
         self.enter_room(sid, user_room(str(user.id)))
-        came_online = connections.socket_opened(self.rt, user, sid)
         # After the CONNECT packet has gone out, so the client is ready for these events.
         self.server.start_background_task(self._after_connect, sid, user, came_online)
 
@@ -149,6 +155,9 @@ class ChatNamespace(socketio.Namespace):
             if exc.code == "rate_limited":
                 self._count_refusal(sid)
             return _failure(exc)
+        except redis.RedisError as exc:
+            log.error("socket event failed: Redis unavailable (%s)", type(exc).__name__)
+            return _failure(QueueUnavailable())
         except Exception:
             log.exception("socket event failed")
             return {"ok": False, "message": "Something went wrong on our side.", "code": "internal_error"}

@@ -17,3 +17,10 @@ class Notifier:
 
     def to_user(self, user_id: Any, event: str, data: Any, skip_sid: str | None = None) -> None:
         self.server.emit(event, data, to=user_room(str(user_id)), skip_sid=skip_sid)
+
+    def ensure_deliverable(self) -> None:
+        """Raise QueueUnavailable (503) when events cannot go out now: REDIS_URL is set and Redis is
+        known to be unreachable (chatbox/redis_health.py). A no-op on a single process."""
+        health = getattr(self.server.manager, "health", None)
+        if health is not None:
+            health.ensure_available()

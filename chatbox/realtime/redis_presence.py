@@ -108,9 +108,18 @@ return online_on_a_live_node(KEYS[1], ARGV[2], nil)
 """
 
 
-def redis_client(url: str, max_connections: int, pool_timeout: float = 10.0) -> redis.Redis:
-    """A client whose pool waits for a free connection instead of failing past `max_connections`."""
-    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_timeout)
+def redis_client(
+    url: str, max_connections: int, pool_timeout: float = 10.0, socket_timeout: float | None = None
+) -> redis.Redis:
+    """A client whose pool waits for a free connection instead of failing past `max_connections`
+    (and whose calls wait at most `socket_timeout` seconds for Redis, when given)."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=pool_timeout,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+    )
     return redis.Redis(connection_pool=pool)
 
 

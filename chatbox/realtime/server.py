@@ -20,6 +20,7 @@ from chatbox.origins import OriginPolicy
 from chatbox.realtime.connections import user_went_offline
 from chatbox.realtime.presence import MemoryPresence, PresenceStore
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
+from chatbox.redis_health import RedisHealth
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -34,29 +35,75 @@ HEARTBEAT_KEY = "chatbox.heartbeat"
 
 
 class QueueManager(socketio.RedisManager):
-    """python-socketio's Redis manager with a pool that waits for a connection instead of failing.
+    """python-socketio's Redis manager with a pool that waits for a connection instead of failing, and
+    that fails fast and says so when Redis is unreachable.
 
     The stock manager builds `redis.Redis.from_url(url)`, whose pool holds at most 100 connections:
     past 100 concurrent emits redis-py raises "Too many connections", the manager reconnects and
     messages are lost (shared/FINDINGS.md). A `BlockingConnectionPool` of `max_connections` makes
     an emit beyond the cap wait its turn for up to `pool_timeout` seconds.
+
+    The stock manager also logs a failed publish and returns as if the event had gone out, after
+    waiting for Redis as long as the connection lets it. Here a publish waits at most `timeout`
+    seconds, is refused at once while `health` knows Redis is down, and raises `QueueUnavailable`
+    (503 `queue_unavailable`) instead of dropping the event silently. The listener reconnects every
+    `LISTEN_RETRY_SECONDS` at most (the stock one backs off up to a minute), so a process recovers
+    soon after Redis returns; its connection has no read timeout, since it waits for events.
     """
 
-    def __init__(self, url: str, max_connections: int, pool_timeout: float = REDIS_POOL_TIMEOUT_SECONDS) -> None:
+    LISTEN_RETRY_SECONDS = 1.0
+
+    def __init__(
+        self,
+        url: str,
+        max_connections: int,
+        health: RedisHealth,
+        timeout: float,
+        pool_timeout: float = REDIS_POOL_TIMEOUT_SECONDS,
+    ) -> None:
         super().__init__(url, channel=QUEUE_CHANNEL, redis_options={"max_connections": max_connections})
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
+        self.health = health
+        self.timeout = timeout
 
     def _redis_connect(self) -> None:
         if "+sentinel" in self.redis_url:  # pragma: no cover - sentinel keeps the stock behaviour
             super()._redis_connect()
             return
-        self.redis = redis_client(self.redis_url, self.max_connections, self.pool_timeout)
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        # A publish beyond the pool's cap still waits its turn (pool_timeout); what is bounded is the
+        # wait for Redis itself, so that a Redis that stopped answering is noticed at once.
+        self.redis = redis_client(self.redis_url, self.max_connections, self.pool_timeout, socket_timeout=self.timeout)
+        listener = redis.Redis.from_url(self.redis_url, socket_connect_timeout=self.timeout, socket_keepalive=True)
+        self.pubsub = listener.pubsub(ignore_subscribe_messages=True)
         self.connected = True
 
+    def _publish(self, data: Any) -> Any:
+        self.health.ensure_available()
+        try:
+            if not self.connected:
+                self._redis_connect()
+            return self.redis.publish(self.channel, self.json.dumps(data))
+        except (redis.RedisError, OSError) as exc:
+            self.connected = False
+            raise self.health.failed(exc) from exc
 
-def socketio_options(config: dict[str, Any]) -> dict[str, Any]:
+    def _redis_listen_with_retries(self) -> Any:
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                yield from self.pubsub.listen()
+            except Exception as exc:
+                log.warning("Socket.IO queue listener lost Redis (%s); retrying", type(exc).__name__)
+                subscribed = False
+                time.sleep(self.LISTEN_RETRY_SECONDS)
+
+
+def socketio_options(config: dict[str, Any], health: RedisHealth | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {
         "async_mode": "gevent",
         # Each client's events run one after another in its connection's own greenlet: messages a
@@ -72,8 +119,10 @@ def socketio_options(config: dict[str, Any]) -> dict[str, Any]:
         "logger": False,
         "engineio_logger": False,
     }
-    if config.get("REDIS_URL"):
-        options["client_manager"] = QueueManager(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"])
+    if health is not None:
+        options["client_manager"] = QueueManager(
+            config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], health, config["REDIS_TIMEOUT_MS"] / 1000
+        )
     return options
 
 
@@ -141,30 +190,39 @@ class UnclaimedConnectionCloser:
                     log.exception("could not close an unclaimed connection")
 
 
+def build_redis_health(config: dict[str, Any]) -> RedisHealth | None:
+    if not config.get("REDIS_URL"):
+        return None
+    return RedisHealth(config["REDIS_URL"], config["REDIS_TIMEOUT_MS"] / 1000)
+
+
 def build_presence(config: dict[str, Any]) -> PresenceStore:
     if config.get("REDIS_URL"):
-        client = redis_client(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], REDIS_POOL_TIMEOUT_SECONDS)
+        timeout = config["REDIS_TIMEOUT_MS"] / 1000
+        client = redis_client(
+            config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], REDIS_POOL_TIMEOUT_SECONDS, socket_timeout=timeout
+        )
         return RedisPresence(client, config["PRESENCE_TTL_SECONDS"])
     return MemoryPresence()
 
 
-def queue_status(config: dict[str, Any]) -> str:
-    """ "disabled" on a single process; otherwise whether Redis answers."""
-    if not config["REDIS_URL"]:
+def queue_status(health: RedisHealth | None) -> str:
+    """ "disabled" on a single process; otherwise whether Redis answers now."""
+    if health is None:
         return "disabled"
-    try:
-        redis.Redis.from_url(config["REDIS_URL"], socket_timeout=2).ping()
-        return "ok"
-    except redis.RedisError:
-        return "error"
+    return "ok" if health.probe() else "error"
 
 
 class PresenceHeartbeat:
     """Keeps this process's presence alive in Redis and cleans up after processes that died.
 
     Every `interval` seconds (a third of the TTL): refresh this node's key, then reap dead nodes
-    and call `on_offline(user_id)` for each user that a dead node left offline.
+    and call `on_offline(user_id)` for each user that a dead node left offline. After a failed beat,
+    or as soon as `health` has seen Redis fail, it beats every `RETRY_SECONDS` until a beat succeeds:
+    a Redis that restarted empty gets this node's sockets and views back at once.
     """
+
+    RETRY_SECONDS = 1.0
 
     def __init__(
         self,
@@ -172,13 +230,18 @@ class PresenceHeartbeat:
         interval: float,
         on_offline: Callable[[str], None],
         spawn: Callable[..., Any],
+        health: RedisHealth | None = None,
     ) -> None:
         self.presence = presence
         self.interval = interval
         self.on_offline = on_offline
         self._spawn = spawn
         self._stop = threading.Event()
+        self.health = health
         self.beats = 0
+
+    def _outages(self) -> int:
+        return self.health.outages if self.health is not None else 0
 
     def start(self) -> PresenceHeartbeat:
         self._spawn(self.run)
@@ -195,11 +258,22 @@ class PresenceHeartbeat:
 
     def run(self) -> None:
         while not self._stop.is_set():
+            outages = self._outages()
             try:
                 self.beat()
+                wait = self.interval
+            except redis.RedisError as exc:
+                log.error("presence heartbeat failed: Redis unavailable (%s); retrying", type(exc).__name__)
+                wait = min(self.interval, self.RETRY_SECONDS)
             except Exception:
                 log.exception("presence heartbeat failed; retrying")
-            self._stop.wait(self.interval)
+                wait = min(self.interval, self.RETRY_SECONDS)
+            deadline = time.monotonic() + wait
+            while not self._stop.is_set() and self._outages() == outages:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._stop.wait(min(left, self.RETRY_SECONDS))
 
     def stop(self, unregister: bool = False) -> None:
         """Stop refreshing; with `unregister`, drop this node's key so the others reap it at once."""
@@ -233,6 +307,7 @@ def start_scale_out(app: Flask, server: socketio.Server, rt: Runtime) -> Presenc
         interval=presence.ttl_seconds / 3,
         on_offline=lambda user_id: user_went_offline(rt, user_id),
         spawn=server.start_background_task,
+        health=manager.health if isinstance(manager, QueueManager) else None,
     )
     app.extensions[HEARTBEAT_KEY] = heartbeat
     return heartbeat.start()

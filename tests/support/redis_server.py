@@ -42,9 +42,10 @@ class RedisServer:
                 self.process.wait()
 
 
-def start_redis_server(workdir: Path) -> RedisServer:
+def start_redis_server(workdir: Path, port: int | None = None) -> RedisServer:
+    """Start one; with `port`, on that port (to bring a stopped server back where clients expect it)."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             binary,

@@ -1,0 +1,150 @@
+"""With REDIS_URL set and Redis unreachable (a real redis-server, stopped with SIGSTOP, or shut down and
+started again): sends answer 503 `queue_unavailable` with Retry-After at once instead of hanging and
+failing with 500, /healthz says 503, a retry with the same clientMessageId stores exactly one copy,
+nothing acknowledged is lost, and the process recovers by itself when Redis is back (issue 14)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from chatbox.realtime.server import QUEUE_CHANNEL
+from tests.support.inprocess import Node, start_node
+from tests.support.redis_server import RedisServer, start_redis_server
+from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
+
+SECRET = "outage-test-secret-" + "x" * 32
+# Far above the 2 s the rule allows and far below the 10 s hang this replaces: only a bound, so that
+# a busy machine cannot make the test flaky.
+ANSWER_BOUND_SECONDS = 6.0
+
+
+@pytest.fixture
+def redis_server(tmp_path: Any) -> Iterator[RedisServer]:
+    server = start_redis_server(tmp_path)
+    yield server
+    if server.process.poll() is None:
+        os.kill(server.process.pid, signal.SIGCONT)
+    server.stop()
+
+
+@pytest.fixture
+def node(redis_server: RedisServer, tmp_path: Any) -> Iterator[Node]:
+    started = start_node(
+        tmp_path / "uploads", {"REDIS_URL": redis_server.url, "JWT_SECRET_KEY": SECRET, "SECRET_KEY": SECRET}
+    )
+    probe = redis_server.client()
+    wait_until(lambda: probe.pubsub_numsub(QUEUE_CHANNEL)[0][1] >= 1, "the node to listen to the queue")
+    yield started
+    started.stop()
+    from mongoengine.connection import get_db
+
+    db = get_db()
+    for name in db.list_collection_names():
+        db.drop_collection(name)
+
+
+def _send(node: Node, sender: LiveUser, receiver: LiveUser, text: str, client_id: str) -> requests.Response:
+    return requests.post(
+        f"{node.url}/api/messages/send/{receiver.id}",
+        json={"text": text, "clientMessageId": client_id},
+        headers=sender.headers,
+        timeout=ANSWER_BOUND_SECONDS,
+    )
+
+
+def _health(node: Node) -> requests.Response:
+    return requests.get(f"{node.url}/healthz", timeout=ANSWER_BOUND_SECONDS)
+
+
+def _stored(live: LiveApi, reader: LiveUser, other: LiveUser, text: str) -> int:
+    history = live.call("GET", f"/api/messages/{other.id}", reader, params={"limit": 100}).json()
+    return sum(1 for m in history if m["text"] == text)
+
+
+def _assert_unavailable(response: requests.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "queue_unavailable" and response.json()["message"]
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def _assert_outage_answers(node: Node, live: LiveApi, alice: LiveUser, bob: LiveUser, socket: Socket) -> None:
+    for _ in range(3):  # the first finds out, the next ones are refused at once
+        _assert_unavailable(_send(node, alice, bob, "during the outage", "outage-1"))
+    health = _health(node)
+    assert health.status_code == 503
+    assert health.json() == {"status": "error", "database": "ok", "queue": "error"}
+    payload = {"to": bob.id, "text": "socket during the outage", "clientMessageId": "outage-2"}
+    ack = socket.call("new-message", payload)
+    assert ack["ok"] is False and ack["code"] == "queue_unavailable", ack
+    # Reading needs no queue: it keeps working.
+    assert live.call("GET", f"/api/messages/{bob.id}", alice).status_code == 200
+
+
+def _assert_recovered(node: Node, live: LiveApi, alice: LiveUser, bob: LiveUser, bob_socket: Socket) -> None:
+    wait_until(lambda: _health(node).status_code == 200, "the node to see Redis again")
+    # The retries store exactly one copy each, and go out live.
+    for text, client_id in (("during the outage", "outage-1"), ("socket during the outage", "outage-2")):
+        retried = wait_until(lambda t=text, c=client_id: _ok_send(node, alice, bob, t, c), "a retry to go through")
+        assert retried.status_code in (200, 201)
+        assert _stored(live, bob, alice, text) == 1
+        again = _send(node, alice, bob, text, client_id)
+        assert again.status_code == 200 and again.json()["_id"] == retried.json()["_id"]
+    after = _send(node, alice, bob, "after the outage", "after-1")
+    assert after.status_code == 201
+    bob_socket.wait_for("new-message", lambda m: m["_id"] == after.json()["_id"])
+    # Nothing acknowledged before the outage was lost.
+    assert _stored(live, bob, alice, "before the outage") == 1
+
+
+def _ok_send(node: Node, alice: LiveUser, bob: LiveUser, text: str, client_id: str) -> requests.Response | None:
+    response = _send(node, alice, bob, text, client_id)
+    return response if response.status_code in (200, 201) else None
+
+
+def test_a_frozen_redis_gives_fast_503s_and_the_node_recovers(node: Node, redis_server: RedisServer) -> None:
+    live = LiveApi(node.url)
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    assert _send(node, alice, bob, "before the outage", "before-1").status_code == 201
+    alice_socket, bob_socket = Socket(node.url, alice), Socket(node.url, bob)
+    try:
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            _assert_outage_answers(node, live, alice, bob, alice_socket)
+            # Sign-ins do not need the queue: their rate limit counts locally meanwhile.
+            credentials = {"email": alice.email, "password": "correct horse battery"}
+            assert live.call("POST", "/api/auth/login", json=credentials).status_code == 200
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+        _assert_recovered(node, live, alice, bob, bob_socket)
+    finally:
+        alice_socket.close()
+        bob_socket.close()
+
+
+def test_a_redis_that_goes_away_and_comes_back(node: Node, redis_server: RedisServer, tmp_path: Any) -> None:
+    live = LiveApi(node.url)
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    assert _send(node, alice, bob, "before the outage", "before-1").status_code == 201
+    alice_socket, bob_socket = Socket(node.url, alice), Socket(node.url, bob)
+    restarted: RedisServer | None = None
+    try:
+        redis_server.stop()
+        _assert_outage_answers(node, live, alice, bob, alice_socket)
+        (tmp_path / "again").mkdir()
+        restarted = start_redis_server(tmp_path / "again", port=redis_server.port)
+        probe = restarted.client()
+        wait_until(lambda: probe.pubsub_numsub(QUEUE_CHANNEL)[0][1] >= 1, "the node to listen to the queue again")
+        _assert_recovered(node, live, alice, bob, bob_socket)
+        # Presence came back too: the node wrote its sockets to the new Redis.
+        wait_until(lambda: node.rt.presence.connection_count(bob.id) == 1, "Bob's socket to count again")
+    finally:
+        alice_socket.close()
+        bob_socket.close()
+        if restarted is not None:
+            restarted.stop()
