@@ -20,6 +20,7 @@ from bson import ObjectId
 
 from chatbox.errors import ApiError, forbidden, not_found
 from chatbox.files.images import NotAnImage, TooManyPixels, check_image
+from chatbox.files.names import display_name
 from chatbox.files.sniffing import IMAGE_MIME_TO_EXTENSION, FileType, UnsupportedFileType, identify
 from chatbox.files.storage import BACKEND_DISK, BACKEND_GRIDFS, BlobMissing, BlobStore, FileStorage, TooLarge
 from chatbox.models import Chat, StorageUsage, StoredFile, User
@@ -54,11 +55,6 @@ class PreparedUpload:
             stream.close()
 
 
-def _display_name(filename: str, extension: str) -> str:
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1][:255]
-    return name or f"upload.{extension}"
-
-
 def prepare_upload(storage: FileStorage, stream: BinaryIO, filename: str, images_only: bool = False) -> PreparedUpload:
     """Check size and content (images: a full decode) and make what is to be stored; nothing is kept."""
     try:
@@ -71,7 +67,7 @@ def prepare_upload(storage: FileStorage, stream: BinaryIO, filename: str, images
             file_type = identify(filename, spooled, images_only=images_only)
         except UnsupportedFileType as exc:
             raise ApiError(415, str(exc), "unsupported_file_type") from exc
-        prepared = PreparedUpload(file_type, _display_name(filename, file_type.extension), spooled, size)
+        prepared = PreparedUpload(file_type, display_name(filename, file_type.extension), spooled, size)
         prepared.temp_files.append(spooled)
         if file_type.kind == "image":
             _check_image(storage, prepared)
