@@ -120,7 +120,10 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_DEVICES_PER_USER": _int(environ, "MAX_DEVICES_PER_USER", 10),
         "PUSH_BODY_MAX_CHARS": 100,
         "RATELIMIT_ENABLED": _bool(environ.get("RATELIMIT_ENABLED"), True),
+        # Signups, and failed logins, per client address (two separate budgets).
         "RATELIMIT_AUTH": environ.get("RATELIMIT_AUTH", "10/minute"),
+        # Failed logins per account (by email), from any address: slows guessing spread over many.
+        "RATELIMIT_LOGIN_ACCOUNT": environ.get("RATELIMIT_LOGIN_ACCOUNT", "20/hour"),
         "RATELIMIT_SEND": environ.get("RATELIMIT_SEND", "20/second"),
         "RATELIMIT_SOCKET_EVENTS": environ.get("RATELIMIT_SOCKET_EVENTS", "50/second"),
         # A connection refused this often keeps flooding after being told to slow down: drop it.

@@ -14,9 +14,8 @@ from chatbox.users.presenting import own_user
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and sign-in")
 
 
-def _limit_by_client_address() -> None:
-    rt = runtime()
-    rt.limiter.hit(rt.config["RATELIMIT_AUTH"], "auth", request.remote_addr or "unknown")
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
 
 
 def _set_token_cookie(response: Response, token: str) -> None:
@@ -38,8 +37,8 @@ def _signed_in(user_dict: dict[str, Any], token: str, status: int) -> Response:
 @blp.error(409, "Email already registered")
 @blp.error(429, "Too many attempts from this address")
 def signup(body: dict[str, Any]) -> Response:
-    _limit_by_client_address()
     rt = runtime()
+    rt.limiter.hit(rt.config["RATELIMIT_AUTH"], "signup", _client_address())
     user, token = service.sign_up(rt, body["fullName"], body["email"], body["password"])
     return _signed_in(own_user(rt, user), token, 201)
 
@@ -49,11 +48,10 @@ def signup(body: dict[str, Any]) -> Response:
 @blp.response(200, schemas.AuthUserSchema, description="The user and a token; also sets the jwt cookie")
 @blp.error(401, "Wrong email or password")
 @blp.error(403, "Account deactivated or blocked by an administrator")
-@blp.error(429, "Too many attempts from this address")
+@blp.error(429, "Too many failed attempts from this address or for this account")
 def login(body: dict[str, Any]) -> Response:
-    _limit_by_client_address()
     rt = runtime()
-    user, token = service.log_in(rt, body["email"], body["password"])
+    user, token = service.log_in(rt, body["email"], body["password"], _client_address())
     return _signed_in(own_user(rt, user), token, 200)
 
 

@@ -52,9 +52,20 @@ def sign_up(rt: Runtime, full_name: str, email: str, password: str) -> tuple[Use
     return user, issue_token(user)
 
 
-def log_in(rt: Runtime, email: str, password: str) -> tuple[User, str]:
-    user = User.objects(email=normalize_email(email)).first()
+def log_in(rt: Runtime, email: str, password: str, address: str) -> tuple[User, str]:
+    """Sign in. Failed attempts are limited per client address (RATELIMIT_AUTH) and per account
+    (RATELIMIT_LOGIN_ACCOUNT, by email whether or not it exists, so a 429 reveals nothing). Once
+    either budget is spent every attempt is refused, a correct password too: answering it would let
+    guessing go on at full speed. Successful sign-ins and signups never use these budgets."""
+    email = normalize_email(email)
+    by_address = (rt.config["RATELIMIT_AUTH"], "login-failures", address)
+    by_account = (rt.config["RATELIMIT_LOGIN_ACCOUNT"], "login-failures-account", email)
+    rt.limiter.check(*by_address)
+    rt.limiter.check(*by_account)
+    user = User.objects(email=email).first()
     if not _password_matches(rt, user, password) or user is None:
+        rt.limiter.allows(*by_address)
+        rt.limiter.allows(*by_account)
         raise ApiError(401, _WRONG_CREDENTIALS, "invalid_credentials")
     ensure_may_use_account(user)
     return user, issue_token(user)
