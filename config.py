@@ -126,8 +126,12 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_LOGIN_ACCOUNT": environ.get("RATELIMIT_LOGIN_ACCOUNT", "20/hour"),
         "RATELIMIT_SEND": environ.get("RATELIMIT_SEND", "20/second"),
         "RATELIMIT_SOCKET_EVENTS": environ.get("RATELIMIT_SOCKET_EVENTS", "50/second"),
+        # typing / stop-typing per user, all their sockets together (over it: a rate_limited ack).
+        "RATELIMIT_TYPING": environ.get("RATELIMIT_TYPING", "5/second"),
         # A connection refused this often keeps flooding after being told to slow down: drop it.
         "RATELIMIT_SOCKET_REFUSALS": environ.get("RATELIMIT_SOCKET_REFUSALS", "100/minute"),
+        # Sockets one user may hold at once, on all processes together (one more: connect_error).
+        "MAX_SOCKETS_PER_USER": _int(environ, "MAX_SOCKETS_PER_USER", 20),
         "PRESENCE_TTL_SECONDS": _int(environ, "PRESENCE_TTL_SECONDS", 90),
         # A connection without a signed-in Socket.IO session this long (after opening, or after its
         # session ended) is closed; 45 s is socket.io's own connectTimeout, lenient in reconnect storms.

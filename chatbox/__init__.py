@@ -22,6 +22,7 @@ from chatbox.ratelimit import RateLimiter
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
 from chatbox.realtime.server import (
+    MalformedPacketGuard,
     UnclaimedConnectionCloser,
     build_presence,
     build_redis_health,
@@ -83,6 +84,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))
+    MalformedPacketGuard(socketio.server, rt)
     start_scale_out(app, socketio.server, rt)
     app.extensions["chatbox.socketio"] = socketio
 

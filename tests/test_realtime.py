@@ -185,7 +185,7 @@ def test_connections_that_never_sign_in_are_closed_and_signed_in_ones_stay(tmp_p
             refused_once.wait_closed()
             gevent.sleep(2)
             assert signed_in.client.connected
-            assert signed_in.call("typing", {"to": live.signup().id})["ok"] is True
+            assert signed_in.call("message-read", {"messageId": "0" * 24})["code"] == "message_not_found"
             # With nothing left to watch, the closer's greenlet ends (none lives on per connection).
             wait_until(lambda: not closer.sweeping and not closer.unclaimed_since, "the closer to go idle")
         finally:
@@ -521,11 +521,12 @@ def test_join_chat_reads_waiting_and_arriving_messages_until_leave(live: LiveApi
 
 def test_typing_and_stop_typing(live: LiveApi, sockets: Any) -> None:
     alice, bob = live.signup("Alice"), live.signup("Bob")
+    chat_id = live.send(bob, alice, "we share a chat")["chatId"]
     alice_socket, bob_socket = sockets(alice), sockets(bob)
     assert alice_socket.call("typing", {"to": bob.id}) == {"ok": True}
-    assert bob_socket.wait_for("typing") == [{"from": alice.id}]
+    assert bob_socket.wait_for("typing") == [{"from": alice.id, "chatId": chat_id}]
     assert alice_socket.call("stop-typing", {"to": bob.id}) == {"ok": True}
-    assert bob_socket.wait_for("stop-typing") == [{"from": alice.id}]
+    assert bob_socket.wait_for("stop-typing") == [{"from": alice.id, "chatId": chat_id}]
     assert alice_socket.call("typing", {"to": "bad"})["ok"] is False
 
 

@@ -32,6 +32,8 @@ def limited_server(tmp_path_factory: Any) -> Iterator[LiveServer]:
             "RATELIMIT_SOCKET_EVENTS": f"{SOCKET_BUDGET}/minute",
             "RATELIMIT_SEND": f"{SEND_BUDGET}/minute",
             "RATELIMIT_SOCKET_REFUSALS": "1000/minute",
+            # Typing has its own per-user budget (test_hardening_sockets.py): here the socket's counts.
+            "RATELIMIT_TYPING": "1000/minute",
         },
     )
     yield server
@@ -71,6 +73,8 @@ def _split(acks: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
 def test_typing_flood_is_slowed_and_other_users_are_not(limited_server: LiveServer, sockets: Any) -> None:
     live = LiveApi(limited_server.url)
     flooder, target, alice, bob = (live.signup(n) for n in ("Flooder", "Target", "Alice", "Bob"))
+    for sender, receiver in ((flooder, target), (alice, bob)):
+        live.send(sender, receiver, "typing needs a chat")
     flooder_socket, target_socket = sockets(flooder), sockets(target)
     alice_socket, bob_socket = sockets(alice), sockets(bob)
 
@@ -81,12 +85,12 @@ def test_typing_flood_is_slowed_and_other_users_are_not(limited_server: LiveServ
 
     # Everyone else goes on as usual, on the same server, at once.
     assert alice_socket.call("typing", {"to": bob.id}) == {"ok": True}
-    bob_socket.wait_for("typing", lambda d: d == {"from": alice.id})
+    bob_socket.wait_for("typing", lambda d: d["from"] == alice.id)
     sent = alice_socket.call("new-message", {"to": target.id, "text": "still here"})
     assert sent["ok"] is True
     target_socket.wait_for("new-message", lambda m: m["_id"] == sent["message"]["_id"])
     # Everything the flooder got through reached the target before that message; nothing more did.
-    assert len(target_socket.received("typing", lambda d: d == {"from": flooder.id})) == SOCKET_BUDGET
+    assert len(target_socket.received("typing", lambda d: d["from"] == flooder.id)) == SOCKET_BUDGET
 
 
 def test_message_flood_is_capped_by_the_send_budget(limited_server: LiveServer, sockets: Any) -> None:
@@ -115,11 +119,14 @@ def test_a_persistent_flooder_is_disconnected(tmp_path: Any) -> None:
             "RATELIMIT_ENABLED": "true",
             "RATELIMIT_SOCKET_EVENTS": f"{SOCKET_BUDGET}/minute",
             "RATELIMIT_SOCKET_REFUSALS": "10/minute",
+            "RATELIMIT_TYPING": "1000/minute",
         },
     )
     try:
         live = LiveApi(server.url)
         flooder, target, bystander = live.signup("Flooder"), live.signup("Target"), live.signup("Bystander")
+        for sender in (flooder, bystander):
+            live.send(sender, target, "typing needs a chat")
         flooder_socket, target_socket = Socket(server.url, flooder), Socket(server.url, target)
         bystander_socket = Socket(server.url, bystander)
         acks: list[dict[str, Any]] = []
@@ -133,7 +140,7 @@ def test_a_persistent_flooder_is_disconnected(tmp_path: Any) -> None:
         assert len([a for a in acks if a["ok"]]) == SOCKET_BUDGET
         # The bystander's connection is untouched.
         assert bystander_socket.call("typing", {"to": target.id}) == {"ok": True}
-        target_socket.wait_for("typing", lambda d: d == {"from": bystander.id})
+        target_socket.wait_for("typing", lambda d: d["from"] == bystander.id)
         for socket in (target_socket, bystander_socket):
             socket.close()
     finally:

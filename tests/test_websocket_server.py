@@ -1,5 +1,5 @@
-"""The websocket layer as deployed (the Procfile's gunicorn command, whose gunicorn.conf.py hands the
-worker our gevent-websocket handler): message cap, close codes, frames unmasked and decoded correctly.
+"""The websocket layer as deployed (the Procfile's gunicorn command, whose worker serves through our
+gevent-websocket handler): message cap, close codes, frames unmasked and decoded correctly.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def test_a_long_non_ascii_message_arrives_intact(live_server: LiveServer) -> Non
 def test_an_oversized_event_from_a_signed_in_client_ends_only_that_connection(live_server: LiveServer) -> None:
     live = LiveApi(live_server.url)
     alice, bob = live.signup("Big Alice"), live.signup("Big Bob")
+    live.send(alice, bob, "we share a chat")
     alice_socket, bob_socket = Socket(live_server.url, alice), Socket(live_server.url, bob)
     try:
         alice_socket.client.emit("new-message", {"to": bob.id, "text": "x" * (CAP + 1)})

@@ -368,9 +368,15 @@ def close_chat(rt: Runtime, me: User, other_id: str, sid: str) -> None:
 
 
 def send_typing(rt: Runtime, me: User, other_id: str, started: bool) -> None:
+    """Tell `other_id` I am (or stopped) typing: only someone I share a chat with, and at most
+    RATELIMIT_TYPING a user, all my sockets together (counted across processes with REDIS_URL)."""
+    rt.limiter.hit(rt.config["RATELIMIT_TYPING"], "typing", str(me.id))
     other = find_other_user(me, other_id, require_active=True)
     ensure_not_blocked(me, other)
-    events.typing(rt, me, other, started)
+    chat = find_chat(me, other)
+    if chat is None or chat.last_message_id is None:
+        raise forbidden("You can only show typing to someone you share a chat with.", "no_chat")
+    events.typing(rt, me, other, chat, started)
 
 
 # --- reading ---------------------------------------------------------------------------------

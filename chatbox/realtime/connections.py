@@ -12,8 +12,9 @@ from chatbox.runtime import Runtime
 
 
 def socket_opened(rt: Runtime, user: User, sid: str) -> bool:
-    """Count the socket; True when this is the user's first (they just came online)."""
-    return rt.presence.add_connection(str(user.id), sid)
+    """Count the socket; True when this is the user's first (they just came online). Raises
+    TooManyConnections when the user holds MAX_SOCKETS_PER_USER already (on all processes)."""
+    return rt.presence.add_connection(str(user.id), sid, rt.config["MAX_SOCKETS_PER_USER"])
 
 
 def after_socket_opened(

@@ -113,8 +113,9 @@ def block_changed(rt: Runtime, me: User, other: User) -> None:
             rt.notifier.to_user(viewer.id, "user-online", {"userId": str(subject.id)})
 
 
-def typing(rt: Runtime, me: User, other: User, started: bool) -> None:
-    rt.notifier.to_user(other.id, "typing" if started else "stop-typing", {"from": str(me.id)})
+def typing(rt: Runtime, me: User, other: User, chat: Chat, started: bool) -> None:
+    payload = {"from": str(me.id), "chatId": str(chat.id)}
+    rt.notifier.to_user(other.id, "typing" if started else "stop-typing", payload)
 
 
 # Message lifecycle: one call per user concerned (every participant of the message's chat, across a

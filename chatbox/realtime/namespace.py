@@ -25,6 +25,7 @@ from chatbox.models import User
 from chatbox.models.ids import utcnow
 from chatbox.realtime import connections, schemas
 from chatbox.realtime.notifier import user_room
+from chatbox.realtime.presence import TooManyConnections
 from chatbox.runtime import Runtime
 
 log = logging.getLogger("chatbox.realtime")
@@ -71,6 +72,10 @@ def _unknown_event(event: str) -> Callable[[User, dict[str, Any]], Ack]:
     return refuse
 
 
+def _invalid_event(_user: User, _payload: dict[str, Any]) -> Ack:
+    raise ApiError(400, "An event name must be a string.", "invalid_event")
+
+
 def _failure(error: ApiError) -> Ack:
     return {"ok": False, "message": error.message, "code": error.code}
 
@@ -84,6 +89,9 @@ class ChatNamespace(socketio.Namespace):
     # Event names use dashes (new-message -> on_new_message), and every event gets an answer.
     def trigger_event(self, event: str, *args: Any) -> Any:
         sid = args[0] if args else ""
+        if not isinstance(event, str):
+            # `42[{"a":1}]`: answered (when it asks for an ack) and counted like any event.
+            return self._handle(sid, schemas.NoPayload, {}, _invalid_event)
         handler = CLIENT_EVENTS.get(event)
         if event in LIFECYCLE_EVENTS:
             # python-socketio calls these while the socket is connecting or disconnecting; a client
@@ -109,6 +117,8 @@ class ChatNamespace(socketio.Namespace):
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized") from exc
         try:
             came_online = connections.socket_opened(self.rt, user, sid)
+        except TooManyConnections as exc:
+            raise socketio.exceptions.ConnectionRefusedError("Too many connections") from exc
         except redis.RedisError as exc:
             # With REDIS_URL, presence lives in Redis: while it is unreachable, try again later.
             log.error("refused a connection: Redis unavailable (%s)", type(exc).__name__)
@@ -138,10 +148,22 @@ class ChatNamespace(socketio.Namespace):
     # --- helpers -------------------------------------------------------------------------------
 
     def _handle(
-        self, sid: str, schema: type[ma.Schema], data: Any, action: Callable[[User, dict[str, Any]], Ack]
+        self,
+        sid: str,
+        schema: type[ma.Schema],
+        data: Any,
+        action: Callable[[User, dict[str, Any]], Ack],
+        flood_counted: bool = True,
     ) -> Ack:
+        """Check the socket's budget and token, validate `data` with `schema`, run `action`, and turn
+        any refusal into an ack. A connection refused for rate limits too often is dropped; with
+        `flood_counted` False, the action's own rate limits (typing's) do not count towards that."""
         try:
             self.rt.limiter.hit(self.rt.config["RATELIMIT_SOCKET_EVENTS"], "socket", sid)
+        except ApiError as exc:
+            self._count_refusal(sid)
+            return _failure(exc)
+        try:
             # The token first: a socket whose token is no longer good gets nothing else checked.
             user = self._current_user(sid)
             if not isinstance(data, dict):
@@ -152,7 +174,7 @@ class ChatNamespace(socketio.Namespace):
                 raise ApiError(400, "The event payload is not valid.", "validation_error", exc.messages) from exc
             return {"ok": True, **action(user, payload)}
         except ApiError as exc:
-            if exc.code == "rate_limited":
+            if exc.code == "rate_limited" and flood_counted:
                 self._count_refusal(sid)
             return _failure(exc)
         except redis.RedisError as exc:
@@ -200,7 +222,8 @@ class ChatNamespace(socketio.Namespace):
             messages.send_typing(self.rt, user, payload["to"], started)
             return {}
 
-        return self._handle(sid, schemas.ToUserEvent, data, action)
+        # A client that sends typing at every keystroke is told to slow down, never dropped for it.
+        return self._handle(sid, schemas.ToUserEvent, data, action, flood_counted=False)
 
     def on_typing(self, sid: str, data: Any = None) -> Ack:
         return self._typing(sid, data, started=True)

@@ -11,9 +11,14 @@ from collections.abc import Iterable
 from typing import Protocol
 
 
+class TooManyConnections(Exception):
+    """The user already holds the most sockets allowed (MAX_SOCKETS_PER_USER), on all processes."""
+
+
 class PresenceStore(Protocol):
-    def add_connection(self, user_id: str, sid: str) -> bool:
-        """Record a socket; True when the user just came online (first socket)."""
+    def add_connection(self, user_id: str, sid: str, max_sockets: int = 0) -> bool:
+        """Record a socket; True when the user just came online (first socket). With `max_sockets`,
+        raise TooManyConnections (recording nothing) when the user holds that many already."""
         ...
 
     def remove_connection(self, user_id: str, sid: str) -> bool:
@@ -49,9 +54,13 @@ class MemoryPresence:
         self._sockets: dict[str, set[str]] = defaultdict(set)
         self._viewing: dict[str, dict[str, str]] = defaultdict(dict)  # user -> sid -> other user
 
-    def add_connection(self, user_id: str, sid: str) -> bool:
+    def add_connection(self, user_id: str, sid: str, max_sockets: int = 0) -> bool:
         with self._lock:
             sockets = self._sockets[user_id]
+            if max_sockets and sid not in sockets and len(sockets) >= max_sockets:
+                if not sockets:
+                    del self._sockets[user_id]
+                raise TooManyConnections
             first = not sockets
             sockets.add(sid)
             return first

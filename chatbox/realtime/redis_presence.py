@@ -27,6 +27,8 @@ from typing import Any
 
 import redis
 
+from chatbox.realtime.presence import TooManyConnections
+
 DEFAULT_PREFIX = "chatbox:presence:"
 LOCK_STRIPES = 64
 
@@ -45,9 +47,23 @@ local function online_on_a_live_node(user_key, alive_prefix, except_node)
 end
 """
 
-# KEYS: user hash, node users set. ARGV: node, local count, alive-key prefix, user id.
-# Returns 1 when another live node already had a socket of this user.
+# KEYS: user hash, node users set. ARGV: node, local count, alive-key prefix, user id, most sockets (0: any).
+# Returns 1 when another live node already had a socket of this user, -1 (writing nothing) when the
+# user's sockets on all live nodes would exceed the most allowed.
 _CONNECT = _ONLINE_ON_A_LIVE_NODE + """
+local most = tonumber(ARGV[5])
+if most > 0 then
+  local total = tonumber(ARGV[2])
+  local fields = redis.call('HGETALL', KEYS[1])
+  for i = 1, #fields, 2 do
+    if fields[i] ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. fields[i]) == 1 then
+      total = total + tonumber(fields[i + 1])
+    end
+  end
+  if total > most then
+    return -1
+  end
+end
 local others = online_on_a_live_node(KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[4])
@@ -226,7 +242,7 @@ class RedisPresence:
 
     # --- PresenceStore -------------------------------------------------------------------------
 
-    def add_connection(self, user_id: str, sid: str) -> bool:
+    def add_connection(self, user_id: str, sid: str, max_sockets: int = 0) -> bool:
         self._ensure_registered()
         with self._lock(user_id):
             sockets = self._sockets[user_id]
@@ -234,11 +250,21 @@ class RedisPresence:
                 return False
             first_here = not sockets
             sockets.add(sid)
-            others = self._connect(
-                keys=[self._user_key(user_id), self._node_users_key(self.node_id)],
-                args=[self.node_id, len(sockets), self._alive_prefix, user_id],
-            )
-            return first_here and int(others) == 0
+            try:
+                others = int(
+                    self._connect(
+                        keys=[self._user_key(user_id), self._node_users_key(self.node_id)],
+                        args=[self.node_id, len(sockets), self._alive_prefix, user_id, max_sockets],
+                    )
+                )
+                if others == -1:
+                    raise TooManyConnections
+            except BaseException:  # refused, or not recorded in Redis: not recorded here either
+                sockets.discard(sid)
+                if not sockets:
+                    del self._sockets[user_id]
+                raise
+            return first_here and others == 0
 
     def remove_connection(self, user_id: str, sid: str) -> bool:
         with self._lock(user_id):

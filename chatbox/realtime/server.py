@@ -190,6 +190,66 @@ class UnclaimedConnectionCloser:
                     log.exception("could not close an unclaimed connection")
 
 
+class MalformedPacketGuard:
+    """Drops Socket.IO packets that python-socketio cannot take (`44`, `4\\x00`, `42[]`, bad JSON...),
+    which it would otherwise answer with an exception and a traceback in the log for each one.
+
+    A dropped packet counts against the connection's event budget (`RATELIMIT_SOCKET_EVENTS`, keyed
+    like the events' by the socket's sid, or by the Engine.IO connection before a sign-in), and a
+    connection that goes on after being over budget is closed like an event flooder. At most one
+    short line per connection per `log_interval` seconds reaches the log, never the packet itself (it
+    may hold a token). Registered as the Engine.IO server's "message" handler, around python-socketio's.
+    """
+
+    MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError)
+
+    def __init__(self, server: socketio.Server, rt: Runtime, log_interval: float = 60.0) -> None:
+        self.server = server
+        self.rt = rt
+        self.log_interval = log_interval
+        self.last_logged: dict[str, float] = {}
+        self.dropped = 0
+        self._on_message = server.eio.handlers["message"]
+        server.eio.on("message", self._message)
+
+    def _message(self, eio_sid: str, data: Any) -> Any:
+        try:
+            return self._on_message(eio_sid, data)
+        except self.MALFORMED as exc:
+            self.dropped += 1
+            self._note(eio_sid, exc)
+            self._count(eio_sid)
+            return None
+
+    def _note(self, eio_sid: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self.last_logged.get(eio_sid, -self.log_interval) < self.log_interval:
+            return
+        # Forget connections not heard of for a whole interval: the map stays as small as the log.
+        for key, at in list(self.last_logged.items()):
+            if now - at >= self.log_interval:
+                del self.last_logged[key]
+        self.last_logged[eio_sid] = now
+        log.warning("dropped malformed Socket.IO packets from connection %s (%s)", eio_sid, type(exc).__name__)
+
+    def _count(self, eio_sid: str) -> None:
+        config, limiter = self.rt.config, self.rt.limiter
+        key = self.server.manager.sid_from_eio_sid(eio_sid, "/") or eio_sid
+        try:
+            if limiter.allows(config["RATELIMIT_SOCKET_EVENTS"], "socket", key):
+                return
+            if limiter.allows(config["RATELIMIT_SOCKET_REFUSALS"], "socket-refusals", key):
+                return
+        except Exception:  # the shared counters are unreachable: the packet is dropped all the same
+            return
+        engine_socket = self.server.eio.sockets.get(eio_sid)
+        if engine_socket is not None and not engine_socket.closed:
+            log.warning("closing connection %s: it kept sending malformed packets", eio_sid)
+            self.server.start_background_task(
+                engine_socket.close, wait=False, reason=self.server.eio.reason.SERVER_DISCONNECT
+            )
+
+
 def build_redis_health(config: dict[str, Any]) -> RedisHealth | None:
     if not config.get("REDIS_URL"):
         return None

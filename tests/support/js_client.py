@@ -34,7 +34,7 @@ def check_conversation(result: dict[str, Any], live: LiveApi, alice: LiveUser, b
     assert result["ack"]["ok"] is True and result["ack"]["message"]["text"] == "hello from node"
     assert result["received"]["_id"] == result["ack"]["message"]["_id"]
     assert result["received"]["senderId"] == alice.id
-    assert result["typing"] == {"from": bob.id}
+    assert result["typing"] == {"from": bob.id, "chatId": result["received"]["chatId"]}
     assert result["readAck"] == {"ok": True, "updated": 1}
     assert result["read"]["readerId"] == bob.id and result["read"]["messageIds"] == [result["received"]["_id"]]
     assert result["transports"] == ["websocket", "websocket"]
