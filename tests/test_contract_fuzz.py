@@ -6,7 +6,12 @@ own id, an unknown id. Every response must be no 5xx, a documented status code, 
 type and headers, and a body matching the documented schema; a request that breaks the schema must be
 refused, and a secured operation must refuse a missing or invalid token.
 
-CI runs a few examples per operation; `make fuzz` (FUZZ_EXAMPLES=500 by default there) runs many more.
+Every operation is fuzzed with valid and with invalid ("negative") data, and a stateful run follows the
+links schemathesis infers between operations (signup -> block, pin or send to the new user; a send ->
+marking that message read...), each step checked the same way.
+
+CI runs a few examples per operation, bounded in time; `make fuzz` (FUZZ_EXAMPLES=500 by default there)
+runs many more.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -57,8 +62,15 @@ CHECKS_CONFIG = {"negative_data_rejection": {"expected-statuses": REFUSALS}}
 # Random cases (with real ids drawn into paths), then the deterministic boundary cases of the coverage phase
 # (which schemathesis cannot combine with extra drawn data, hence two tests).
 FUZZ_CONFIG = SchemathesisConfig.from_dict(
-    {"checks": CHECKS_CONFIG, "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}}}
+    {
+        "checks": CHECKS_CONFIG,
+        "generation": {"mode": "all"},
+        "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}},
+    }
 )
+STATEFUL_CONFIG = SchemathesisConfig.from_dict({"checks": CHECKS_CONFIG})
+# Scenarios of the stateful run (each several linked calls long) in the normal test run.
+STATEFUL_SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", str(max(10, FUZZ_EXAMPLES * 3))))
 COVERAGE_CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": CHECKS_CONFIG,
@@ -170,6 +182,75 @@ def test_boundary_cases_honour_the_contract(case: Any, app: Any, fuzz_world: Wor
     response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
     if os.environ.get("FUZZ_TRACE"):
         print("TRACE", case.meta.phase.name if case.meta else None, case.operation.label, response.status_code)
+
+
+def _snapshot() -> dict[str, list[dict[str, Any]]]:
+    from mongoengine.connection import get_db
+
+    db = get_db()
+    return {name: list(db[name].find()) for name in db.list_collection_names()}
+
+
+def _restore(snapshot: dict[str, list[dict[str, Any]]]) -> None:
+    from mongoengine.connection import get_db
+
+    db = get_db()
+    for name in db.list_collection_names():
+        db[name].delete_many({})
+    for name, documents in snapshot.items():
+        if documents:
+            db[name].insert_many([dict(d) for d in documents])
+
+
+@pytest.fixture
+def workflow(app: Any, fuzz_world: World) -> Any:
+    machine = schemathesis.openapi.from_wsgi("/api/openapi.json", app, config=STATEFUL_CONFIG).as_state_machine()
+    world = _snapshot()
+
+    class SignedInWorkflow(machine):  # type: ignore[misc, valid-type]
+        def setup(self) -> None:
+            # Every scenario starts from the same world: the same calls then get the same answers,
+            # which Hypothesis relies on to explore (and report) scenarios.
+            _restore(world)
+            super().setup()
+
+        def after_call(self, response: Any, case: Any) -> None:
+            super().after_call(response, case)
+            if os.environ.get("FUZZ_TRACE"):
+                print("TRACE stateful", case.operation.label, response.status_code)
+
+        def before_call(self, case: Any) -> None:
+            # A fresh token per call (a logout in the chain revokes only that one), on the case itself
+            # so that the auth checks see how the call was signed in.
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {_fresh_token(app, fuzz_world.me)}"}
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            # A fresh client (cookie jar) per call: a signup or login in the chain sets its user's cookie,
+            # which would sign in the calls after it (the auth checks' calls without credentials too).
+            return {"session": app.test_client()}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            # Auth enforcement is checked per operation above; in a chain, a signup's or login's cookie
+            # travels on to the linked calls and would sign in the check's "no credentials" call.
+            case.validate_response(response, checks=[c for c in CHECKS if c is not ignored_auth])
+
+    return SignedInWorkflow
+
+
+def test_linked_operations_honour_the_contract(workflow: Any) -> None:
+    workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            # The database keeps what earlier scenarios did, so a replay is not the same scenario:
+            # report the failing one as found instead of shrinking it.
+            phases=[Phase.explicit, Phase.generate],
+            deadline=None,
+            database=None,
+            derandomize="FUZZ_EXAMPLES" not in os.environ,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 def test_every_api_route_is_in_the_openapi_document(app: Any) -> None:
