@@ -130,7 +130,7 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_TYPING": environ.get("RATELIMIT_TYPING", "5/second"),
         # A connection refused this often keeps flooding after being told to slow down: drop it.
         "RATELIMIT_SOCKET_REFUSALS": environ.get("RATELIMIT_SOCKET_REFUSALS", "100/minute"),
-        # Sockets one user may hold at once, on all processes together (one more: connect_error).
+        # Sockets one user may hold at once, on all processes together (one more: connect_error; 0: no cap).
         "MAX_SOCKETS_PER_USER": _int(environ, "MAX_SOCKETS_PER_USER", 20),
         "PRESENCE_TTL_SECONDS": _int(environ, "PRESENCE_TTL_SECONDS", 90),
         # A connection without a signed-in Socket.IO session this long (after opening, or after its

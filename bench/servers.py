@@ -127,6 +127,10 @@ def chatbox_env(port: int, secret: str, extra: dict[str, str] | None = None) -> 
             "BCRYPT_LOG_ROUNDS": "4",
             "CLIENT_URL": f"http://127.0.0.1:{port}",
             "LOG_LEVEL": "warning",
+            # One load client on one address holds thousands of sockets for a few hundred users: the
+            # per-address and per-user caps (which a real deployment keeps) would refuse most of them.
+            "MAX_CONNECTIONS_PER_ADDRESS": "0",
+            "MAX_SOCKETS_PER_USER": "0",
             **(extra or {}),
         }
     )

@@ -47,6 +47,11 @@ def test_benchmark_servers_get_a_database_only_when_asked(monkeypatch: pytest.Mo
     assert chatbox_env(1234, "s", settings)["MONGO_DB_NAME"] == "chatbox_bench_x_single"
 
 
+def test_benchmark_servers_let_one_client_address_hold_every_socket() -> None:
+    env = chatbox_env(1234, "s")
+    assert env["MAX_CONNECTIONS_PER_ADDRESS"] == "0" and env["MAX_SOCKETS_PER_USER"] == "0"
+
+
 def test_benchmark_refuses_a_mongo_uri_that_names_a_database() -> None:
     with pytest.raises(SystemExit, match="must not name a database"):
         database_env("mongodb://127.0.0.1:27017/production", "chatbox_bench_x_single")
