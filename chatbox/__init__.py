@@ -23,6 +23,7 @@ from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
 from chatbox.realtime.server import (
     MalformedPacketGuard,
+    PollingPayloadGuard,
     UnclaimedConnectionCloser,
     build_presence,
     build_redis_health,
@@ -84,7 +85,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))
-    MalformedPacketGuard(socketio.server, rt)
+    packet_guard = MalformedPacketGuard(socketio.server, rt)
+    app.wsgi_app = PollingPayloadGuard(app.wsgi_app, packet_guard, app.config["MAX_JSON_BYTES"])  # type: ignore[method-assign]
     start_scale_out(app, socketio.server, rt)
     app.extensions["chatbox.socketio"] = socketio
 

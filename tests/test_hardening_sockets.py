@@ -120,6 +120,35 @@ def test_malformed_packets_are_dropped_with_one_short_log_line_per_connection(
         assert "Traceback" not in text and "handler error" not in text
 
 
+def test_malformed_engineio_packets_end_no_request_with_a_traceback(tmp_path: Any, caplog: Any) -> None:
+    """Below Socket.IO: python-engineio raised on these out of the whole websocket (a traceback per
+    connection), logged a traceback per long-polling POST, or held the POST until the session timed out."""
+    import json
+
+    import requests
+
+    with served_app(tmp_path) as (_app, url), caplog.at_level(logging.INFO):
+        for packet in (b"", b"x", b"9", b"b!!"):
+            raw = RawWebSocket(url)
+            try:
+                raw.read_frame()
+                raw.send_frame(TEXT, packet)
+                assert raw.close_code() == 1003, packet
+            finally:
+                raw.close()
+        for body in (b"x", b"\x1e\x1e", b"9", b"6", b"2", b"4\x1ex", b"bAAA", b"\xff"):
+            handshake = requests.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=10)
+            sid = json.loads(handshake.text[1:])["sid"]
+            answer = requests.post(f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}", data=body, timeout=10)
+            assert answer.status_code == 400 and answer.json()["code"] == "bad_request", body
+        # A well-formed payload still goes through.
+        handshake = requests.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=10)
+        sid = json.loads(handshake.text[1:])["sid"]
+        answer = requests.post(f"{url}/socket.io/?EIO=4&transport=polling&sid={sid}", data=b"40", timeout=10)
+        assert answer.status_code == 200
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+
+
 def test_malformed_packets_count_against_the_event_budget(tmp_path: Any, opened: list[Any]) -> None:
     overrides = {
         "RATELIMIT_ENABLED": True,

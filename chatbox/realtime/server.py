@@ -6,12 +6,14 @@ Redis pools and two presence stores (they share only the database connection).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import redis
 import socketio
@@ -20,6 +22,7 @@ from chatbox.origins import OriginPolicy
 from chatbox.realtime.connections import user_went_offline
 from chatbox.realtime.presence import MemoryPresence, PresenceStore
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
+from chatbox.realtime.websocket import ENGINEIO_POLLING_CLIENT_TYPES, engineio_packet_is_valid
 from chatbox.redis_health import RedisHealth
 
 if TYPE_CHECKING:
@@ -32,6 +35,7 @@ log = logging.getLogger("chatbox.realtime")
 QUEUE_CHANNEL = "chatbox-socketio"
 REDIS_POOL_TIMEOUT_SECONDS = 10.0
 HEARTBEAT_KEY = "chatbox.heartbeat"
+PAYLOAD_SEPARATOR = "\x1e"  # between the packets of one Engine.IO long-polling payload
 
 
 class QueueManager(socketio.RedisManager):
@@ -216,12 +220,16 @@ class MalformedPacketGuard:
         try:
             return self._on_message(eio_sid, data)
         except self.MALFORMED as exc:
-            self.dropped += 1
-            self._note(eio_sid, exc)
-            self._count(eio_sid)
+            self.drop(eio_sid, type(exc).__name__)
             return None
 
-    def _note(self, eio_sid: str, exc: Exception) -> None:
+    def drop(self, eio_sid: str, what: str) -> None:
+        """Count and (at most once a minute per connection) log one malformed packet or payload."""
+        self.dropped += 1
+        self._note(eio_sid, what)
+        self._count(eio_sid)
+
+    def _note(self, eio_sid: str, what: str) -> None:
         now = time.monotonic()
         if now - self.last_logged.get(eio_sid, -self.log_interval) < self.log_interval:
             return
@@ -230,7 +238,7 @@ class MalformedPacketGuard:
             if now - at >= self.log_interval:
                 del self.last_logged[key]
         self.last_logged[eio_sid] = now
-        log.warning("dropped malformed Socket.IO packets from connection %s (%s)", eio_sid, type(exc).__name__)
+        log.warning("dropped malformed Socket.IO packets from connection %s (%s)", eio_sid[:40], what)
 
     def _count(self, eio_sid: str) -> None:
         config, limiter = self.rt.config, self.rt.limiter
@@ -248,6 +256,56 @@ class MalformedPacketGuard:
             self.server.start_background_task(
                 engine_socket.close, wait=False, reason=self.server.eio.reason.SERVER_DISCONNECT
             )
+
+
+class PollingPayloadGuard:
+    """WSGI middleware in front of Flask-SocketIO's: a long-polling POST whose Engine.IO payload
+    python-engineio could not take (an empty packet, a packet not starting with the digit of a type a
+    client may send, bad base64) is answered 400 `bad_request` here and counted by the
+    `MalformedPacketGuard`. python-engineio would log a traceback for each such request and answer 200,
+    or, for a packet type it does not expect, hold the request until the session times out. (Over a
+    websocket, the handler closes the connection on such a message: chatbox/realtime/websocket.py.)"""
+
+    BAD_PAYLOAD = json.dumps({"message": "The Engine.IO payload is malformed.", "code": "bad_request"}).encode()
+
+    def __init__(
+        self, app: Callable[..., Any], guard: MalformedPacketGuard, max_bytes: int, path: str = "socket.io"
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.max_bytes = max_bytes
+        self.path = "/" + path.strip("/") + "/"
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") != "POST" or not str(environ.get("PATH_INFO", "")).startswith(self.path):
+            return self.app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length <= 0 or length > self.max_bytes:
+            return self.app(environ, start_response)  # nothing to read, or python-engineio refuses the size
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        if _payload_is_valid(body):
+            return self.app(environ, start_response)
+        sid = parse_qs(str(environ.get("QUERY_STRING", ""))).get("sid", [""])[0]
+        self.guard.drop(sid or "(no session)", "bad polling payload")
+        start_response(
+            "400 BAD REQUEST",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(self.BAD_PAYLOAD)))],
+        )
+        return [self.BAD_PAYLOAD]
+
+
+def _payload_is_valid(body: bytes) -> bool:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(
+        engineio_packet_is_valid(packet, ENGINEIO_POLLING_CLIENT_TYPES) for packet in text.split(PAYLOAD_SEPARATOR)
+    )
 
 
 def build_redis_health(config: dict[str, Any]) -> RedisHealth | None:

@@ -1,5 +1,5 @@
-"""gevent-websocket's handler, bounded: gunicorn.conf.py hands it to the Procfile's
-GeventWebSocketWorker, and the development server and the tests' servers use it too.
+"""gevent-websocket's handler, bounded: ChatBox's handler (chatbox/realtime/serving.py), which the
+Procfile's worker, the development server and the tests' servers use, builds on it.
 
 gevent-websocket reads a whole frame of whatever length its header declares before anything can look
 at it, then unmasks it and checks its UTF-8 in Python loops over every byte. A client with no account
@@ -8,11 +8,15 @@ of gigabytes, or stall every connection of the process with one large frame: 30 
 about 7 s here. So a message above the Engine.IO packet cap (`MAX_JSON_BYTES`, the same cap that
 long-polling requests get) is refused from its header, with close code 1009 and without processing
 its payload; unmasking and UTF-8 decoding run in C; each connection yields before every message, so
-that one busy connection cannot hold the process; and connections are read through a small buffer.
+that one busy connection cannot hold the process; connections are read through a small buffer; and a
+text message python-engineio could not decode closes the connection (1003) instead of raising out of it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
 import socket
 import struct
 from typing import Any
@@ -22,14 +26,35 @@ from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import MSG_ALREADY_CLOSED, Header, Stream, WebSocket
 
+log = logging.getLogger("chatbox.realtime")
+
 # pywsgi reads each connection through a BufferedReader of 8 KiB, which a websocket keeps for its
 # whole life; 1 KiB saves about 3.5 KiB of RSS per open socket (docs/benchmarks.md). Larger reads
 # still arrive whole: BufferedReader loops, and reads larger than its buffer bypass it.
 READ_BUFFER_BYTES = 1024
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_UNSUPPORTED_DATA = 1003
+ENGINEIO_PACKET_TYPES = "0123456"  # open, close, ping, pong, message, upgrade, noop
+# What python-engineio takes from a client over long-polling: close, pong, message, upgrade.
+ENGINEIO_POLLING_CLIENT_TYPES = "1345"
 # After refusing a message, what we read and drop at most so the client gets our close frame.
 LINGER_BYTES = 4 * 1024 * 1024
 LINGER_SECONDS = 2.0
+
+
+def engineio_packet_is_valid(text: str, types: str = ENGINEIO_PACKET_TYPES) -> bool:
+    """Can python-engineio take this text packet from a client? Empty, not starting with a packet type
+    digit, or "b" followed by bad base64, it raises ValueError; a type it does not expect from a client
+    it cannot handle either (over long-polling, such a POST hangs until the session times out)."""
+    if not text:
+        return False
+    if text[0] == "b":
+        try:
+            base64.b64decode(text[1:], validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return True
+    return text[0] in types
 
 
 class MessageTooBig(Exception):
@@ -102,12 +127,19 @@ class BoundedWebSocket(WebSocket):
         # hold the whole process. Let the others, and the writers that send acks, run first.
         gevent.sleep(0)
         try:
-            return super().receive()
+            message = super().receive()
         except MessageTooBig:
             connection = self.handler.socket
             self.close(CLOSE_MESSAGE_TOO_BIG, b"Message too big")
             _linger(connection)
             return None
+        if isinstance(message, str) and not engineio_packet_is_valid(message):
+            # python-engineio would raise on it out of the whole connection (a traceback in the log
+            # for each such connection): close it here instead, with one short line.
+            log.warning("closing a websocket that sent a malformed Engine.IO packet")
+            self.close(CLOSE_UNSUPPORTED_DATA, b"Malformed packet")
+            return None
+        return message
 
     def close(self, code: int = 1000, message: bytes | str = b"") -> None:
         """gevent-websocket's close, but its close frame carries the status code (the original drops it)."""
