@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -162,6 +163,25 @@ def test_behind_declared_proxies_the_per_address_cap_is_the_proxys_job(tmp_path:
             assert _healthz_status(url) == 200
         finally:
             held.close()
+
+
+def test_gunicorn_refuses_a_worker_class_without_the_limits() -> None:
+    """The spec's original `-k geventwebsocket.gunicorn.workers.GeventWebSocketWorker` would silently
+    drop every limit above: gunicorn.conf.py stops with one line instead."""
+    import subprocess
+    import sys
+
+    from tests.support.live import ROOT
+
+    command = [
+        sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+        "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker", "--bind", "127.0.0.1:0", "wsgi:app",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, "CHATBOX_ENV": "testing"}
+    )
+    assert result.returncode != 0
+    assert "chatbox.realtime.serving.ChatBoxWorker" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- gevent's own answers are JSON --------------------------------------------------------------------
