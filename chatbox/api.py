@@ -69,7 +69,7 @@ class Blueprint(flask_smorest.Blueprint):
                         entry["description"] = f"{description}; {entry['description']}"
                     return
             entry: dict[str, Any] = {"schema": ErrorSchema, "description": description, "content_type": None}
-            if status == 429:
+            if status in (429, 503):
                 entry["headers"] = deepcopy(_RETRY_AFTER)
             entries.append(entry)
 

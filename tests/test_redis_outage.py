@@ -73,6 +73,14 @@ def _assert_unavailable(response: requests.Response) -> None:
     assert int(response.headers["Retry-After"]) >= 1
 
 
+def test_the_send_documents_its_503() -> None:
+    from chatbox import create_app
+
+    document = create_app({"AUTO_CREATE_INDEXES": False}).test_client().get("/api/openapi.json").get_json()
+    answer = document["paths"]["/api/messages/send/{user_id}"]["post"]["responses"]["503"]
+    assert "queue_unavailable" in answer["description"] and "Retry-After" in answer["headers"]
+
+
 def _assert_outage_answers(node: Node, live: LiveApi, alice: LiveUser, bob: LiveUser, socket: Socket) -> None:
     for _ in range(3):  # the first finds out, the next ones are refused at once
         _assert_unavailable(_send(node, alice, bob, "during the outage", "outage-1"))

@@ -86,6 +86,7 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 )
 @blp.error(415, "File type not allowed, content does not match, or an image that does not decode")
 @blp.error(429, "Too many messages")
+@blp.error(503, "With REDIS_URL: the message queue (Redis) is unreachable (queue_unavailable); retry the same send")
 @blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
     images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
