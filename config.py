@@ -72,6 +72,10 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     storage_quota_mb = _int(environ, "STORAGE_QUOTA_MB", 1024)
     if storage_quota_mb < 0:
         raise ConfigError("STORAGE_QUOTA_MB must be 0 (no quota) or more")
+    ping_interval = _int(environ, "SOCKET_PING_INTERVAL_SECONDS", 25)
+    ping_timeout = _int(environ, "SOCKET_PING_TIMEOUT_SECONDS", 20)
+    if ping_interval < 1 or ping_timeout < 1:
+        raise ConfigError("SOCKET_PING_INTERVAL_SECONDS and SOCKET_PING_TIMEOUT_SECONDS must be at least 1")
     max_images = 10
     client_urls = [u.strip() for u in environ.get("CLIENT_URL", "http://localhost:5173").split(",") if u.strip()]
 
@@ -136,6 +140,10 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # A connection without a signed-in Socket.IO session this long (after opening, or after its
         # session ended) is closed; 45 s is socket.io's own connectTimeout, lenient in reconnect storms.
         "SOCKET_CONNECT_TIMEOUT_SECONDS": _int(environ, "SOCKET_CONNECT_TIMEOUT_SECONDS", 45),
+        # Engine.IO's heartbeat: the server pings each connection this often, and closes one whose client
+        # has not answered a ping within the timeout (socket.io's defaults).
+        "SOCKET_PING_INTERVAL_SECONDS": ping_interval,
+        "SOCKET_PING_TIMEOUT_SECONDS": ping_timeout,
         # How often each process drops sockets whose token was revoked or outdated elsewhere.
         "SESSION_SWEEP_SECONDS": _int(environ, "SESSION_SWEEP_SECONDS", 5),
         "MESSAGE_TEXT_MAX": 5000,

@@ -19,6 +19,7 @@ from chatbox.files.images import configure_pillow
 from chatbox.files.storage import FileStorage
 from chatbox.push.service import build_push_service
 from chatbox.ratelimit import RateLimiter
+from chatbox.realtime.engine import use_lean_engine
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
 from chatbox.realtime.server import (
@@ -66,7 +67,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     redis_health = build_redis_health(app.config)
     app.extensions[REDIS_HEALTH_KEY] = redis_health
-    socketio = SocketIO(app, **socketio_options(app.config, redis_health))
+    options = socketio_options(app.config, redis_health)
+    socketio = SocketIO(app, **options)
+    use_lean_engine(socketio.server, options)
     rt = Runtime(
         config=app.config,
         bcrypt=Bcrypt(app),

@@ -120,6 +120,8 @@ def socketio_options(config: dict[str, Any], health: RedisHealth | None = None) 
         "cors_credentials": True,
         "json": json,
         "max_http_buffer_size": config["MAX_JSON_BYTES"],
+        "ping_interval": config["SOCKET_PING_INTERVAL_SECONDS"],
+        "ping_timeout": config["SOCKET_PING_TIMEOUT_SECONDS"],
         "logger": False,
         "engineio_logger": False,
     }

@@ -26,6 +26,8 @@ from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
 from geventwebsocket.websocket import MSG_ALREADY_CLOSED, Header, Stream, WebSocket
 
+from chatbox.realtime.engine import OrderedStream
+
 log = logging.getLogger("chatbox.realtime")
 
 # pywsgi reads each connection through a BufferedReader of 8 KiB, which a websocket keeps for its
@@ -172,7 +174,8 @@ class BoundedWebSocketHandler(WebSocketHandler):
         if original is not None:  # the upgrade went through
             # Retire gevent-websocket's own object quietly: its __del__ would send a close frame.
             original.closed = True
-            self.websocket = BoundedWebSocket(self.environ, Stream(self), self, self._max_message_bytes())
+            # Written through an OrderedWriter: never blocking the sender (chatbox/realtime/engine.py).
+            self.websocket = BoundedWebSocket(self.environ, OrderedStream(self), self, self._max_message_bytes())
             self.environ["wsgi.websocket"] = self.websocket
         return result
 
