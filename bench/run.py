@@ -83,9 +83,8 @@ class CpuMeter:
         return round(100 * (usage.ru_utime + usage.ru_stime - self.cpu) / wall, 1) if wall > 0 else 0.0
 
 
-def server_cpu_percent(procs: list[Proc], start: list[float], wall: float) -> float:
-    used = sum(p.cpu() for p in procs) - sum(start)
-    return round(100 * used / wall, 1) if wall > 0 else 0.0
+def server_cpu_seconds(procs: list[Proc], start: list[float]) -> float:
+    return sum(p.cpu() for p in procs) - sum(start)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -315,7 +314,8 @@ def delivery_phase(
     observed_until = time.perf_counter()
     wall = observed_until - started
     client_cpu = cpu.percent()
-    server_cpu = server_cpu_percent(server_procs, server_cpu_start, wall)
+    server_cpu_used = server_cpu_seconds(server_procs, server_cpu_start)
+    server_cpu = round(100 * server_cpu_used / wall, 1) if wall > 0 else 0.0
     delivery.measuring = False
     dropped = sum(1 for s in (*tx, *rx) if not s.connected)
 
@@ -364,6 +364,9 @@ def delivery_phase(
         "drain_limit_s": args.drain,
         "client_cpu_percent_of_one_core": client_cpu,
         "server_cpu_percent_of_one_core": server_cpu,
+        # The servers' CPU (user + system, every process of the run) over the whole phase, sending and
+        # draining, divided by the messages delivered: what one delivered message costs the server.
+        "server_cpu_ms_per_delivered": round(1000 * server_cpu_used / delivered, 3) if delivered else None,
         "server_rss_mib": round(sum(p.rss() for p in server_procs) / MIB, 1),
     }
     log(f"{name}: {json.dumps(result)}")
@@ -500,8 +503,27 @@ def ratios(ours: dict[str, Any], node: dict[str, Any] | None) -> dict[str, Any]:
             "latency_p50_ms": ratio(od["latency_p50_ms"], nd["latency_p50_ms"]),
             "latency_p99_ms": ratio(od["latency_p99_ms"], nd["latency_p99_ms"]),
             "server_cpu_percent": ratio(od["server_cpu_percent_of_one_core"], nd["server_cpu_percent_of_one_core"]),
+            "server_cpu_per_delivered": ratio(od["server_cpu_ms_per_delivered"], nd["server_cpu_ms_per_delivered"]),
         }
     return result
+
+
+def headline(report: dict[str, Any]) -> str:
+    """The two ratios to the Node relay that the performance targets are stated in, on one line."""
+    ratios_vs_node = report["ratios_vs_node"]
+    ours, node = report["chatbox"], report["node_relay"]
+    parts = [
+        f"memory per socket: {ours['capacity']['server_kib_per_socket']} KiB vs node "
+        f"{node['capacity']['server_kib_per_socket']} KiB = {ratios_vs_node['server_kib_per_socket']}x"
+    ]
+    for rate, d in ours["delivery"].items():
+        nd = node["delivery"].get(rate)
+        if nd is not None:
+            parts.append(
+                f"server CPU per delivered message at {rate}: {d['server_cpu_ms_per_delivered']} ms vs node "
+                f"{nd['server_cpu_ms_per_delivered']} ms = {ratios_vs_node[rate]['server_cpu_per_delivered']}x"
+            )
+    return "\n".join(parts)
 
 
 def table(report: dict[str, Any]) -> str:
@@ -542,8 +564,10 @@ def table(report: dict[str, Any]) -> str:
     row("node socket.io relay", report.get("node_relay"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
-    if report.get("ratios_vs_node"):
-        lines.append("ours / node: " + json.dumps(report["ratios_vs_node"]))
+    ratios_vs_node = report.get("ratios_vs_node")
+    if ratios_vs_node:
+        lines.append("ours / node: " + json.dumps(ratios_vs_node))
+        lines.append(headline(report))
     return "\n".join(lines)
 
 
