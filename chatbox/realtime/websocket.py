@@ -177,6 +177,9 @@ class BoundedWebSocketHandler(WebSocketHandler):
             # Written through an OrderedWriter: never blocking the sender (chatbox/realtime/engine.py).
             self.websocket = BoundedWebSocket(self.environ, OrderedStream(self), self, self._max_message_bytes())
             self.environ["wsgi.websocket"] = self.websocket
+            # pywsgi's parsed request headers are read only before the application runs; the environ
+            # carries them for the connection's life. Not keeping both saves memory per open socket.
+            self.headers = None
         return result
 
     def _max_message_bytes(self) -> int:
