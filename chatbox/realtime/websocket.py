@@ -31,9 +31,10 @@ from chatbox.realtime.engine import OrderedStream
 log = logging.getLogger("chatbox.realtime")
 
 # pywsgi reads each connection through a BufferedReader of 8 KiB, which a websocket keeps for its
-# whole life; 1 KiB saves about 3.5 KiB of RSS per open socket (docs/benchmarks.md). Larger reads
-# still arrive whole: BufferedReader loops, and reads larger than its buffer bypass it.
-READ_BUFFER_BYTES = 1024
+# whole life; 1 KiB saves about 3.5 KiB of RSS per open socket, 256 bytes about 1 KiB more
+# (docs/benchmarks.md). Larger reads still arrive whole: BufferedReader loops, and reads larger than
+# its buffer bypass it.
+READ_BUFFER_BYTES = 256
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_UNSUPPORTED_DATA = 1003
 ENGINEIO_PACKET_TYPES = "0123456"  # open, close, ping, pong, message, upgrade, noop
