@@ -413,6 +413,7 @@ def test_a_burst_from_one_socket_does_not_hold_back_what_others_are_sent(tmp_pat
     queued for other connections (here the receiver's new-message events)."""
     from chatbox import socketio_of
     from chatbox.messages import service
+    from chatbox.realtime.engine import packets_waiting
     from tests.support.served import served_app
 
     count = 20
@@ -427,7 +428,7 @@ def test_a_burst_from_one_socket_does_not_hold_back_what_others_are_sent(tmp_pat
         bob_engine_socket = server.eio.sockets[server.manager.eio_sid_from_sid(bob_socket.client.get_sid(), "/")]
 
         def noting_what_waits_for_the_receiver(*args: Any, **kwargs: Any) -> Any:
-            waiting_for_receiver.append(bob_engine_socket.queue.qsize())
+            waiting_for_receiver.append(packets_waiting(bob_engine_socket))
             return send_message(*args, **kwargs)
 
         monkeypatch.setattr(service, "send_message", noting_what_waits_for_the_receiver)

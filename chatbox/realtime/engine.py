@@ -108,7 +108,7 @@ class OrderedStream(Stream):
         self.write = self.writer.write
 
 
-def _ordered_writer(ws: Any) -> OrderedWriter | None:
+def ordered_writer(ws: Any) -> OrderedWriter | None:
     """The `OrderedWriter` under python-engineio's websocket wrapper, if the connection has one."""
     websocket = getattr(ws, "environ", {}).get("wsgi.websocket")
     stream = getattr(websocket, "stream", None)
@@ -168,6 +168,15 @@ class _WrittenDirectly:
 WRITTEN_DIRECTLY = _WrittenDirectly()
 
 
+def packets_waiting(engine_socket: Any) -> int:
+    """Packets (or parts of frames) an Engine.IO socket holds that its client has not been sent yet: its
+    queue, or, once it writes directly, its writer's backlog."""
+    ws = getattr(engine_socket, "ws", None)
+    writer = ordered_writer(ws) if ws is not None else None
+    backlog = writer.backlog if writer is not None else None
+    return int(engine_socket.queue.qsize()) + len(backlog or ())
+
+
 class LeanSocket(Socket):
     """python-engineio's socket, writing websocket packets directly and pinged by the server's scheduler."""
 
@@ -201,7 +210,7 @@ class LeanSocket(Socket):
         if not abort:
             self.send(packet.Packet(packet.CLOSE))
         self.closed = True
-        writer = _ordered_writer(ws)
+        writer = ordered_writer(ws)
         if wait and writer is not None:
             writer.wait_written(CLOSE_WAIT_SECONDS)
         # As python-engineio's writer does when its queue ends: a websocket close frame, after what is written.
@@ -219,7 +228,7 @@ class LeanSocket(Socket):
             self.send(packet.Packet(packet.PING))
 
     def _websocket_handler(self, ws: Any) -> list[Any]:
-        if _ordered_writer(ws) is None:  # not our websocket handler: python-engineio's writer greenlet
+        if ordered_writer(ws) is None:  # not our websocket handler: python-engineio's writer greenlet
             return super()._websocket_handler(ws)
 
         def websocket_wait() -> Any:
