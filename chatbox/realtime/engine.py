@@ -38,10 +38,6 @@ from engineio import exceptions, packet
 from engineio.socket import Socket
 from geventwebsocket.websocket import Stream
 
-# How long `close(wait=True)` waits for a websocket's backlog to be written (python-engineio waits for
-# its queue to empty, without a limit).
-CLOSE_WAIT_SECONDS = 5.0
-
 
 class OrderedWriter:
     """Writes to a gevent socket without ever blocking the caller, keeping every write whole and in order.
@@ -89,12 +85,6 @@ class OrderedWriter:
         finally:
             self.backlog = None
             self.flusher = None
-
-    def wait_written(self, timeout: float) -> None:
-        """Wait (at most `timeout` seconds) until the backlog, if any, is written."""
-        flusher = self.flusher
-        if flusher is not None:
-            flusher.join(timeout)
 
 
 class OrderedStream(Stream):
@@ -210,10 +200,9 @@ class LeanSocket(Socket):
         if not abort:
             self.send(packet.Packet(packet.CLOSE))
         self.closed = True
-        writer = ordered_writer(ws)
-        if wait and writer is not None:
-            writer.wait_written(CLOSE_WAIT_SECONDS)
-        # As python-engineio's writer does when its queue ends: a websocket close frame, after what is written.
+        # python-engineio's `wait` waits until its writer has taken every queued packet; here every packet
+        # was handed to the writer when sent, so there is nothing to wait for. As its writer does when its
+        # queue ends: a websocket close frame, behind everything written before.
         ws.close()
 
     def schedule_ping(self) -> None:
