@@ -146,6 +146,16 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SOCKET_PING_TIMEOUT_SECONDS": ping_timeout,
         # How often each process drops sockets whose token was revoked or outdated elsewhere.
         "SESSION_SWEEP_SECONDS": _int(environ, "SESSION_SWEEP_SECONDS", 5),
+        # The per-user event stream: how long events are kept for catching up (a TTL index), how long a
+        # socket waits for a missing seq (a write that failed) before skipping it, and how often each
+        # process checks its sockets' users for events whose live announcement was lost.
+        "EVENT_RETENTION_DAYS": _int(environ, "EVENT_RETENTION_DAYS", 30),
+        "EVENT_GAP_MS": _int(environ, "EVENT_GAP_MS", 2000),
+        "EVENT_CHECK_SECONDS": _int(environ, "EVENT_CHECK_SECONDS", 5),
+        # Direct chats whose id each process remembers, so that a send into them needs no lookup.
+        "CHAT_ID_CACHE_SIZE": _int(environ, "CHAT_ID_CACHE_SIZE", 50000),
+        "SYNC_PAGE_DEFAULT": 100,
+        "SYNC_PAGE_MAX": 500,
         "MESSAGE_TEXT_MAX": 5000,
         # Message lifecycle: how long after sending its sender may edit / delete a message for
         # everyone (0 turns that off); a reply's preview length; forward targets; a reaction's size.

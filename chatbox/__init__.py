@@ -17,6 +17,7 @@ from chatbox.db import connect_database, create_indexes
 from chatbox.errors import register_error_handlers
 from chatbox.files.images import configure_pillow
 from chatbox.files.storage import FileStorage
+from chatbox.messages.chat_ids import ChatIdCache
 from chatbox.push.service import build_push_service
 from chatbox.ratelimit import RateLimiter
 from chatbox.realtime.engine import use_lean_engine
@@ -26,8 +27,10 @@ from chatbox.realtime.server import (
     MalformedPacketGuard,
     PollingPayloadGuard,
     UnclaimedConnectionCloser,
+    build_event_bus,
     build_presence,
     build_redis_health,
+    build_sequencer,
     socketio_options,
     start_scale_out,
 )
@@ -52,7 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     connect_database(app.config["MONGO_URI"], app.config["MONGO_DB_NAME"], app.config["MONGO_TIMEOUT_MS"])
     configure_pillow(app.config["MAX_IMAGE_PIXELS"])
     if app.config["AUTO_CREATE_INDEXES"]:
-        create_indexes()
+        create_indexes(app.config["EVENT_RETENTION_DAYS"])
 
     register_error_handlers(app)
     register_security_headers(app)
@@ -61,7 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app,
         origins=app.config["CLIENT_URLS"],
         supports_credentials=True,
-        expose_headers=["X-Next-Cursor", "Retry-After"],
+        expose_headers=["X-Next-Cursor", "Retry-After", "X-Sync-Position"],
     )
     JWTManager(app)
 
@@ -70,6 +73,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     options = socketio_options(app.config, redis_health)
     socketio = SocketIO(app, **options)
     use_lean_engine(socketio.server, options)
+    sequencer = build_sequencer(app.config, socketio.server)
     rt = Runtime(
         config=app.config,
         bcrypt=Bcrypt(app),
@@ -81,10 +85,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         ),
         storage=FileStorage.from_config(app.config),
         presence=build_presence(app.config),
-        notifier=Notifier(socketio.server),
+        notifier=Notifier(socketio.server, build_event_bus(app.config, sequencer, socketio.server)),
         push=build_push_service(app.config, spawn=socketio.start_background_task),
         sessions=SessionGuard(socketio.server, app.config["SESSION_SWEEP_SECONDS"]),
         unclaimed_connections=UnclaimedConnectionCloser(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT_SECONDS"]),
+        sequencer=sequencer,
+        chat_ids=ChatIdCache(app.config["CHAT_ID_CACHE_SIZE"]),
     )
     app.extensions[EXTENSION_KEY] = rt
     socketio.server.register_namespace(ChatNamespace(app, rt))
@@ -112,10 +118,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from chatbox.health import blp as health_blp
     from chatbox.messages.routes import blp as messages_blp
     from chatbox.push.routes import blp as push_blp
+    from chatbox.sync.routes import blp as sync_blp
     from chatbox.users.routes import blp as users_blp
     from chatbox.web.routes import blp as web_blp
 
-    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp):
+    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp, sync_blp):
         api.register_blueprint(blueprint)
     # The browser client is not part of the API, so it stays out of the OpenAPI document.
     app.register_blueprint(web_blp)

@@ -25,7 +25,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("create-indexes")
     def create_indexes_command() -> None:
         """Create every collection's indexes (idempotent)."""
-        for name in create_indexes():
+        for name in create_indexes(app.config["EVENT_RETENTION_DAYS"]):
             click.echo(f"indexes ready: {name}")
 
     users = AppGroup("users", help="Administer accounts.")

@@ -8,6 +8,7 @@ import mongoengine
 from mongoengine.connection import get_db
 
 from chatbox.models import ALL_DOCUMENTS
+from chatbox.models.event import ensure_event_indexes
 
 log = logging.getLogger("chatbox.db")
 
@@ -48,11 +49,12 @@ def connect_database(uri: str | None, db_name: str, timeout_ms: int) -> None:
     )
 
 
-def create_indexes() -> list[str]:
+def create_indexes(event_retention_days: int) -> list[str]:
     created = []
     for document in ALL_DOCUMENTS:
         document.ensure_indexes()
         created.append(document._get_collection_name())
+    ensure_event_indexes(event_retention_days)
     return created
 
 

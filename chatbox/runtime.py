@@ -12,9 +12,11 @@ from chatbox.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from chatbox.files.storage import FileStorage
+    from chatbox.messages.chat_ids import ChatIdCache
     from chatbox.push.service import PushService
     from chatbox.realtime.notifier import Notifier
     from chatbox.realtime.presence import PresenceStore
+    from chatbox.realtime.sequencer import Sequencer
     from chatbox.realtime.server import UnclaimedConnectionCloser
     from chatbox.realtime.sessions import SessionGuard
 
@@ -30,6 +32,8 @@ class Runtime:
     push: PushService
     sessions: SessionGuard
     unclaimed_connections: UnclaimedConnectionCloser
+    sequencer: Sequencer
+    chat_ids: ChatIdCache
 
 
 EXTENSION_KEY = "chatbox"

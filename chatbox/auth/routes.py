@@ -9,6 +9,8 @@ from chatbox.api import Blueprint
 from chatbox.auth import schemas, service
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.runtime import runtime
+from chatbox.sync import service as sync
+from chatbox.sync.headers import SYNC_POSITION_DOC, with_sync_position
 from chatbox.users.presenting import own_user
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and sign-in")
@@ -69,10 +71,11 @@ def logout(body: dict[str, Any]) -> Response:
 
 @blp.route("/check")
 @auth_required
-@blp.response(200, schemas.PublicUserSchema)
+@blp.response(200, schemas.PublicUserSchema, headers=SYNC_POSITION_DOC)
 @blp.secured()
-def check() -> dict[str, Any]:
-    return own_user(runtime(), current_user())
+def check() -> Response:
+    position = sync.position(current_user())
+    return with_sync_position(jsonify(own_user(runtime(), current_user())), position)
 
 
 @blp.route("/update-profile", methods=["PUT"])

@@ -11,6 +11,8 @@ from chatbox.messages import lifecycle, schemas, service
 from chatbox.messages.service import Upload
 from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
 from chatbox.runtime import runtime
+from chatbox.sync import service as sync
+from chatbox.sync.headers import SYNC_POSITION_DOC, with_sync_position
 from chatbox.users.presenting import public_users
 
 blp = Blueprint("messages", __name__, url_prefix="/api/messages", description="Chats and messages")
@@ -22,6 +24,7 @@ PAGED = {
         }
     }
 }
+PAGED_SYNCED = {"headers": {**PAGED["headers"], **SYNC_POSITION_DOC}}
 
 
 def _paged(page: Page, items: list[Any]) -> Response:
@@ -46,13 +49,14 @@ def contacts(args: dict[str, Any]) -> Response:
 @blp.route("/chats")
 @auth_required
 @blp.arguments(schemas.ContactsArgs, location="query")
-@blp.response(200, schemas.ChatSchema(many=True), description="My chats, pinned first", **PAGED)
+@blp.response(200, schemas.ChatSchema(many=True), description="My chats, pinned first", **PAGED_SYNCED)
 @blp.error(400, "Invalid limit, cursor or q")
 @blp.secured()
 def chats(args: dict[str, Any]) -> Response:
     rt = runtime()
+    position = sync.position(current_user())
     page = service.chat_list(rt, current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
-    return _paged(page, page.items)
+    return with_sync_position(_paged(page, page.items), position)
 
 
 @blp.route("/search/<user_id>")
@@ -195,10 +199,11 @@ def forward(body: dict[str, Any], message_id: str) -> Response:
 @blp.route("/<user_id>")
 @auth_required
 @blp.arguments(PageArgs, location="query")
-@blp.response(200, schemas.MessageSchema(many=True), description="A page of messages, oldest first", **PAGED)
+@blp.response(200, schemas.MessageSchema(many=True), description="A page of messages, oldest first", **PAGED_SYNCED)
 @blp.error(400, "Invalid limit or cursor, or the id is my own")
 @blp.error(404, "Unknown user")
 @blp.secured()
 def history(args: dict[str, Any], user_id: str) -> Response:
+    position = sync.position(current_user())
     page = service.history(current_user(), user_id, page_size(args["limit"], runtime().config), args["cursor"])
-    return _paged(page, [m.to_dict() for m in page.items])
+    return with_sync_position(_paged(page, [m.to_dict() for m in page.items]), position)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -36,6 +36,8 @@ class Upload:
 class SendResult:
     messages: list[Message]
     created: bool
+    # The sender's seq of each message's new-message event (empty when nothing new was stored).
+    seqs: list[int | None] = field(default_factory=list)
 
 
 def clean_text(rt: Runtime, text: str | None, has_attachments: bool) -> str:
@@ -138,7 +140,11 @@ def send_message(
         if existing:
             return SendResult(existing, created=False)
         raise
-    chat = find_chat(sender, receiver)
+    pair = pair_key(sender.id, receiver.id)
+    chat_id = rt.chat_ids.get(pair)
+    chat = find_chat(sender, receiver) if chat_id is None or reply_to is not None else None
+    if chat is not None:
+        chat_id = chat.id
     quoted = None
     if reply_to is not None:
         try:
@@ -151,14 +157,14 @@ def send_message(
     # A retry is caught by the unique (sender, clientMessageId) index at insert, saving a query on
     # most sends; look first only where that insert would come too late: after storing uploads, or
     # after creating a chat that would then stay empty.
-    if client_message_id and (images or file or chat is None):
+    if client_message_id and (images or file or chat_id is None):
         existing = _existing_send(sender, client_message_id, receiver_id)
         if existing:
             return SendResult(existing, created=False)
 
     stored = _store_uploads(rt, sender, [*images, *([file] if file else [])])
     try:
-        result = _create_messages(rt, sender, receiver, chat, text, client_message_id, stored, origin_sid, quoted)
+        result = _create_messages(rt, sender, receiver, chat_id, text, client_message_id, stored, origin_sid, quoted)
     except Exception:
         delete_stored_files(rt.storage, [s.id for s in stored])
         raise
@@ -172,7 +178,7 @@ def _create_messages(
     rt: Runtime,
     sender: User,
     receiver: User,
-    chat: Chat | None,
+    chat_id: ObjectId | None,
     text: str,
     client_message_id: str | None,
     stored: list[StoredFile],
@@ -184,8 +190,9 @@ def _create_messages(
     # One message per image; a non-image file rides on the first message.
     groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
     groups[0].extend(others)
-    if chat is None:  # send_message looked it up already
-        chat, _created = create_chat(sender, receiver)
+    if chat_id is None:  # send_message looked it up already
+        chat_id = create_chat(sender, receiver)[0].id
+    rt.chat_ids.put(pair_key(sender.id, receiver.id), chat_id)
     viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
     now = utcnow()
     chars = rt.config["REPLY_PREVIEW_CHARS"]
@@ -194,7 +201,7 @@ def _create_messages(
     for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
         message = Message(
             id=message_id,
-            chat_id=chat.id,
+            chat_id=chat_id,
             sender_id=sender.id,
             receiver_id=receiver.id,
             text=text if index == 0 else "",
@@ -218,45 +225,50 @@ def _create_messages(
             return SendResult(_existing_send(sender, client_message_id, str(receiver.id)), created=False)
         messages.append(message)
     if stored:
-        StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
+        StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat_id)
     if quoted is not None:
         replies.catch_up(messages[0], quoted.id, chars)
-    announce_messages(rt, sender, receiver, chat, messages, viewing, now, origin_sid)
-    return SendResult(messages, created=True)
+    seqs = announce_messages(rt, sender, receiver, chat_id, messages, viewing, now, origin_sid)
+    return SendResult(messages, created=True, seqs=seqs)
 
 
 def announce_messages(
     rt: Runtime,
     sender: User,
     receiver: User,
-    chat: Chat,
+    chat: Chat | ObjectId,
     messages: list[Message],
     viewing: bool,
     now: datetime,
     origin_sid: str | None = None,
-) -> None:
-    """Stored messages of one send: into the chat's summary, out to both users, read if being viewed."""
+) -> list[int | None]:
+    """Stored messages of one send: into the chat's summary, out to both users, read if being viewed.
+    Returns the sender's seq of each message's new-message."""
     # new-chat goes with the chat's first stored message (not with the chat document, which a failed
     # or racing first send may have created).
-    first = _record_in_chat(chat, messages)
+    first, chat = _record_in_chat(chat.id if isinstance(chat, Chat) else chat, messages)
     if first:
         chat.reload()  # the new-chat events show the chat's summary as stored
-    events.messages_created(rt, chat, sender, receiver, messages, first, origin_sid)
+    seqs = events.messages_created(rt, chat, sender, receiver, messages, first, origin_sid)
     if viewing:
         # "Every earlier unread one" first: one may still wait from before the view (a block ended),
         # so that the sender's receipts come in order.
         _read_up_to(rt, receiver, chat, sender.id, messages[-1].id, sender=sender)
         events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
+    return seqs
 
 
-def _record_in_chat(chat: Chat, messages: list[Message]) -> bool:
-    """Put the messages in the chat's summary; True when they are the chat's first."""
+def _record_in_chat(chat_id: ObjectId, messages: list[Message]) -> tuple[bool, Chat]:
+    """Put the messages in the chat's summary; returns whether they are the chat's first, and the chat
+    as it was just before (its participants and clear marks are what the rest of the send needs)."""
     last = messages[-1]
     # $max, so that two sends racing never move the summary back to the older message.
-    before = Chat.objects(id=chat.id).modify(
+    before = Chat.objects(id=chat_id).modify(
         new=False, max__last_message_id=last.id, max__last_message_at=last.created_at
     )
-    return before is not None and before.last_message_id is None
+    if before is None:  # a direct chat is never deleted; this is the database's word against that
+        raise RuntimeError(f"chat {chat_id} vanished during a send")
+    return before.last_message_id is None, before
 
 
 # --- status changes -------------------------------------------------------------------------
@@ -451,6 +463,7 @@ def clear_chat(rt: Runtime, me: User, other_id: str) -> bool:
         return False
     mark = chat.last_message_id
     Chat.objects(id=chat.id).update_one(**{f"set__cleared_up_to__{me.id}": str(mark)})
+    events.chat_cleared(rt, me, chat)
     chat.reload()
     marks = [chat.cleared_mark_for(p) for p in chat.participants]
     if any(m is None for m in marks):

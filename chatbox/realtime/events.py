@@ -9,6 +9,7 @@ from bson import ObjectId
 
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
+from chatbox.realtime.notifier import Outgoing
 from chatbox.runtime import Runtime
 from chatbox.users.service import is_blocked_between, presence_audience, shares_chat
 
@@ -27,18 +28,24 @@ def messages_created(
     messages: list[Message],
     first_message: bool,
     origin_sid: str | None,
-) -> None:
+) -> list[int | None]:
+    """Announce a send; returns the sender's `seq` of each message's `new-message` (for the ack)."""
     from chatbox.messages.presenting import chat_items
 
+    outgoing: list[Outgoing] = []
     if first_message:
         for viewer in (sender, receiver):
-            rt.notifier.to_user(viewer.id, "new-chat", chat_items(rt, viewer, [chat])[0])
+            outgoing.append(Outgoing(viewer.id, "new-chat", chat_items(rt, viewer, [chat])[0]))
     for message in messages:
         payload = message.to_dict()
-        rt.notifier.to_user(receiver.id, "new-message", payload)
-        rt.notifier.to_user(sender.id, "new-message", payload, skip_sid=origin_sid)
+        outgoing.append(Outgoing(receiver.id, "new-message", payload))
+        outgoing.append(Outgoing(sender.id, "new-message", payload, skip_sid=origin_sid))
+    # One change: each user's events numbered in one round trip, all of them stored in one.
+    seqs = rt.notifier.to_users(outgoing)
     if not rt.presence.is_online(str(receiver.id)):
         rt.push.notify_new_messages(sender, receiver, messages)
+    mine = [seq for item, seq in zip(outgoing, seqs, strict=True) if item.user_id == sender.id]
+    return mine[len(mine) - len(messages) :]  # after the sender's new-chat, if any
 
 
 def messages_read(
@@ -143,3 +150,19 @@ def message_reactions(rt: Runtime, chat: Chat, message: Message) -> None:
     payload = {"messageId": str(message.id), "chatId": str(chat.id), "reactions": message.to_dict()["reactions"]}
     for user_id in chat.participants:
         rt.notifier.to_user(user_id, "message-reactions", payload)
+
+
+def blocked_changed(rt: Runtime, me: User, other: User, blocked: bool) -> None:
+    """My own devices learn that I blocked or unblocked `other`."""
+    rt.notifier.to_user(me.id, "user-blocked" if blocked else "user-unblocked", {"userId": str(other.id)})
+
+
+def pin_changed(rt: Runtime, me: User, other: User, chat: Chat | None, pinned: bool) -> None:
+    """My own devices learn that I pinned or unpinned my chat with `other` (chatId null: no chat yet)."""
+    payload = {"chatId": str(chat.id) if chat is not None else None, "userId": str(other.id)}
+    rt.notifier.to_user(me.id, "chat-pinned" if pinned else "chat-unpinned", payload)
+
+
+def chat_cleared(rt: Runtime, me: User, chat: Chat) -> None:
+    """My own devices learn that I cleared my history of `chat`."""
+    rt.notifier.to_user(me.id, "chat-cleared", {"chatId": str(chat.id)})

@@ -27,6 +27,8 @@ from chatbox.realtime import connections, schemas
 from chatbox.realtime.notifier import user_room
 from chatbox.realtime.presence import TooManyConnections
 from chatbox.runtime import Runtime
+from chatbox.sync import service as sync
+from chatbox.sync.schemas import SyncEvent
 
 log = logging.getLogger("chatbox.realtime")
 
@@ -61,6 +63,7 @@ CLIENT_EVENTS = {
         "message-read",
         "join-chat",
         "leave-chat",
+        "sync",
     )
 }
 
@@ -126,10 +129,26 @@ class ChatNamespace(socketio.Namespace):
         self.save_session(sid, {"user_id": str(user.id), "token": TokenSession.of(user, claims, checked_at)})
         self.rt.sessions.ensure_started()
         self.enter_room(sid, user_room(str(user.id)))
+        # From here the user's durable events are held back for this socket until it starts (_resume).
+        self.rt.sequencer.open(sid, str(user.id))
+        since = auth.get("since") if isinstance(auth, dict) else None
         # After the CONNECT packet has gone out, so the client is ready for these events.
-        self.server.start_background_task(self._after_connect, sid, user, came_online)
+        self.server.start_background_task(self._after_connect, sid, user, came_online, since)
 
-    def _after_connect(self, sid: str, user: User, came_online: bool) -> None:
+    def _resume(self, sid: str, user: User, since: Any) -> None:
+        """Replay what the socket missed after `auth.since` (or start it live), before any live event."""
+        try:
+            point = sync.resume_point(self.rt, user.id, since)
+        except Exception:
+            log.exception("could not resume the event stream of %s; dropping the socket", user.id)
+            self.server.start_background_task(self.disconnect, sid)
+            return
+        if point.reset:
+            self.emit("sync-reset", {"position": point.position}, to=sid)
+        self.rt.sequencer.start(sid, point.next_seq, point.position)
+
+    def _after_connect(self, sid: str, user: User, came_online: bool, since: Any = None) -> None:
+        self._resume(sid, user, since)
         try:
             connections.after_socket_opened(
                 self.rt, user, came_online, lambda online: self.emit("online-users", online, to=sid)
@@ -138,6 +157,7 @@ class ChatNamespace(socketio.Namespace):
             log.exception("post-connect work failed for %s", user.id)
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.rt.sequencer.close(sid)
         user_id = self.get_session(sid).get("user_id")
         if user_id:
             connections.socket_closed(self.rt, user_id, sid)
@@ -213,7 +233,9 @@ class ChatNamespace(socketio.Namespace):
                 origin_sid=sid,
                 reply_to=payload["replyTo"],
             )
-            return {"message": result.messages[0].to_dict()}
+            # This socket gets no live new-message for its own send: the ack carries its seq instead.
+            seq = result.seqs[0] if result.seqs else None
+            return {"message": result.messages[0].to_dict(), **({"seq": seq} if seq is not None else {})}
 
         return self._handle(sid, schemas.NewMessageEvent, data, action)
 
@@ -256,3 +278,9 @@ class ChatNamespace(socketio.Namespace):
             return {}
 
         return self._handle(sid, schemas.ChatUserEvent, data, action)
+
+    def on_sync(self, sid: str, data: Any = None) -> Ack:
+        def action(user: User, payload: dict[str, Any]) -> Ack:
+            return sync.catch_up(self.rt, user, payload["since"], payload["limit"])
+
+        return self._handle(sid, SyncEvent, data, action)

@@ -19,9 +19,11 @@ import redis
 import socketio
 
 from chatbox.origins import OriginPolicy
+from chatbox.realtime.bus import EventBus, LocalBus, RedisBus
 from chatbox.realtime.connections import user_went_offline
 from chatbox.realtime.presence import MemoryPresence, PresenceStore
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
+from chatbox.realtime.sequencer import Sequencer
 from chatbox.realtime.websocket import ENGINEIO_POLLING_CLIENT_TYPES, engineio_packet_is_valid
 from chatbox.redis_health import RedisHealth
 
@@ -36,6 +38,7 @@ QUEUE_CHANNEL = "chatbox-socketio"
 REDIS_POOL_TIMEOUT_SECONDS = 10.0
 HEARTBEAT_KEY = "chatbox.heartbeat"
 PAYLOAD_SEPARATOR = "\x1e"  # between the packets of one Engine.IO long-polling payload
+EVENT_BUS_KEY = "chatbox.event_bus"
 
 
 class QueueManager(socketio.RedisManager):
@@ -326,6 +329,28 @@ def build_presence(config: dict[str, Any]) -> PresenceStore:
     return MemoryPresence()
 
 
+def build_sequencer(config: dict[str, Any], server: socketio.Server) -> Sequencer:
+    """This process's sequencer: it sends each local socket its user's durable events, in order."""
+
+    def emit(sid: str, event: str, args: tuple[Any, dict[str, int]]) -> None:
+        # To this process's own socket only: the event reached every process already.
+        server.emit(event, args, to=sid, ignore_queue=True)
+
+    return Sequencer(
+        emit,
+        gap_seconds=config["EVENT_GAP_MS"] / 1000,
+        check_seconds=config["EVENT_CHECK_SECONDS"],
+        spawn=server.start_background_task,
+    )
+
+
+def build_event_bus(config: dict[str, Any], sequencer: Sequencer, server: socketio.Server) -> EventBus:
+    if not config.get("REDIS_URL"):
+        return LocalBus(sequencer)
+    client = redis_client(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], REDIS_POOL_TIMEOUT_SECONDS)
+    return RedisBus(client, sequencer, spawn=server.start_background_task)
+
+
 def queue_status(health: RedisHealth | None) -> str:
     """ "disabled" on a single process; otherwise whether Redis answers now."""
     if health is None:
@@ -419,6 +444,13 @@ def start_scale_out(app: Flask, server: socketio.Server, rt: Runtime) -> Presenc
         if is_module_patched("socket"):
             server.manager_initialized = True
             manager.initialize()
+    bus = rt.notifier.bus
+    if isinstance(bus, RedisBus):
+        from gevent.monkey import is_module_patched
+
+        # Durable events from every process, this one's included (a blocking read needs gevent's sockets).
+        if is_module_patched("socket"):
+            app.extensions[EVENT_BUS_KEY] = bus.start()
     presence = rt.presence
     if not isinstance(presence, RedisPresence):
         return None

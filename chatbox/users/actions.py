@@ -7,7 +7,7 @@ from bson import ObjectId
 from chatbox.models import User
 from chatbox.realtime import events
 from chatbox.runtime import Runtime
-from chatbox.users.service import BLOCKED, PINNED, find_other_user
+from chatbox.users.service import BLOCKED, PINNED, direct_chat, find_other_user
 
 
 def _change_list(me: User, other: User, field: str, add: bool) -> list[ObjectId]:
@@ -30,13 +30,23 @@ def _change_block(rt: Runtime, me: User, user_id: str, add: bool) -> list[Object
     was_blocked = me.has_blocked(other.id)
     blocked = _change_list(me, other, BLOCKED, add=add)
     if was_blocked != add:  # idempotent repeats change nothing, so they announce nothing
+        events.blocked_changed(rt, me, other, blocked=add)
         events.block_changed(rt, me, other)
     return blocked
 
 
-def pin(me: User, user_id: str) -> list[ObjectId]:
-    return _change_list(me, find_other_user(me, user_id), PINNED, add=True)
+def pin(rt: Runtime, me: User, user_id: str) -> list[ObjectId]:
+    return _change_pin(rt, me, user_id, add=True)
 
 
-def unpin(me: User, user_id: str) -> list[ObjectId]:
-    return _change_list(me, find_other_user(me, user_id), PINNED, add=False)
+def unpin(rt: Runtime, me: User, user_id: str) -> list[ObjectId]:
+    return _change_pin(rt, me, user_id, add=False)
+
+
+def _change_pin(rt: Runtime, me: User, user_id: str, add: bool) -> list[ObjectId]:
+    other = find_other_user(me, user_id)
+    was_pinned = other.id in me.pinned_chats
+    pinned = _change_list(me, other, PINNED, add=add)
+    if was_pinned != add:  # idempotent repeats announce nothing
+        events.pin_changed(rt, me, other, direct_chat(me, other), pinned=add)
+    return pinned

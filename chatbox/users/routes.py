@@ -53,7 +53,7 @@ def blocked() -> list[dict[str, Any]]:
 @blp.error(404, "Unknown user")
 @blp.secured()
 def pin(user_id: str) -> dict[str, Any]:
-    return {"pinnedChats": _ids(actions.pin(current_user(), user_id))}
+    return {"pinnedChats": _ids(actions.pin(runtime(), current_user(), user_id))}
 
 
 @blp.route("/unpin/<user_id>", methods=["POST"])
@@ -63,7 +63,7 @@ def pin(user_id: str) -> dict[str, Any]:
 @blp.error(404, "Unknown user")
 @blp.secured()
 def unpin(user_id: str) -> dict[str, Any]:
-    return {"pinnedChats": _ids(actions.unpin(current_user(), user_id))}
+    return {"pinnedChats": _ids(actions.unpin(runtime(), current_user(), user_id))}
 
 
 @blp.route("/pinned")

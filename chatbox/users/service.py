@@ -62,3 +62,8 @@ def shares_chat(a: User, b: User) -> bool:
 def presence_visible(viewer: User, others: list[User]) -> set[ObjectId]:
     """The ids among `others` whose isOnline / lastSeen `viewer` may see."""
     return {o.id for o in others if o.id == viewer.id or not is_blocked_between(viewer, o)}
+
+
+def direct_chat(a: User, b: User) -> Chat | None:
+    """The direct chat of two users, if it has a message (an empty one is in nobody's list)."""
+    return Chat.objects(pair_key=pair_key(a.id, b.id), last_message_id__exists=True).only("id").first()

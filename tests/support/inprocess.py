@@ -36,6 +36,8 @@ class Node:
 
     def stop(self) -> None:
         self.rt.sessions.stop()
+        self.rt.sequencer.stop()
+        self.rt.notifier.bus.stop()
         heartbeat = self.app.extensions.get("chatbox.heartbeat")
         if heartbeat is not None:
             heartbeat.stop()

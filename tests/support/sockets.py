@@ -69,6 +69,8 @@ class Socket:
     def __init__(self, base_url: str, user: LiveUser | None = None, **connect: Any) -> None:
         self.user = user
         self.events: list[tuple[str, Any]] = []
+        # Durable events as (seq, event, data), in the order received (the second argument's seq).
+        self.durable: list[tuple[int, str, Any]] = []
         self.connect_errors: list[Any] = []
         self.client = socketio.Client(reconnection=False)
         self.client.on("*", self._record)
@@ -79,8 +81,13 @@ class Socket:
         connect.setdefault("wait_timeout", WAIT_SECONDS)
         self.client.connect(base_url, **connect)
 
-    def _record(self, event: str, data: Any = None) -> None:
+    def _record(self, event: str, data: Any = None, meta: Any = None) -> None:
         self.events.append((event, data))
+        if isinstance(meta, dict) and "seq" in meta:
+            self.durable.append((meta["seq"], event, data))
+
+    def seqs(self) -> list[int]:
+        return [seq for seq, _event, _data in self.durable]
 
     def call(self, event: str, data: Any) -> Any:
         return self.client.call(event, data, timeout=WAIT_SECONDS)

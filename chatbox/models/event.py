@@ -1,0 +1,150 @@
+"""The per-user event stream: each user's durable events, numbered by that user's own counter.
+
+`event_counters` holds one document per user, `{_id: userId, seq, startedAt}`: `seq` is the user's
+latest allocated number (their *position*), bumped atomically with `$inc`, so several server
+processes writing for one user at once still get distinct, contiguous numbers. `events` holds the
+events themselves, one document per (user, seq) (a unique index), removed by a TTL index after the
+retention period. Everything here is plain driver calls that MongoDB and the embedded database both
+accept, each on an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from mongoengine import DateTimeField, Document, DynamicField, IntField, ObjectIdField, StringField
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import OperationFailure
+
+from chatbox.models.ids import utcnow
+
+SECONDS_PER_DAY = 86400
+TTL_INDEX_NAME = "createdAt_ttl"
+
+
+class EventCounter(Document):
+    """A user's stream position: the last `seq` handed out (absent until their first durable event)."""
+
+    meta = {"collection": "event_counters"}
+
+    id = ObjectIdField(primary_key=True)  # the user's id
+    seq = IntField(required=True)
+    # When the user's first event was numbered: nothing can have expired from a younger stream.
+    started_at = DateTimeField(db_field="startedAt")
+
+
+class StoredEvent(Document):
+    meta = {
+        "collection": "events",
+        # The TTL index on createdAt is made by `ensure_event_indexes`, from EVENT_RETENTION_DAYS.
+        "indexes": [{"fields": ["user_id", "seq"], "unique": True}],
+    }
+
+    user_id = ObjectIdField(db_field="userId", required=True)
+    seq = IntField(required=True)
+    event = StringField(required=True)
+    data = DynamicField()
+    # The socket whose action caused the event and that heard of it in its ack (not replayed to it).
+    origin = StringField(null=True)
+    created_at = DateTimeField(db_field="createdAt", default=utcnow)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    user_id: str
+    seq: int
+    event: str
+    data: Any
+    origin: str | None
+    created_at: datetime
+
+
+def ensure_event_indexes(retention_days: int) -> None:
+    """The TTL index that drops events `retention_days` after they were stored (changed in place when
+    the setting changes)."""
+    collection = StoredEvent._get_collection()
+    seconds = max(0, retention_days) * SECONDS_PER_DAY
+    try:
+        collection.create_index([("createdAt", ASCENDING)], name=TTL_INDEX_NAME, expireAfterSeconds=seconds)
+    except OperationFailure:
+        # The index exists with another retention: MongoDB changes it with collMod.
+        collection.database.command(
+            "collMod", collection.name, index={"name": TTL_INDEX_NAME, "expireAfterSeconds": seconds}
+        )
+
+
+def allocate(user_id: ObjectId, count: int, now: datetime) -> int:
+    """Reserve `count` consecutive numbers for `user_id`; return the first. One round trip."""
+    counter = EventCounter._get_collection().find_one_and_update(
+        {"_id": user_id},
+        {"$inc": {"seq": count}, "$setOnInsert": {"startedAt": now}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+        projection={"seq": True},
+    )
+    return int(counter["seq"]) - count + 1
+
+
+def store(rows: Sequence[EventRow]) -> None:
+    """Store the numbered events of one change, for every user it concerns, in one round trip."""
+    if not rows:
+        return
+    StoredEvent._get_collection().insert_many(
+        [
+            {
+                "userId": ObjectId(row.user_id),
+                "seq": row.seq,
+                "event": row.event,
+                "data": row.data,
+                "origin": row.origin,
+                "createdAt": row.created_at,
+            }
+            for row in rows
+        ],
+        ordered=False,
+    )
+
+
+def position(user_id: ObjectId | str) -> int:
+    """The user's latest `seq` (0 before their first durable event)."""
+    counter = EventCounter._get_collection().find_one({"_id": ObjectId(str(user_id))}, {"seq": True})
+    return int(counter["seq"]) if counter else 0
+
+
+def stream_started(user_id: ObjectId | str) -> datetime | None:
+    counter = EventCounter._get_collection().find_one({"_id": ObjectId(str(user_id))}, {"startedAt": True})
+    return counter.get("startedAt") if counter else None
+
+
+def positions(user_ids: Iterable[str]) -> dict[str, int]:
+    """The positions of several users in one round trip (users without events are left out)."""
+    ids = [ObjectId(u) for u in user_ids]
+    if not ids:
+        return {}
+    found = EventCounter._get_collection().find({"_id": {"$in": ids}}, {"seq": True})
+    return {str(doc["_id"]): int(doc["seq"]) for doc in found}
+
+
+def events_after(user_id: ObjectId | str, since: int, limit: int) -> list[EventRow]:
+    """The user's stored events with `seq > since`, in order, at most `limit`."""
+    uid = ObjectId(str(user_id))
+    cursor = (
+        StoredEvent._get_collection()
+        .find({"userId": uid, "seq": {"$gt": since}})
+        .sort([("userId", ASCENDING), ("seq", ASCENDING)])
+        .limit(limit)
+    )
+    return [
+        EventRow(str(uid), int(doc["seq"]), doc["event"], doc.get("data"), doc.get("origin"), doc["createdAt"])
+        for doc in cursor
+    ]
+
+
+def oldest_kept(user_id: ObjectId | str) -> int | None:
+    """The lowest `seq` still stored for the user (None when nothing is)."""
+    rows = events_after(user_id, 0, 1)
+    return rows[0].seq if rows else None

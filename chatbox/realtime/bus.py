@@ -1,0 +1,102 @@
+"""How a stored durable event reaches the sequencer of every process (each delivers to its own sockets).
+
+One process: straight to its sequencer. Several (REDIS_URL): a Redis pub/sub channel of its own, which
+every process, the producer included, listens to; a process that loses the channel for a while gets what
+it missed from the stored stream (the sequencer's periodic check, at once after resubscribing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+import gevent
+import redis
+
+from chatbox.realtime.sequencer import Delivery, Sequencer
+
+log = logging.getLogger("chatbox.realtime")
+
+EVENTS_CHANNEL = "chatbox-events"
+RESUBSCRIBE_SECONDS = 1.0
+
+
+class EventBus(Protocol):
+    def publish(self, deliveries: list[Delivery]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class LocalBus:
+    def __init__(self, sequencer: Sequencer) -> None:
+        self.sequencer = sequencer
+
+    def publish(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            self.sequencer.arrive(delivery)
+
+    def stop(self) -> None:
+        return None
+
+
+class RedisBus:
+    def __init__(self, client: redis.Redis, sequencer: Sequencer, spawn: Callable[..., object] = gevent.spawn) -> None:
+        self.client = client
+        self.sequencer = sequencer
+        self._spawn = spawn
+        self._stop = threading.Event()
+        self.subscribed = threading.Event()
+        self._pubsub: redis.client.PubSub | None = None
+
+    def publish(self, deliveries: list[Delivery]) -> None:
+        # One message per change keeps each change's events together and costs one Redis round trip.
+        self.client.publish(EVENTS_CHANNEL, json.dumps([d.to_wire() for d in deliveries], separators=(",", ":")))
+
+    def start(self) -> RedisBus:
+        self._spawn(self._listen_forever)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        pubsub = self._pubsub
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:  # closing a broken connection may fail too; we are leaving anyway
+                log.debug("closing the events subscription failed", exc_info=True)
+
+    def _listen_forever(self) -> None:
+        first = True
+        while not self._stop.is_set():
+            try:
+                self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(EVENTS_CHANNEL)
+                self.subscribed.set()
+                if not first:
+                    self.sequencer.check_once()  # what was published while we were away
+                first = False
+                for message in self._pubsub.listen():
+                    if self._stop.is_set():
+                        return
+                    if message.get("type") != "message":
+                        continue
+                    self._dispatch(message["data"])
+            except Exception:
+                if self._stop.is_set():
+                    return
+                self.subscribed.clear()
+                log.exception("the events channel dropped; subscribing again")
+                gevent.sleep(RESUBSCRIBE_SECONDS)
+
+    def _dispatch(self, raw: bytes | str) -> None:
+        try:
+            items = json.loads(raw)
+            deliveries = [Delivery.from_wire(item) for item in items]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed message on %s", EVENTS_CHANNEL)
+            return
+        for delivery in deliveries:
+            self.sequencer.arrive(delivery)

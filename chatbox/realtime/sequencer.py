@@ -1,0 +1,295 @@
+"""Per-socket order of durable events: each socket gets its user's events in `seq` order, none twice,
+none skipped unless its write failed.
+
+Every process holds a `Sequencer` for its own sockets. Durable events reach it (from whichever process
+produced them: through Redis when scaled out) as `Delivery` items, possibly out of order: two processes
+number events for one user at once, and the one that took the higher number may announce it first. For
+each socket the sequencer keeps the next `seq` the socket is owed and releases events strictly in that
+order:
+
+- an event that arrives early is held back until the ones before it have gone out;
+- a missing `seq` is looked for in the stored stream (it was stored but its announcement is late, or
+  was lost with the process that made it); that is also how a resuming socket gets what it missed:
+  it starts owing `since + 1` and the stored stream fills everything up to the user's position;
+- a `seq` that is still missing `gap` seconds after it was first missed is skipped: its number was
+  taken by a write that then failed (at once when the stored stream shows that a later event was
+  stored longer ago than that);
+- the socket whose action caused an event (its `origin`) got its `seq` in that action's ack: its
+  counter moves past it without sending it again.
+
+Every `check_seconds` the process also reads the positions of its sockets' users (one query) and fills
+whatever a socket is behind on: an announcement lost with a process that died, or while the queue was
+unreachable, is delivered then even if no later event comes to reveal the gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import gevent
+from gevent.event import Event
+
+from chatbox.models import event as stream
+from chatbox.models.ids import utcnow
+
+log = logging.getLogger("chatbox.realtime")
+
+# Durable events are numbered, stored and replayed; every other event is ephemeral.
+DURABLE_EVENTS = frozenset(
+    {
+        "new-message",
+        "new-chat",
+        "message-status",
+        "messages-read",
+        "message-updated",
+        "message-deleted",
+        "message-reactions",
+        "chat-updated",
+        "chat-removed",
+        "user-blocked",
+        "user-unblocked",
+        "chat-pinned",
+        "chat-unpinned",
+        "chat-cleared",
+    }
+)
+FILL_BATCH = 100  # stored events read per round trip while a socket catches up
+
+Emit = Callable[[str, str, tuple[Any, dict[str, int]]], None]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One durable event of one user, as produced."""
+
+    user_id: str
+    seq: int
+    event: str
+    data: Any
+    origin: str | None = None  # the socket that had this seq in its ack
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"u": self.user_id, "s": self.seq, "e": self.event, "d": self.data, "o": self.origin}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> Delivery:
+        return cls(str(raw["u"]), int(raw["s"]), str(raw["e"]), raw.get("d"), raw.get("o"))
+
+
+@dataclass
+class SocketStream:
+    sid: str
+    user_id: str
+    next_seq: int | None = None  # None until started: until then everything is held back
+    head: int = 0  # the highest seq known to exist for the user
+    pending: dict[int, Delivery] = field(default_factory=dict)
+    gap_since: float | None = None  # when next_seq was first found missing
+    worker: Any = None
+    # When the first stored event after a missing one was stored (None: nothing later is stored yet).
+    later_stored_at: datetime | None = None
+    wake: Event = field(default_factory=Event)
+    closed: bool = False
+
+
+class Sequencer:
+    def __init__(
+        self,
+        emit: Emit,
+        gap_seconds: float,
+        check_seconds: float,
+        spawn: Callable[..., Any] = gevent.spawn,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._emit = emit
+        self.gap_seconds = gap_seconds
+        self.check_seconds = check_seconds
+        self._spawn = spawn
+        self._clock = clock
+        self.streams: dict[str, SocketStream] = {}
+        self.by_user: dict[str, set[str]] = {}
+        self.skipped = 0  # seqs given up on (a failed write), for tests and logs
+        self._checking = False
+        self._stop = threading.Event()
+
+    # --- sockets ---------------------------------------------------------------------------------
+
+    def open(self, sid: str, user_id: str) -> None:
+        """A socket of `user_id` connected: hold back its events until `start`."""
+        self.streams[sid] = SocketStream(sid, user_id)
+        self.by_user.setdefault(user_id, set()).add(sid)
+        if not self._checking and self.check_seconds > 0:
+            self._checking = True
+            self._spawn(self._check_forever)
+
+    def start(self, sid: str, next_seq: int, head: int) -> None:
+        """Release the socket's events from `next_seq` on (`head`: the user's position as read)."""
+        socket = self.streams.get(sid)
+        if socket is None or socket.closed:
+            return
+        socket.next_seq = next_seq
+        socket.head = max(socket.head, head)
+        self._advance(socket)
+
+    def close(self, sid: str) -> None:
+        socket = self.streams.pop(sid, None)
+        if socket is None:
+            return
+        socket.closed = True
+        socket.wake.set()
+        sids = self.by_user.get(socket.user_id)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self.by_user[socket.user_id]
+
+    def stop(self) -> None:
+        self._stop.set()
+        for sid in list(self.streams):
+            self.close(sid)
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def arrive(self, delivery: Delivery) -> None:
+        """A durable event reached this process: offer it to each of its user's sockets here."""
+        for sid in list(self.by_user.get(delivery.user_id, ())):
+            socket = self.streams.get(sid)
+            if socket is None:
+                continue
+            socket.head = max(socket.head, delivery.seq)
+            if socket.next_seq is None or delivery.seq >= socket.next_seq:
+                socket.pending.setdefault(delivery.seq, delivery)
+            if socket.next_seq is not None:
+                self._advance(socket)
+
+    def behind(self, user_id: str, position: int) -> None:
+        """The user's position is `position`: sockets that have not got that far fill the gap."""
+        for sid in list(self.by_user.get(user_id, ())):
+            socket = self.streams.get(sid)
+            if socket is not None and position > socket.head:
+                socket.head = position
+                if socket.next_seq is not None:
+                    self._advance(socket)
+
+    def check_once(self) -> None:
+        """Compare every local user's position with what their sockets got (one query)."""
+        users = list(self.by_user)
+        if not users:
+            return
+        for user_id, position in stream.positions(users).items():
+            self.behind(user_id, position)
+
+    def _check_forever(self) -> None:
+        while not self._stop.is_set():
+            gevent.sleep(self.check_seconds)
+            try:
+                self.check_once()
+            except Exception:
+                log.exception("event stream check failed; trying again")
+
+    # --- ordering --------------------------------------------------------------------------------
+
+    def _advance(self, socket: SocketStream) -> None:
+        """Release what is in order now; if something is missing, let the socket's worker find it."""
+        if socket.worker is not None:
+            socket.wake.set()
+            return
+        if not self._release(socket):
+            socket.worker = self._spawn(self._fill, socket)
+
+    def _release(self, socket: SocketStream) -> bool:
+        """Send held-back events that are next in line; True when the socket is owed nothing more."""
+        assert socket.next_seq is not None
+        for seq in [s for s in socket.pending if s < socket.next_seq]:
+            del socket.pending[seq]
+        while socket.next_seq in socket.pending and not socket.closed:
+            self._send(socket, socket.pending.pop(socket.next_seq))
+        return not socket.pending and socket.head < socket.next_seq
+
+    def _send(self, socket: SocketStream, delivery: Delivery) -> None:
+        assert socket.next_seq == delivery.seq
+        socket.next_seq = delivery.seq + 1
+        socket.gap_since = None
+        if delivery.origin == socket.sid:
+            return  # this socket had it in its ack
+        try:
+            self._emit(socket.sid, delivery.event, (delivery.data, {"seq": delivery.seq}))
+        except Exception:
+            log.exception("could not send %s #%s to %s", delivery.event, delivery.seq, socket.sid)
+
+    def _fill(self, socket: SocketStream) -> None:
+        """The socket is owed an event that has not arrived: read the stored stream, wait, or skip."""
+        try:
+            grace = self.gap_seconds / 40
+            poll = self.gap_seconds / 10
+            while True:
+                # Cleared before looking, so that an arrival while we look or read wakes the wait below.
+                socket.wake.clear()
+                if socket.closed or self._release(socket):
+                    break
+                assert socket.next_seq is not None
+                if socket.gap_since is None:
+                    socket.gap_since = self._clock()
+                    if socket.pending:
+                        # Announcements from two processes cross often; most gaps close at once.
+                        self._wait(socket, grace)
+                        continue
+                if self._from_store(socket):
+                    continue
+                missing_for = self._clock() - socket.gap_since
+                if missing_for >= self.gap_seconds or self._surely_failed(socket):
+                    log.info("skipping #%s of %s: never stored", socket.next_seq, socket.user_id)
+                    self.skipped += 1
+                    socket.next_seq += 1
+                    socket.gap_since = None
+                    continue
+                self._wait(socket, min(poll, self.gap_seconds - missing_for))
+        except Exception:
+            log.exception("event delivery to %s stopped", socket.sid)
+        finally:
+            socket.worker = None
+            if not socket.closed and socket.next_seq is not None and (socket.pending or socket.head >= socket.next_seq):
+                # Something arrived while the worker was finishing (or it failed): go again.
+                socket.worker = self._spawn(self._retry, socket)
+
+    def _retry(self, socket: SocketStream) -> None:
+        gevent.sleep(self.gap_seconds / 10)
+        socket.worker = None
+        if not socket.closed:
+            self._advance(socket)
+
+    def _wait(self, socket: SocketStream, seconds: float) -> None:
+        socket.wake.wait(max(seconds, 0.001))
+
+    def _from_store(self, socket: SocketStream) -> bool:
+        """Send the stored events from next_seq on; True if any went out."""
+        assert socket.next_seq is not None
+        rows = stream.events_after(socket.user_id, socket.next_seq - 1, FILL_BATCH)
+        socket.later_stored_at = None
+        sent = False
+        for row in rows:
+            if socket.closed or socket.next_seq is None:
+                break
+            if row.seq < socket.next_seq:
+                continue
+            if row.seq > socket.next_seq:
+                socket.later_stored_at = row.created_at
+                break
+            self._send(socket, Delivery(row.user_id, row.seq, row.event, row.data, row.origin))
+            socket.head = max(socket.head, row.seq)
+            sent = True
+        return sent
+
+    def _surely_failed(self, socket: SocketStream) -> bool:
+        """A later event was stored more than twice the wait ago: the missing one was numbered before it,
+        so its write had all that time, and failed."""
+        stored_at = socket.later_stored_at
+        return stored_at is not None and utcnow() - stored_at > timedelta(seconds=2 * self.gap_seconds)
+
+    def users(self) -> Iterable[str]:
+        return list(self.by_user)
