@@ -16,7 +16,7 @@ import gevent
 import mongomock
 import pytest
 
-from tests.support.api import ApiClient, User
+from tests.support.api import ApiClient
 from tests.support.inprocess import Node, start_node
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
 
@@ -148,7 +148,11 @@ def test_one_change_stores_each_users_events_once_in_order(api: ApiClient) -> No
     assert api.send(alice, bob, "one").status_code == 201
     assert api.send(bob, alice, "two").status_code == 201
     events = api.get("/api/sync", alice).get_json()
-    assert [(e["seq"], e["event"]) for e in events["events"]] == [(1, "new-chat"), (2, "new-message"), (3, "new-message")]
+    assert [(e["seq"], e["event"]) for e in events["events"]] == [
+        (1, "new-chat"),
+        (2, "new-message"),
+        (3, "new-message"),
+    ]
     assert events["position"] == 3 and events["hasMore"] is False
     assert [e["data"]["text"] for e in events["events"][1:]] == ["one", "two"]
     assert events["events"][0]["data"]["user"]["_id"] == bob.id  # the chat as Alice sees it

@@ -1,0 +1,188 @@
+"""The sequencer on its own: deliveries offered in any order come out per socket in seq order, once each;
+gaps are filled from the stored stream; a seq never stored is skipped after the (injected) wait."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import gevent
+import pytest
+from bson import ObjectId
+
+from chatbox.models import event as stream
+from chatbox.models.ids import utcnow
+from chatbox.realtime.sequencer import Delivery, Sequencer
+from tests.support.sockets import wait_until
+
+GAP_SECONDS = 0.3
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: dict[str, list[tuple[int, str, Any]]] = {}
+
+    def __call__(self, sid: str, event: str, args: tuple[Any, dict[str, int]]) -> None:
+        data, meta = args
+        self.sent.setdefault(sid, []).append((meta["seq"], event, data))
+
+    def seqs(self, sid: str) -> list[int]:
+        return [seq for seq, _e, _d in self.sent.get(sid, [])]
+
+
+@pytest.fixture
+def user(app: Any) -> str:
+    return str(ObjectId())
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def sequencer(app: Any, recorder: Recorder) -> Iterator[Sequencer]:
+    made = Sequencer(recorder, gap_seconds=GAP_SECONDS, check_seconds=0)
+    yield made
+    made.stop()
+
+
+def _produce(user: str, count: int, created_at: Any = None, skip: set[int] | None = None) -> list[Delivery]:
+    """Number `count` events for `user` and store them (but the seqs in `skip`: writes that failed)."""
+    now = created_at or utcnow()
+    first = stream.allocate(ObjectId(user), count, now)
+    rows = [stream.EventRow(user, first + i, "new-message", {"n": first + i}, None, now) for i in range(count)]
+    stream.store([r for r in rows if r.seq not in (skip or set())])
+    return [Delivery(r.user_id, r.seq, r.event, r.data) for r in rows]
+
+
+def test_shuffled_arrivals_come_out_in_order_for_every_socket(
+    sequencer: Sequencer, recorder: Recorder, user: str
+) -> None:
+    deliveries = _produce(user, 200)
+    for sid in ("s1", "s2"):
+        sequencer.open(sid, user)
+        sequencer.start(sid, 1, 0)
+    shuffled = deliveries[:]
+    random.Random(7).shuffle(shuffled)
+    for delivery in shuffled + deliveries[:50]:  # and some twice
+        sequencer.arrive(delivery)
+    wait_until(lambda: len(recorder.seqs("s2")) == 200, "every event")
+    gevent.sleep(0.05)
+    assert recorder.seqs("s1") == recorder.seqs("s2") == list(range(1, 201))
+
+
+def test_an_event_that_arrives_early_is_held_until_the_one_before_it(
+    sequencer: Sequencer, recorder: Recorder, user: str
+) -> None:
+    sequencer.open("s", user)
+    sequencer.start("s", 1, 0)
+    # Numbered but not stored yet (its producer is still writing): nothing to fill from.
+    first = stream.allocate(ObjectId(user), 1, utcnow())
+    early = _produce(user, 1)[0]
+    sequencer.arrive(early)
+    gevent.sleep(GAP_SECONDS / 5)
+    assert recorder.seqs("s") == []
+    stream.store([stream.EventRow(user, first, "new-message", {"n": first}, None, utcnow())])
+    sequencer.arrive(Delivery(user, first, "new-message", {"n": first}))
+    wait_until(lambda: len(recorder.seqs("s")) == 2, "both")
+    assert recorder.seqs("s") == [1, 2]
+
+
+def test_a_lost_announcement_is_filled_from_the_stored_stream(
+    sequencer: Sequencer, recorder: Recorder, user: str
+) -> None:
+    sequencer.open("s", user)
+    sequencer.start("s", 1, 0)
+    deliveries = _produce(user, 5)
+    for delivery in deliveries[:2] + deliveries[3:]:  # #3 was stored, its announcement lost
+        sequencer.arrive(delivery)
+    wait_until(lambda: len(recorder.seqs("s")) == 5, "all five")
+    assert recorder.seqs("s") == [1, 2, 3, 4, 5] and sequencer.skipped == 0
+    assert recorder.sent["s"][2][2] == {"n": 3}
+
+
+def test_a_seq_whose_write_failed_is_skipped_after_the_wait(
+    sequencer: Sequencer, recorder: Recorder, user: str
+) -> None:
+    sequencer.open("s", user)
+    sequencer.start("s", 1, 0)
+    deliveries = _produce(user, 4, skip={2})
+    for delivery in [d for d in deliveries if d.seq != 2]:
+        sequencer.arrive(delivery)
+    wait_until(lambda: len(recorder.seqs("s")) == 3, "the stored ones")
+    assert recorder.seqs("s") == [1, 3, 4] and sequencer.skipped == 1
+
+
+def test_an_old_hole_is_skipped_without_waiting(app: Any, recorder: Recorder, user: str) -> None:
+    # A wait far longer than this test may take: only the stored evidence can explain the skip.
+    patient = Sequencer(recorder, gap_seconds=600, check_seconds=0)
+    try:
+        _produce(user, 3, created_at=utcnow() - timedelta(hours=1), skip={2})
+        patient.open("s", user)
+        patient.start("s", 1, 3)  # resuming from 0 with the position at 3
+        wait_until(lambda: len(recorder.seqs("s")) == 2, "the replay")
+        assert recorder.seqs("s") == [1, 3] and patient.skipped == 1
+    finally:
+        patient.stop()
+
+
+def test_nothing_goes_out_before_start_and_start_drops_what_is_behind(
+    sequencer: Sequencer, recorder: Recorder, user: str
+) -> None:
+    deliveries = _produce(user, 4)
+    sequencer.open("s", user)
+    for delivery in reversed(deliveries):
+        sequencer.arrive(delivery)
+    gevent.sleep(0.05)
+    assert recorder.seqs("s") == []
+    sequencer.start("s", 3, 2)
+    wait_until(lambda: len(recorder.seqs("s")) == 2, "3 and 4")
+    assert recorder.seqs("s") == [3, 4]
+
+
+def test_the_origin_socket_moves_past_its_own_event_silently(
+    sequencer: Sequencer, recorder: Recorder, user: str
+) -> None:
+    now = utcnow()
+    first = stream.allocate(ObjectId(user), 3, now)
+    rows = [
+        stream.EventRow(user, first + i, "new-message", {"n": i}, "origin" if i == 1 else None, now) for i in range(3)
+    ]
+    stream.store(rows)
+    for sid in ("origin", "other"):
+        sequencer.open(sid, user)
+        sequencer.start(sid, 1, 0)
+    # Announced out of order, so #2 reaches "origin" from the stored stream: still not sent to it.
+    for row in (rows[2], rows[0], rows[1]):
+        sequencer.arrive(Delivery(row.user_id, row.seq, row.event, row.data, row.origin))
+    wait_until(lambda: len(recorder.seqs("other")) == 3 and len(recorder.seqs("origin")) == 2, "the events")
+    gevent.sleep(0.05)
+    assert recorder.seqs("origin") == [1, 3] and recorder.seqs("other") == [1, 2, 3]
+
+
+def test_the_periodic_check_delivers_what_no_later_event_revealed(
+    sequencer: Sequencer, recorder: Recorder, user: str
+) -> None:
+    sequencer.open("s", user)
+    sequencer.start("s", 1, 0)
+    _produce(user, 2)  # stored, never announced (its process died)
+    gevent.sleep(0.05)
+    assert recorder.seqs("s") == []
+    sequencer.check_once()
+    wait_until(lambda: len(recorder.seqs("s")) == 2, "both")
+    assert recorder.seqs("s") == [1, 2]
+
+
+def test_a_closed_socket_gets_nothing_more(sequencer: Sequencer, recorder: Recorder, user: str) -> None:
+    deliveries = _produce(user, 3)
+    sequencer.open("s", user)
+    sequencer.start("s", 1, 0)
+    sequencer.arrive(deliveries[0])
+    sequencer.arrive(deliveries[2])
+    sequencer.close("s")
+    sequencer.arrive(deliveries[1])
+    gevent.sleep(GAP_SECONDS / 2)
+    assert recorder.seqs("s") == [1] and sequencer.by_user == {}
