@@ -131,6 +131,9 @@ CASES = [
     Case("GET", _owner_path("/api/users/blocked"), _signed_in(200, 200, 200), shows_users=True),
     Case("GET", _owner_path("/api/users/pinned"), _signed_in(200, 200, 200), shows_users=True),
     Case("GET", _owner_path("/api/auth/check"), _signed_in(200, 200, 200), shows_users=True),
+    # The event stream: each caller gets their own (chat items in it show public users, by design).
+    Case("GET", _owner_path("/api/sync"), _signed_in(200, 200, 200), shows_users=True),
+    Case("GET", _owner_path("/api/sync?since=0&limit=500"), _signed_in(200, 200, 200), shows_users=True),
     # Clearing "the chat with the partner" only ever clears the caller's own chat (run last: it hides history).
     Case("DELETE", _owner_path("/api/messages/chats/{partner}"), _signed_in(200, 200, 200)),
 ]
@@ -281,3 +284,20 @@ def test_lifecycle_across_a_block(api: ApiClient, world: World) -> None:
     assert gone.status_code == 200
     history = api.get(f"/api/messages/{world.owner.id}", world.blocked).get_json()
     assert next(m for m in history if m["_id"] == theirs["_id"])["deletedAt"]
+
+
+def test_each_stream_holds_only_its_users_events(api: ApiClient, world: World) -> None:
+    def texts(user: User) -> list[str]:
+        events = api.get("/api/sync?limit=500", user).get_json()["events"]
+        return [e["data"].get("text") for e in events if e["event"] == "new-message"]
+
+    assert SECRET_TO_PARTNER in texts(world.owner) and SECRET_TO_OWNER in texts(world.owner)
+    assert SECRET_TO_PARTNER in texts(world.partner)
+    assert texts(world.third) == []
+    assert SECRET_TO_PARTNER not in texts(world.blocked) and SECRET_TO_OWNER not in texts(world.blocked)
+    # The owner's block and pin reached only the owner's stream.
+    owner_events = [e["event"] for e in api.get("/api/sync?limit=500", world.owner).get_json()["events"]]
+    assert "user-blocked" in owner_events and "chat-pinned" in owner_events
+    for other in (world.partner, world.blocked):
+        other_events = [e["event"] for e in api.get("/api/sync?limit=500", other).get_json()["events"]]
+        assert "user-blocked" not in other_events and "chat-pinned" not in other_events

@@ -143,24 +143,48 @@ def test_nothing_goes_out_before_start_and_start_drops_what_is_behind(
     assert recorder.seqs("s") == [3, 4]
 
 
-def test_the_origin_socket_moves_past_its_own_event_silently(
+def test_the_origin_socket_moves_past_its_own_event_once_its_ack_is_out(
+    app: Any, recorder: Recorder, user: str
+) -> None:
+    patient = Sequencer(recorder, gap_seconds=600, check_seconds=0)  # only the ack can release it
+    try:
+        now = utcnow()
+        first = stream.allocate(ObjectId(user), 3, now)
+        rows = [
+            stream.EventRow(user, first + i, "new-message", {"n": i}, "origin" if i == 1 else None, now)
+            for i in range(3)
+        ]
+        stream.store(rows)
+        for sid in ("origin", "other"):
+            patient.open(sid, user)
+            patient.start(sid, 1, 0)
+        # Announced out of order, so #2 reaches "origin" from the stored stream as well: never sent to it.
+        for row in (rows[2], rows[0], rows[1]):
+            patient.arrive(Delivery(row.user_id, row.seq, row.event, row.data, row.origin))
+        wait_until(lambda: len(recorder.seqs("other")) == 3, "the other socket's events")
+        gevent.sleep(0.05)
+        # #3 waits behind #2, whose ack has not gone out yet.
+        assert recorder.seqs("origin") == [1] and recorder.seqs("other") == [1, 2, 3]
+        patient.acked("origin", [2])
+        wait_until(lambda: len(recorder.seqs("origin")) == 2, "the event after the ack")
+        assert recorder.seqs("origin") == [1, 3]
+    finally:
+        patient.stop()
+
+
+def test_an_ack_sent_before_its_event_arrives_lets_it_pass_at_once(
     sequencer: Sequencer, recorder: Recorder, user: str
 ) -> None:
     now = utcnow()
-    first = stream.allocate(ObjectId(user), 3, now)
-    rows = [
-        stream.EventRow(user, first + i, "new-message", {"n": i}, "origin" if i == 1 else None, now) for i in range(3)
-    ]
+    first = stream.allocate(ObjectId(user), 2, now)
+    rows = [stream.EventRow(user, first + i, "new-message", {"n": i}, "me" if i == 0 else None, now) for i in range(2)]
     stream.store(rows)
-    for sid in ("origin", "other"):
-        sequencer.open(sid, user)
-        sequencer.start(sid, 1, 0)
-    # Announced out of order, so #2 reaches "origin" from the stored stream: still not sent to it.
-    for row in (rows[2], rows[0], rows[1]):
+    sequencer.open("me", user)
+    sequencer.start("me", 1, 0)
+    sequencer.acked("me", [1])
+    for row in rows:
         sequencer.arrive(Delivery(row.user_id, row.seq, row.event, row.data, row.origin))
-    wait_until(lambda: len(recorder.seqs("other")) == 3 and len(recorder.seqs("origin")) == 2, "the events")
-    gevent.sleep(0.05)
-    assert recorder.seqs("origin") == [1, 3] and recorder.seqs("other") == [1, 2, 3]
+    assert recorder.seqs("me") == [2]  # at once: nothing waited
 
 
 def test_the_periodic_check_delivers_what_no_later_event_revealed(

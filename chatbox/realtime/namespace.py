@@ -204,6 +204,12 @@ class ChatNamespace(socketio.Namespace):
             log.exception("socket event failed")
             return {"ok": False, "message": "Something went wrong on our side.", "code": "internal_error"}
 
+    def _after_ack(self, sid: str, seqs: list[int]) -> None:
+        """Tell the sequencer once this event's ack (carrying `seqs`) has gone out: python-socketio queues
+        the ack as soon as the handler returns, before this greenlet next yields, and a spawned task runs
+        only after that."""
+        self.server.start_background_task(self.rt.sequencer.acked, sid, seqs)
+
     def _count_refusal(self, sid: str) -> None:
         if not self.rt.limiter.allows(self.rt.config["RATELIMIT_SOCKET_REFUSALS"], "socket-refusals", sid):
             log.warning("disconnecting %s: it kept flooding after being rate limited", sid)
@@ -235,7 +241,10 @@ class ChatNamespace(socketio.Namespace):
             )
             # This socket gets no live new-message for its own send: the ack carries its seq instead.
             seq = result.seqs[0] if result.seqs else None
-            return {"message": result.messages[0].to_dict(), **({"seq": seq} if seq is not None else {})}
+            if seq is None:
+                return {"message": result.messages[0].to_dict()}
+            self._after_ack(sid, [seq])
+            return {"message": result.messages[0].to_dict(), "seq": seq}
 
         return self._handle(sid, schemas.NewMessageEvent, data, action)
 

@@ -14,8 +14,9 @@ order:
 - a `seq` that is still missing `gap` seconds after it was first missed is skipped: its number was
   taken by a write that then failed (at once when the stored stream shows that a later event was
   stored longer ago than that);
-- the socket whose action caused an event (its `origin`) got its `seq` in that action's ack: its
-  counter moves past it without sending it again.
+- the socket whose action caused an event (its `origin`) gets its `seq` in that action's ack: its
+  counter moves past it without sending it again, once the ack has gone out (`acked`), so that the
+  socket sees its events and acks in `seq` order too.
 
 Every `check_seconds` the process also reads the positions of its sockets' users (one query) and fills
 whatever a socket is behind on: an announcement lost with a process that died, or while the queue was
@@ -93,6 +94,8 @@ class SocketStream:
     worker: Any = None
     # When the first stored event after a missing one was stored (None: nothing later is stored yet).
     later_stored_at: datetime | None = None
+    acked: set[int] = field(default_factory=set)  # this socket's own seqs whose acks have gone out
+    ack_wait_since: float | None = None  # when the socket started waiting for the ack of next_seq
     wake: Event = field(default_factory=Event)
     closed: bool = False
 
@@ -167,6 +170,15 @@ class Sequencer:
             if socket.next_seq is not None:
                 self._advance(socket)
 
+    def acked(self, sid: str, seqs: Iterable[int]) -> None:
+        """The ack carrying these seqs was sent to `sid` (its own events): later events may follow it."""
+        socket = self.streams.get(sid)
+        if socket is None:
+            return
+        socket.acked.update(seqs)
+        if socket.next_seq is not None:
+            self._advance(socket)
+
     def behind(self, user_id: str, position: int) -> None:
         """The user's position is `position`: sockets that have not got that far fill the gap."""
         for sid in list(self.by_user.get(user_id, ())):
@@ -207,14 +219,32 @@ class Sequencer:
         assert socket.next_seq is not None
         for seq in [s for s in socket.pending if s < socket.next_seq]:
             del socket.pending[seq]
-        while socket.next_seq in socket.pending and not socket.closed:
-            self._send(socket, socket.pending.pop(socket.next_seq))
+        socket.acked.difference_update([s for s in socket.acked if s < socket.next_seq])
+        while not socket.closed:
+            delivery = socket.pending.get(socket.next_seq)
+            if delivery is None:
+                break
+            if self._awaiting_ack(socket, delivery):
+                return False
+            del socket.pending[delivery.seq]
+            self._send(socket, delivery)
         return not socket.pending and socket.head < socket.next_seq
+
+    def _awaiting_ack(self, socket: SocketStream, delivery: Delivery) -> bool:
+        """Is `delivery` this socket's own, with its ack not sent yet? (After `gap` seconds without the
+        ack, which only a handler that failed midway would cause, the socket goes on.)"""
+        if delivery.origin != socket.sid or delivery.seq in socket.acked:
+            return False
+        if socket.ack_wait_since is None:
+            socket.ack_wait_since = self._clock()
+        return self._clock() - socket.ack_wait_since < self.gap_seconds
 
     def _send(self, socket: SocketStream, delivery: Delivery) -> None:
         assert socket.next_seq == delivery.seq
         socket.next_seq = delivery.seq + 1
         socket.gap_since = None
+        socket.ack_wait_since = None
+        socket.acked.discard(delivery.seq)
         if delivery.origin == socket.sid:
             return  # this socket had it in its ack
         try:
@@ -233,6 +263,10 @@ class Sequencer:
                 if socket.closed or self._release(socket):
                     break
                 assert socket.next_seq is not None
+                if socket.ack_wait_since is not None and socket.next_seq in socket.pending:
+                    # Our own event: its ack is on its way.
+                    self._wait(socket, self.gap_seconds - (self._clock() - socket.ack_wait_since))
+                    continue
                 if socket.gap_since is None:
                     socket.gap_since = self._clock()
                     if socket.pending:
@@ -280,8 +314,12 @@ class Sequencer:
             if row.seq > socket.next_seq:
                 socket.later_stored_at = row.created_at
                 break
-            self._send(socket, Delivery(row.user_id, row.seq, row.event, row.data, row.origin))
             socket.head = max(socket.head, row.seq)
+            delivery = Delivery(row.user_id, row.seq, row.event, row.data, row.origin)
+            if self._awaiting_ack(socket, delivery):
+                socket.pending[row.seq] = delivery  # released by its ack
+                break
+            self._send(socket, delivery)
             sent = True
         return sent
 
