@@ -243,6 +243,9 @@ class ChatNamespace(socketio.Namespace):
             seq = result.seqs[0] if result.seqs else None
             if seq is None:
                 return {"message": result.messages[0].to_dict()}
+            # The ack comes after this socket's earlier events (the send's own new-chat included)...
+            self.rt.sequencer.wait_sent_before(sid, seq)
+            # ...and before its later ones.
             self._after_ack(sid, [seq])
             return {"message": result.messages[0].to_dict(), "seq": seq}
 

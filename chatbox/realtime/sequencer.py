@@ -97,6 +97,7 @@ class SocketStream:
     acked: set[int] = field(default_factory=set)  # this socket's own seqs whose acks have gone out
     ack_wait_since: float | None = None  # when the socket started waiting for the ack of next_seq
     wake: Event = field(default_factory=Event)
+    progress: Event = field(default_factory=Event)  # set whenever next_seq moves
     closed: bool = False
 
 
@@ -137,6 +138,7 @@ class Sequencer:
             return
         socket.next_seq = next_seq
         socket.head = max(socket.head, head)
+        socket.progress.set()
         self._advance(socket)
 
     def close(self, sid: str) -> None:
@@ -145,6 +147,7 @@ class Sequencer:
             return
         socket.closed = True
         socket.wake.set()
+        socket.progress.set()
         sids = self.by_user.get(socket.user_id)
         if sids is not None:
             sids.discard(sid)
@@ -178,6 +181,20 @@ class Sequencer:
         socket.acked.update(seqs)
         if socket.next_seq is not None:
             self._advance(socket)
+
+    def wait_sent_before(self, sid: str, seq: int) -> None:
+        """Block until `sid` has been sent (or has skipped) every event before `seq`: an ack carrying
+        `seq` may go out then, after the events of the same change that come first (a new-chat)
+        and whatever else the user had before it. Bounded by the wait for a missing seq."""
+        socket = self.streams.get(sid)
+        deadline = self._clock() + self.gap_seconds * 1.5
+        while socket is not None and not socket.closed and (socket.next_seq is None or socket.next_seq < seq):
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                log.warning("acknowledging #%s to %s before the events ahead of it", seq, sid)
+                return
+            socket.progress.clear()
+            socket.progress.wait(remaining)
 
     def behind(self, user_id: str, position: int) -> None:
         """The user's position is `position`: sockets that have not got that far fill the gap."""
@@ -245,6 +262,7 @@ class Sequencer:
         socket.gap_since = None
         socket.ack_wait_since = None
         socket.acked.discard(delivery.seq)
+        socket.progress.set()
         if delivery.origin == socket.sid:
             return  # this socket had it in its ack
         try:
@@ -281,6 +299,7 @@ class Sequencer:
                     self.skipped += 1
                     socket.next_seq += 1
                     socket.gap_since = None
+                    socket.progress.set()
                     continue
                 self._wait(socket, min(poll, self.gap_seconds - missing_for))
         except Exception:
