@@ -77,3 +77,8 @@ def test_message_lifecycle_in_two_browser_contexts(live_server: LiveServer) -> N
     assert result["tombstones"] == 1
     for shot in result["screenshots"]:
         assert Path(shot).stat().st_size > 0
+
+
+def test_an_offline_tab_catches_up_from_the_event_stream_without_a_reload(live_server: LiveServer) -> None:
+    result = run_script("offline_resume.mjs", live_server)
+    assert result["missed"] == 3 and result["position"] > 0

@@ -8,6 +8,9 @@
  *   - Text goes through the socket's `new-message` (REST when the socket is down); images and
  *     files through the multipart REST send. Every send carries a `clientMessageId`, so a retry
  *     never makes a second copy.
+ *   - Nothing missed: durable events carry `{seq}`; the client keeps the last one it applied
+ *     (localStorage), resumes the socket with it (`auth: {since}`) after any disconnect or reload,
+ *     and refetches its lists only on `sync-reset` (see createEventStream below).
  *   - Receipts: the client acks every incoming message with `message-delivered`, and while a
  *     conversation is open (and the tab visible) it has joined it with `join-chat`, which makes
  *     the server mark incoming messages `read`. The sender hears `message-status` / `messages-read`.
@@ -35,6 +38,7 @@
   const state = {
     me: null, // current user (public user object)
     socket: null,
+    stream: null, // the event stream position (createEventStream)
     everConnected: false,
     chats: new Map(), // other user's id -> chat list item
     chatsCursor: null, // X-Next-Cursor of the chat list
@@ -215,7 +219,8 @@
       if (response.status === 401 && state.me) signedOut('Your session has ended. Please log in again.');
       throw error;
     }
-    return { body, nextCursor: response.headers.get('X-Next-Cursor') };
+    const position = response.headers.get('X-Sync-Position');
+    return { body, nextCursor: response.headers.get('X-Next-Cursor'), syncPosition: position === null ? null : Number(position) };
   }
 
   const api = {
@@ -265,6 +270,7 @@
   }
 
   async function logOut() {
+    if (state.stream) state.stream.forget();
     try {
       await api.post('/api/auth/logout');
     } catch (error) {
@@ -281,7 +287,7 @@
     for (const timer of state.typing.values()) clearTimeout(timer);
     clearTimeout(state.typingTimer);
     Object.assign(state, {
-      me: null, socket: null, everConnected: false, chats: new Map(), chatsCursor: null, users: new Map(),
+      me: null, socket: null, stream: null, everConnected: false, chats: new Map(), chatsCursor: null, users: new Map(),
       online: new Set(), blocked: new Set(), pinned: new Set(), typing: new Map(), searchResults: null,
       peerId: null, messages: [], nextCursor: null, attachments: [], typingSent: false, typingTimer: null,
       earlyStatuses: new Map(), replyTo: null, editing: null, menuFor: null,
@@ -300,16 +306,73 @@
     fillAvatar($('#me-avatar'), user);
     $('#me-name').textContent = user.fullName;
     setConnection('connecting');
-    connectSocket();
+    state.stream = createEventStream(`chatbox.sync.${user._id}`);
+    // With a position kept from before (a reload), the socket replays what happened since at once.
+    // Without one, the lists come first and the socket resumes from their X-Sync-Position.
+    const resuming = state.stream.position !== null;
+    if (resuming) connectSocket();
     try {
-      const [blocked, pinned] = await Promise.all([api.get('/api/users/blocked'), api.get('/api/users/pinned')]);
-      state.blocked = new Set(blocked.map((u) => u._id));
-      state.pinned = new Set(pinned.map((u) => u._id));
-      for (const u of [...blocked, ...pinned]) rememberUser(u);
-      await loadChats({ reset: true });
+      await loadLists();
     } catch (error) {
       if (state.me) toast(describeError(error));
     }
+    if (!resuming && state.me === user) connectSocket();
+  }
+
+  async function loadLists() {
+    const [blocked, pinned] = await Promise.all([api.get('/api/users/blocked'), api.get('/api/users/pinned')]);
+    state.blocked = new Set(blocked.map((u) => u._id));
+    state.pinned = new Set(pinned.map((u) => u._id));
+    for (const u of [...blocked, ...pinned]) rememberUser(u);
+    const position = await loadChats({ reset: true });
+    if (Number.isInteger(position) && state.stream) state.stream.start(position);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The event stream: a reference implementation to copy into your own client.
+  //
+  // The server numbers every durable event of a user (new-message, new-chat, message-status,
+  // messages-read, user-blocked, chat-pinned, chat-cleared, ...) with `seq` = 1, 2, 3, ..., emits it
+  // live as `(payload, {seq})` and sends each socket its events in seq order, exactly once; a send's
+  // ack carries that message's seq instead of a live new-message. So a client needs to keep only the
+  // last seq it applied:
+  //   1. after loading lists, start from their X-Sync-Position header (read before the list);
+  //   2. connect with auth {since: last}; the server replays every event after it, then goes live;
+  //   3. for every durable event and every ack with a seq: apply it (idempotently, by _id), then
+  //      remember the seq;
+  //   4. on `sync-reset {position}` (too far behind): refetch the lists and continue from position.
+  // socket.io-client calls the `auth` function again on every reconnection, so step 2 is automatic.
+
+  function createEventStream(storageKey) {
+    const stored = Number.parseInt(window.localStorage.getItem(storageKey) || '', 10);
+    let last = Number.isInteger(stored) && stored >= 0 ? stored : null;
+    const save = (seq) => {
+      last = seq;
+      window.localStorage.setItem(storageKey, String(seq));
+    };
+    return {
+      get position() {
+        return last;
+      },
+      /** The socket's handshake: resume after the last applied seq (live only when there is none yet). */
+      handshake: () => (last === null ? {} : { since: last }),
+      /** A durable event or an ack with `{seq}` was applied. */
+      applied(meta) {
+        if (meta && Number.isInteger(meta.seq) && (last === null || meta.seq > last)) save(meta.seq);
+      },
+      /** The position that came with freshly loaded lists, if no position is kept yet. */
+      start(position) {
+        if (last === null) save(position);
+      },
+      /** sync-reset: the lists must be refetched; continue from `position`. */
+      reset(position) {
+        save(position);
+      },
+      forget() {
+        window.localStorage.removeItem(storageKey);
+        last = null;
+      },
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -317,14 +380,20 @@
 
   function connectSocket() {
     // Same origin: the `jwt` cookie goes with the handshake. Elsewhere: io(url, {auth: {token}}).
-    const socket = window.io({ withCredentials: true });
+    const stream = state.stream;
+    const socket = window.io({ withCredentials: true, auth: (send) => send(stream.handshake()) });
     state.socket = socket;
 
     socket.on('connect', () => {
       setConnection('online');
-      if (state.everConnected) resync(); // we may have missed events while away
-      state.everConnected = true;
+      state.everConnected = true; // what happened while away is replayed (auth.since)
       joinOpenChat();
+    });
+    // Runs before each event's own handler: a durable event's seq is remembered as it is applied.
+    socket.onAny((event, payload, meta) => stream.applied(meta));
+    socket.on('sync-reset', ({ position }) => {
+      stream.reset(position);
+      resync();
     });
     socket.on('disconnect', () => setConnection('offline'));
     socket.on('connect_error', (error) => {
@@ -366,6 +435,39 @@
     socket.on('message-reactions', ({ messageId, reactions }) => applyReactions(messageId, reactions));
     socket.on('typing', ({ from }) => setPeerTyping(from, true));
     socket.on('stop-typing', ({ from }) => setPeerTyping(from, false));
+    // Changes made on my other devices (or while this one was away).
+    socket.on('user-blocked', ({ userId }) => setBlocked(userId, true));
+    socket.on('user-unblocked', ({ userId }) => setBlocked(userId, false));
+    socket.on('chat-pinned', ({ userId }) => userId && setPinned(userId, true));
+    socket.on('chat-unpinned', ({ userId }) => userId && setPinned(userId, false));
+    socket.on('chat-cleared', ({ chatId }) => {
+      const open = state.peerId && state.chats.get(state.peerId);
+      if (open && open._id === chatId) {
+        state.messages = state.messages.filter((m) => !m._id); // keep sends still in flight
+        state.nextCursor = null;
+        renderMessages();
+      }
+      loadChats({ reset: true });
+    });
+  }
+
+  function setBlocked(userId, blocked) {
+    if (blocked) state.blocked.add(userId);
+    else state.blocked.delete(userId);
+    const chat = state.chats.get(userId);
+    if (chat) chat.blockedByMe = blocked;
+    if (blocked && userId === state.peerId) stopTyping();
+    renderPeerHeader();
+    renderSidebar();
+  }
+
+  function setPinned(userId, pinned) {
+    if (pinned) state.pinned.add(userId);
+    else state.pinned.delete(userId);
+    const chat = state.chats.get(userId);
+    if (chat) chat.isPinned = pinned;
+    renderPeerHeader();
+    renderSidebar();
   }
 
   /** Emit a client event; resolves to the server's ack ({ok: true, ...} or {ok: false, message, code}). */
@@ -386,7 +488,7 @@
     el.textContent = { connecting: 'Connecting…', online: 'Connected', offline: 'Offline, reconnecting…' }[status];
   }
 
-  /** After a reconnect: reload what events may have changed meanwhile. */
+  /** After a sync-reset (too far behind to replay): reload the lists. */
   async function resync() {
     await loadChats({ reset: true });
     if (state.peerId) await loadNewestMessages();
@@ -414,10 +516,10 @@
   }
 
   async function loadChats({ reset = false } = {}) {
-    if (state.loadingChats || (!reset && !state.chatsCursor)) return;
+    if (state.loadingChats || (!reset && !state.chatsCursor)) return null;
     state.loadingChats = true;
     try {
-      const { body, nextCursor } = await api.page('/api/messages/chats', {
+      const { body, nextCursor, syncPosition } = await api.page('/api/messages/chats', {
         limit: 50,
         cursor: reset ? null : state.chatsCursor,
       });
@@ -426,6 +528,7 @@
       state.chatsCursor = nextCursor;
       renderSidebar();
       renderPeerHeader();
+      return syncPosition;
     } finally {
       state.loadingChats = false;
     }
@@ -1019,6 +1122,7 @@
       const payload = { to: peerId, text, clientMessageId: pending.clientMessageId };
       if (pending.replyTo) payload.replyTo = pending.replyTo._id;
       const ack = await emit('new-message', payload);
+      if (ack.ok && state.stream) state.stream.applied(ack); // the ack stands for this send's new-message
       result = ack.ok ? { ok: true, messages: [ack.message] } : ack;
     } else {
       const json = { text, clientMessageId: pending.clientMessageId };
