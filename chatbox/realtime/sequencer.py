@@ -295,7 +295,7 @@ class Sequencer:
                     continue
                 missing_for = self._clock() - socket.gap_since
                 if missing_for >= self.gap_seconds or self._surely_failed(socket):
-                    log.info("skipping #%s of %s: never stored", socket.next_seq, socket.user_id)
+                    log.warning("skipping #%s of %s: not stored in time", socket.next_seq, socket.user_id)
                     self.skipped += 1
                     socket.next_seq += 1
                     socket.gap_since = None
