@@ -191,7 +191,15 @@ class Sequencer:
         while socket is not None and not socket.closed and (socket.next_seq is None or socket.next_seq < seq):
             remaining = deadline - self._clock()
             if remaining <= 0:
-                log.warning("acknowledging #%s to %s before the events ahead of it", seq, sid)
+                log.warning(
+                    "acknowledging #%s to %s before the events ahead of it (owed #%s, held %s, head %s, %s)",
+                    seq,
+                    sid,
+                    socket.next_seq,
+                    sorted(socket.pending)[:5],
+                    socket.head,
+                    "filling" if socket.worker is not None else "idle",
+                )
                 return
             socket.progress.clear()
             socket.progress.wait(remaining)
