@@ -392,3 +392,19 @@ def test_a_send_costs_at_most_one_more_round_trip_per_user_it_concerns(
     assert len(commands) <= 7, "\n".join(commands)
     assert commands.count("event_counters.find_one_and_update") == 2
     assert commands.count("events.insert_many") == 1
+
+
+def test_lifecycle_events_are_durable_for_every_participant(api: ApiClient) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    message = api.send(alice, bob, "typo").get_json()
+    assert api.request("PATCH", f"/api/messages/{message['_id']}", alice, json={"text": "fixed"}).status_code == 200
+    assert api.put(f"/api/messages/{message['_id']}/reactions", bob, json={"emoji": "👍"}).status_code == 200
+    assert api.delete(f"/api/messages/{message['_id']}", alice, query_string={"for": "everyone"}).status_code == 200
+    for user in (alice, bob):
+        events = api.get("/api/sync?since=2", user).get_json()["events"]
+        assert [(e["seq"], e["event"]) for e in events] == [
+            (3, "message-updated"),
+            (4, "message-reactions"),
+            (5, "message-deleted"),
+        ]
+        assert events[0]["data"]["text"] == "fixed" and events[2]["data"]["messageId"] == message["_id"]
