@@ -210,3 +210,28 @@ def test_a_closed_socket_gets_nothing_more(sequencer: Sequencer, recorder: Recor
     sequencer.arrive(deliveries[1])
     gevent.sleep(GAP_SECONDS / 2)
     assert recorder.seqs("s") == [1] and sequencer.by_user == {}
+
+
+def test_an_own_event_whose_ack_went_without_its_seq_is_sent_live_in_turn(
+    app: Any, recorder: Recorder, user: str
+) -> None:
+    patient = Sequencer(recorder, gap_seconds=600, check_seconds=0)
+    try:
+        now = utcnow()
+        first = stream.allocate(ObjectId(user), 2, now)
+        late = stream.EventRow(user, first, "message-status", {"n": 0}, None, now)  # its producer is slow
+        mine = stream.EventRow(user, first + 1, "new-message", {"n": 1}, "me", now)
+        stream.store([mine])
+        patient.open("me", user)
+        patient.start("me", 1, 0)
+        patient.arrive(Delivery(mine.user_id, mine.seq, mine.event, mine.data, mine.origin))
+        # The handler could not put its ack in order in time: the ack goes without seq, the event live.
+        patient.send_live("me", mine.seq)
+        gevent.sleep(0.05)
+        assert recorder.seqs("me") == []
+        stream.store([late])
+        patient.arrive(Delivery(late.user_id, late.seq, late.event, late.data, late.origin))
+        wait_until(lambda: len(recorder.seqs("me")) == 2, "both, in order")
+        assert recorder.seqs("me") == [1, 2] and recorder.sent["me"][1][1] == "new-message"
+    finally:
+        patient.stop()

@@ -97,13 +97,6 @@ class LocalNode:
         """Stop abruptly: connections cut, in-flight handlers killed, background work ended."""
         from chatbox import socketio_of
 
-        rt = self.app.extensions["chatbox"]
-        rt.sessions.stop()
-        rt.sequencer.stop()
-        rt.notifier.bus.stop()
-        heartbeat = self.app.extensions.get("chatbox.heartbeat")
-        if heartbeat is not None:
-            heartbeat.stop()
         # Cut every connection at once, as the kernel does when a process dies (killing the server's
         # greenlets alone would leave the clients' TCP connections open until a ping times out).
         engine = socketio_of(self.app).server.eio
@@ -111,6 +104,13 @@ class LocalNode:
             with contextlib.suppress(Exception):
                 connection.close(wait=False, abort=True)
         self.server.stop(timeout=0)
+        rt = self.app.extensions["chatbox"]
+        rt.sessions.stop()
+        rt.sequencer.stop()
+        rt.notifier.bus.stop()
+        heartbeat = self.app.extensions.get("chatbox.heartbeat")
+        if heartbeat is not None:
+            heartbeat.stop()
 
 
 class LocalPair:

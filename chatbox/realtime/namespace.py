@@ -244,7 +244,10 @@ class ChatNamespace(socketio.Namespace):
             if seq is None:
                 return {"message": result.messages[0].to_dict()}
             # The ack comes after this socket's earlier events (the send's own new-chat included)...
-            self.rt.sequencer.wait_sent_before(sid, seq)
+            if not self.rt.sequencer.wait_sent_before(sid, seq):
+                # (they are late: the event goes out live in its turn instead, and the ack without seq)
+                self.rt.sequencer.send_live(sid, seq)
+                return {"message": result.messages[0].to_dict()}
             # ...and before its later ones.
             self._after_ack(sid, [seq])
             return {"message": result.messages[0].to_dict(), "seq": seq}

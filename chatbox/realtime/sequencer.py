@@ -95,6 +95,7 @@ class SocketStream:
     # When the first stored event after a missing one was stored (None: nothing later is stored yet).
     later_stored_at: datetime | None = None
     acked: set[int] = field(default_factory=set)  # this socket's own seqs whose acks have gone out
+    own_live: set[int] = field(default_factory=set)  # its own seqs that its acks could not carry
     ack_wait_since: float | None = None  # when the socket started waiting for the ack of next_seq
     wake: Event = field(default_factory=Event)
     progress: Event = field(default_factory=Event)  # set whenever next_seq moves
@@ -182,17 +183,18 @@ class Sequencer:
         if socket.next_seq is not None:
             self._advance(socket)
 
-    def wait_sent_before(self, sid: str, seq: int) -> None:
-        """Block until `sid` has been sent (or has skipped) every event before `seq`: an ack carrying
-        `seq` may go out then, after the events of the same change that come first (a new-chat)
-        and whatever else the user had before it. Bounded by the wait for a missing seq."""
+    def wait_sent_before(self, sid: str, seq: int) -> bool:
+        """Block until `sid` has been sent (or has skipped) every event before `seq`, so that an ack
+        carrying `seq` goes out after the events of the same change that come first (a new-chat) and
+        whatever else the user had before it. False when that did not happen within the wait for a
+        missing seq (or the socket went): the ack must not carry `seq` then (see `send_live`)."""
         socket = self.streams.get(sid)
         deadline = self._clock() + self.gap_seconds * 1.5
         while socket is not None and not socket.closed and (socket.next_seq is None or socket.next_seq < seq):
             remaining = deadline - self._clock()
             if remaining <= 0:
                 log.warning(
-                    "acknowledging #%s to %s before the events ahead of it (owed #%s, held %s, head %s, %s)",
+                    "acking #%s to %s without its seq: events ahead are late (owed #%s, held %s, head %s, %s)",
                     seq,
                     sid,
                     socket.next_seq,
@@ -200,9 +202,19 @@ class Sequencer:
                     socket.head,
                     "filling" if socket.worker is not None else "idle",
                 )
-                return
+                return False
             socket.progress.clear()
             socket.progress.wait(remaining)
+        return socket is not None and not socket.closed
+
+    def send_live(self, sid: str, seq: int) -> None:
+        """The ack of `sid`'s own event `seq` went out without it: send the event live, in its place."""
+        socket = self.streams.get(sid)
+        if socket is None:
+            return
+        socket.own_live.add(seq)
+        if socket.next_seq is not None:
+            self._advance(socket)
 
     def behind(self, user_id: str, position: int) -> None:
         """The user's position is `position`: sockets that have not got that far fill the gap."""
@@ -245,6 +257,7 @@ class Sequencer:
         for seq in [s for s in socket.pending if s < socket.next_seq]:
             del socket.pending[seq]
         socket.acked.difference_update([s for s in socket.acked if s < socket.next_seq])
+        socket.own_live.difference_update([s for s in socket.own_live if s < socket.next_seq])
         while not socket.closed:
             delivery = socket.pending.get(socket.next_seq)
             if delivery is None:
@@ -258,7 +271,7 @@ class Sequencer:
     def _awaiting_ack(self, socket: SocketStream, delivery: Delivery) -> bool:
         """Is `delivery` this socket's own, with its ack not sent yet? (After `gap` seconds without the
         ack, which only a handler that failed midway would cause, the socket goes on.)"""
-        if delivery.origin != socket.sid or delivery.seq in socket.acked:
+        if delivery.origin != socket.sid or delivery.seq in socket.acked or delivery.seq in socket.own_live:
             return False
         if socket.ack_wait_since is None:
             socket.ack_wait_since = self._clock()
@@ -271,8 +284,9 @@ class Sequencer:
         socket.ack_wait_since = None
         socket.acked.discard(delivery.seq)
         socket.progress.set()
-        if delivery.origin == socket.sid:
+        if delivery.origin == socket.sid and delivery.seq not in socket.own_live:
             return  # this socket had it in its ack
+        socket.own_live.discard(delivery.seq)
         try:
             self._emit(socket.sid, delivery.event, (delivery.data, {"seq": delivery.seq}))
         except Exception:
