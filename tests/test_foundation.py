@@ -112,7 +112,8 @@ def test_chat_summary_never_moves_back_to_an_older_message(api: ApiClient) -> No
     newer = api.send(alice, bob, "newer").get_json()
     chat = Chat.objects.get(id=older["chatId"])
     # The older send's bookkeeping lands last, as when two sends race.
-    assert _record_in_chat(chat, [Message.objects.get(id=older["_id"])]) is False
+    first, _before = _record_in_chat(chat.id, [Message.objects.get(id=older["_id"])])
+    assert first is False
     chat.reload()
     assert str(chat.last_message_id) == newer["_id"]
     summary = api.get("/api/messages/chats", bob).get_json()[0]
