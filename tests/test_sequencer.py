@@ -235,3 +235,16 @@ def test_an_own_event_whose_ack_went_without_its_seq_is_sent_live_in_turn(
         assert recorder.seqs("me") == [1, 2] and recorder.sent["me"][1][1] == "new-message"
     finally:
         patient.stop()
+
+
+def test_a_users_seq_is_stored_once(app: Any, user: str) -> None:
+    from pymongo.errors import BulkWriteError
+
+    now = utcnow()
+    row = stream.EventRow(user, 1, "new-message", {"n": 1}, None, now)
+    stream.store([row])
+    with pytest.raises(BulkWriteError):
+        stream.store([stream.EventRow(user, 1, "new-chat", {"n": 2}, None, now)])
+    other = str(ObjectId())
+    stream.store([stream.EventRow(other, 1, "new-message", {"n": 3}, None, now)])  # another user's #1
+    assert [r.data for r in stream.events_after(user, 0, 10)] == [{"n": 1}]

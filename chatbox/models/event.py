@@ -3,9 +3,13 @@
 `event_counters` holds one document per user, `{_id: userId, seq, startedAt}`: `seq` is the user's
 latest allocated number (their *position*), bumped atomically with `$inc`, so several server
 processes writing for one user at once still get distinct, contiguous numbers. `events` holds the
-events themselves, one document per (user, seq) (a unique index), removed by a TTL index after the
-retention period. Everything here is plain driver calls that MongoDB and the embedded database both
-accept, each on an index.
+events themselves, one document per (user, seq), removed by a TTL index after the retention period.
+
+(user, seq) is unique through the `_id`, `"<userId>:<seq>"`: the `_id` index enforces it at no extra
+cost on MongoDB, and the embedded database checks an `_id` with a lookup where it would scan the whole
+collection for any other unique index on every insert (measured: it tripled a send's CPU). Reads go
+through the (userId, seq) index. Everything here is plain driver calls that MongoDB and the embedded
+database both accept, each on an index.
 """
 
 from __future__ import annotations
@@ -37,13 +41,19 @@ class EventCounter(Document):
     started_at = DateTimeField(db_field="startedAt")
 
 
+def event_key(user_id: str, seq: int) -> str:
+    """The `_id` of a user's event: unique per (user, seq)."""
+    return f"{user_id}:{seq}"
+
+
 class StoredEvent(Document):
     meta = {
         "collection": "events",
         # The TTL index on createdAt is made by `ensure_event_indexes`, from EVENT_RETENTION_DAYS.
-        "indexes": [{"fields": ["user_id", "seq"], "unique": True}],
+        "indexes": [{"fields": ["user_id", "seq"]}],
     }
 
+    id = StringField(primary_key=True)  # event_key(userId, seq): (user, seq) is unique
     user_id = ObjectIdField(db_field="userId", required=True)
     seq = IntField(required=True)
     event = StringField(required=True)
@@ -96,6 +106,7 @@ def store(rows: Sequence[EventRow]) -> None:
     StoredEvent._get_collection().insert_many(
         [
             {
+                "_id": event_key(row.user_id, row.seq),
                 "userId": ObjectId(row.user_id),
                 "seq": row.seq,
                 "event": row.event,
