@@ -331,17 +331,22 @@ class Kit:
             return None
 
     def _chaos(self, sending: list[gevent.Greenlet]) -> None:
-        total = len(self.users) * self.settings.messages
-        restart_at = total * 0.4
-        restarted = False
+        """Drop a random user's socket every `drop_every` seconds on average, until the sends are done."""
         while self.running and not all(g.dead for g in sending):
             gevent.sleep(self.random.expovariate(1 / self.settings.drop_every))
             self._drop(self.random.choice(self.users))
-            acked = sum(len(u.acked) for u in self.users)
-            if self.settings.restart is not None and not restarted and acked >= restart_at:
-                restarted = True
+
+    def _restart_when_due(self, sending: list[gevent.Greenlet]) -> None:
+        """Run the restart once 40 % of all messages are acknowledged."""
+        if self.settings.restart is None:
+            return
+        due = len(self.users) * self.settings.messages * 0.4
+        while self.running and not all(g.dead for g in sending):
+            if sum(len(u.acked) for u in self.users) >= due:
                 self.settings.restart()
                 self.restarts += 1
+                return
+            gevent.sleep(0.02)
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -352,9 +357,10 @@ class Kit:
         try:
             gevent.wait([gevent.spawn(self._wait_connected, u) for u in self.users], timeout=30)
             sending = [gevent.spawn(self._send_all, u) for u in self.users]
-            chaos = gevent.spawn(self._chaos, sending)
+            chaos = [gevent.spawn(self._chaos, sending), gevent.spawn(self._restart_when_due, sending)]
             gevent.joinall(sending, timeout=self.settings.time_limit)
-            chaos.kill()
+            gevent.joinall([chaos[1]], timeout=30)  # a restart under way finishes
+            gevent.killall(chaos)
             settled = self._settle()
             return self._check(settled, time.monotonic() - started)
         finally:
