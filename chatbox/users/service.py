@@ -44,7 +44,7 @@ def listed_users(me: User, field: str) -> list[User]:
 
 # Presence rules. Who is *told* when a user comes and goes (user-online/offline, online-users):
 # the people sharing a chat with them. Who may *see* it in a user object (isOnline, lastSeen):
-# anyone, as SPEC.md defines isOnline. Either way nothing crosses a block.
+# anyone, as docs/reference/accounts.md defines isOnline. Either way nothing crosses a block.
 
 
 def presence_audience(user: User) -> list[User]:

@@ -1,5 +1,5 @@
 /*
- * ChatBox web client: a reference client for the public contract in SPEC.md.
+ * ChatBox web client: a reference client for the public contract in docs/reference/.
  *
  * It uses nothing but the documented REST endpoints and Socket.IO events:
  *   - The page is served by the API's own origin, so the httpOnly `jwt` cookie that signup and
@@ -27,7 +27,7 @@
   const TYPING_IDLE_MS = 2500; // send `stop-typing` after this long without a keystroke
   const TYPING_SHOW_MS = 6000; // hide a peer's indicator if their `stop-typing` never comes
   const NEAR_EDGE_PX = 80; // how close to the top (older history) or bottom (stick) counts
-  const MAX_IMAGES_PER_SEND = 10; // SPEC: up to 10 `images` per multipart send
+  const MAX_IMAGES_PER_SEND = 10; // the contract: up to 10 `images` per multipart send
   const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
   const STATUS_RANK = { sending: 0, failed: 0, sent: 1, delivered: 2, read: 3 };
   const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -1055,7 +1055,7 @@
       await sendText(state.peerId, text, addPending(state.peerId, { text, replyTo: replyTo && quotePreview(replyTo) }));
       return;
     }
-    // SPEC: one request carries up to 10 `images` and/or one `file`; the text rides on the first.
+    // The contract: one request carries up to 10 `images` and/or one `file`; the text rides on the first.
     const images = files.filter((f) => IMAGE_TYPES.has(f.type));
     const others = files.filter((f) => !IMAGE_TYPES.has(f.type));
     const batches = [];
