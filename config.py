@@ -184,10 +184,12 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # flask-smorest / OpenAPI
         "API_TITLE": "ChatBox API",
         "API_VERSION": "1.0.0",
-        "OPENAPI_VERSION": "3.0.3",
+        # 3.1: schemas are plain JSON Schema (nullable fields are `type: [..., "null"]`), shared with AsyncAPI.
+        "OPENAPI_VERSION": "3.1.0",
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Swagger UI's assets come from the installed flask-swagger-ui package (chatbox/apidocs): no CDN.
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
         "PROPAGATE_EXCEPTIONS": False,
     }

@@ -110,9 +110,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             }
         },
     )
+    app.extensions["chatbox.api"] = api
     # Our handler (spec-shaped errors) must win over the one flask-smorest registers.
     register_error_handlers(app)
 
+    from chatbox.apidocs.routes import blp as apidocs_blp
     from chatbox.auth.routes import blp as auth_blp
     from chatbox.files.routes import blp as files_blp
     from chatbox.health import blp as health_blp
@@ -124,8 +126,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp, sync_blp):
         api.register_blueprint(blueprint)
-    # The browser client is not part of the API, so it stays out of the OpenAPI document.
+    # The browser client and the documents' pages are not API operations: they stay out of the document.
     app.register_blueprint(web_blp)
+    app.register_blueprint(apidocs_blp)
 
     from chatbox.cli import register_cli
 

@@ -237,12 +237,12 @@ class ObjectIdString(ma.fields.String):
 
 def object_id(**kwargs: Any) -> ma.fields.String:
     """A 24-hex id in a response."""
-    return ma.fields.String(metadata={"pattern": OBJECT_ID_PATTERN}, **kwargs)
+    return ma.fields.String(metadata={"pattern": OBJECT_ID_PATTERN, **kwargs.pop("metadata", {})}, **kwargs)
 
 
 def timestamp(**kwargs: Any) -> ma.fields.String:
     """An ISO 8601 UTC time ending in Z, in a response."""
-    return ma.fields.String(metadata={"format": "date-time"}, **kwargs)
+    return ma.fields.String(metadata={"format": "date-time", **kwargs.pop("metadata", {})}, **kwargs)
 
 
 class PageArgs(BaseSchema):

@@ -2,7 +2,8 @@
 
 import marshmallow as ma
 
-from chatbox.api import BaseSchema, ObjectIdString
+from chatbox.api import BaseSchema, ObjectIdString, object_id, timestamp
+from chatbox.messages.schemas import MessageSchema
 
 
 class NewMessageEvent(BaseSchema):
@@ -26,4 +27,51 @@ class ChatUserEvent(BaseSchema):
 
 
 class NoPayload(BaseSchema):
+    pass
+
+
+# --- payloads of server → client events, and the fields of successful acks (documentation and tests) ---
+
+
+class UserOnlinePayload(ma.Schema):
+    userId = object_id(required=True)
+
+
+class UserOfflinePayload(ma.Schema):
+    userId = object_id(required=True)
+    lastSeen = timestamp(required=True, allow_none=True, metadata={"description": "null across a block"})
+
+
+class TypingPayload(ma.Schema):
+    from_ = object_id(required=True, data_key="from", metadata={"description": "The user who types"})
+
+
+class MessageStatusPayload(ma.Schema):
+    messageId = object_id(required=True)
+    chatId = object_id(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["delivered", "read"]))
+    deliveredAt = timestamp(required=True, allow_none=True)
+    readAt = timestamp(required=True, allow_none=True)
+
+
+class MessagesReadPayload(ma.Schema):
+    chatId = object_id(required=True)
+    readerId = object_id(required=True)
+    messageIds = ma.fields.List(object_id(), required=True)
+    readAt = timestamp(required=True)
+
+
+class NewMessageAck(ma.Schema):
+    message = ma.fields.Nested(MessageSchema, required=True, metadata={"description": "The stored message"})
+
+
+class StatusAck(ma.Schema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["delivered", "read"]))
+
+
+class UpdatedAck(ma.Schema):
+    updated = ma.fields.Integer(required=True, metadata={"description": "How many messages became read"})
+
+
+class EmptyAck(ma.Schema):
     pass

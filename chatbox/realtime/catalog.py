@@ -1,0 +1,184 @@
+"""Every Socket.IO event of the public contract, with its payload and ack: the source of /api/asyncapi.json.
+
+Adding an event is one entry in `EVENTS` (in its area's block): a `ClientEvent` (client → server, with
+the fields of its successful ack) or a `ServerEvent` (server → client). A payload is a marshmallow
+schema (converted like the OpenAPI document's, so a nested `MessageSchema` becomes a reference to the
+`Message` schema both documents share) or a ready JSON Schema. tests/test_asyncapi.py sends and
+receives every event against a live server and validates each payload and ack against the document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import marshmallow as ma
+
+from chatbox.realtime import schemas
+
+SchemaLike = type[ma.Schema] | dict[str, Any]
+
+MESSAGE = {"$ref": "#/components/schemas/Message"}
+CHAT = {"$ref": "#/components/schemas/Chat"}
+USER_IDS = {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{24}$"}}
+# Any client event may fail with these, besides its own codes.
+COMMON_FAILURES = (
+    "validation_error",
+    "rate_limited",
+    "unauthorized",
+    "token_expired",
+    "token_revoked",
+    "token_outdated",
+    "account_deactivated",
+    "account_blocked",
+    "internal_error",
+)
+
+
+@dataclass(frozen=True)
+class ClientEvent:
+    """Client → server: the server validates `payload` and always answers an ack."""
+
+    name: str
+    area: str
+    summary: str
+    payload: SchemaLike
+    ack: SchemaLike  # the fields of `{ok: true, ...}` besides `ok`
+    failures: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """Server → client: `summary` says to whom and when it is sent."""
+
+    name: str
+    area: str
+    summary: str
+    payload: SchemaLike
+
+
+Event = ClientEvent | ServerEvent
+
+EVENTS: list[Event] = [
+    # --- connection and presence ---
+    ServerEvent(
+        "online-users",
+        "presence",
+        "To the connecting socket, right after it connects: the ids of the people I share a chat with who are "
+        "online (never across a block).",
+        USER_IDS,
+    ),
+    ServerEvent(
+        "user-online",
+        "presence",
+        "To the people who share a chat with that user, when its first socket connects, and to a chat partner "
+        "when a block between them ends while that user is online.",
+        schemas.UserOnlinePayload,
+    ),
+    ServerEvent(
+        "user-offline",
+        "presence",
+        "To the people who share a chat with that user, when its last socket disconnects (`lastSeen` set), "
+        "and to a chat partner when a block starts between them (`lastSeen` null).",
+        schemas.UserOfflinePayload,
+    ),
+    # --- typing ---
+    ClientEvent(
+        "typing",
+        "typing",
+        "I am typing to user `to`: they get `typing {from}`.",
+        schemas.ToUserEvent,
+        schemas.EmptyAck,
+        ("user_not_found", "self_not_allowed", "blocked"),
+    ),
+    ClientEvent(
+        "stop-typing",
+        "typing",
+        "I stopped typing to user `to`: they get `stop-typing {from}`.",
+        schemas.ToUserEvent,
+        schemas.EmptyAck,
+        ("user_not_found", "self_not_allowed", "blocked"),
+    ),
+    ServerEvent("typing", "typing", "To the user typed to, on the client event `typing`.", schemas.TypingPayload),
+    ServerEvent(
+        "stop-typing", "typing", "To the user typed to, on the client event `stop-typing`.", schemas.TypingPayload
+    ),
+    # --- messages and chats ---
+    ClientEvent(
+        "new-message",
+        "messages",
+        "Send a text message to user `to`, with the rules of POST /api/messages/send. A retry with a known "
+        "`clientMessageId` acks the stored message.",
+        schemas.NewMessageEvent,
+        schemas.NewMessageAck,
+        ("empty_message", "text_too_long", "self_not_allowed", "user_not_found", "blocked", "client_message_id_reused"),
+    ),
+    ClientEvent(
+        "message-delivered",
+        "messages",
+        "The receiver got the message: it becomes `delivered` (never goes back; the ack says its status now) "
+        "and its sender gets `message-status`.",
+        schemas.MessageIdEvent,
+        schemas.StatusAck,
+        ("message_not_found", "not_receiver"),
+    ),
+    ClientEvent(
+        "message-read",
+        "messages",
+        "As PUT /api/messages/read/{messageId}: that message and every earlier unread one from the same sender "
+        "become `read`; the sender gets `messages-read`.",
+        schemas.MessageIdEvent,
+        schemas.UpdatedAck,
+        ("message_not_found", "not_receiver"),
+    ),
+    ClientEvent(
+        "join-chat",
+        "messages",
+        "This socket shows my chat with `userId`: its unread messages become `read`, and so do new ones on "
+        "arrival until `leave-chat`.",
+        schemas.ChatUserEvent,
+        schemas.UpdatedAck,
+        ("user_not_found", "self_not_allowed"),
+    ),
+    ClientEvent(
+        "leave-chat",
+        "messages",
+        "This socket stopped showing my chat with `userId` (a leave for another chat changes nothing).",
+        schemas.ChatUserEvent,
+        schemas.EmptyAck,
+        ("user_not_found", "self_not_allowed"),
+    ),
+    ServerEvent(
+        "new-chat",
+        "messages",
+        "To both users, when the first message of their chat is stored, before that message's `new-message`; "
+        "the chat as its receiver sees it (its `unreadCount` already counts that message).",
+        CHAT,
+    ),
+    ServerEvent(
+        "new-message",
+        "messages",
+        "To the receiver's sockets and the sender's other sockets, for every stored message (REST or socket).",
+        MESSAGE,
+    ),
+    ServerEvent(
+        "message-status",
+        "messages",
+        "To the sender, when a message becomes `delivered`.",
+        schemas.MessageStatusPayload,
+    ),
+    ServerEvent(
+        "messages-read",
+        "messages",
+        "To the sender, when messages of theirs become `read`.",
+        schemas.MessagesReadPayload,
+    ),
+]
+
+
+def client_events() -> list[ClientEvent]:
+    return [e for e in EVENTS if isinstance(e, ClientEvent)]
+
+
+def server_events() -> list[ServerEvent]:
+    return [e for e in EVENTS if isinstance(e, ServerEvent)]
