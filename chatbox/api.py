@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 import flask_smorest
 import marshmallow as ma
 from flask import Flask, current_app, request
+from flask_smorest.spec.plugins import FlaskPlugin
 from webargs.flaskparser import FlaskParser
 
 from chatbox.errors import ApiError
@@ -29,6 +30,9 @@ SECURITY_SCHEMES = {
     "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "jwt"},
 }
 OBJECT_ID_PATTERN = "^[0-9a-f]{24}$"
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+# Cursors are URL-safe base64 (see chatbox/pagination.py); the server may still refuse one it did not issue.
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
 _BODY_LOCATIONS = {"json", "form", "files", "json_or_form"}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
 
@@ -36,6 +40,26 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying ag
 class ArgumentsParser(FlaskParser):
     # The contract says a field of the wrong type is 400 (not webargs' default 422).
     DEFAULT_VALIDATION_STATUS = 400
+
+    def load_form(self, req: Any, schema: ma.Schema) -> Any:
+        """A form field given twice where the schema takes one value is refused, not cut to its first value."""
+        repeated = {
+            name: ["Send one value."]
+            for name, field in schema.fields.items()
+            if not isinstance(field, ma.fields.List) and len(req.form.getlist(field.data_key or name)) > 1
+        }
+        if repeated:
+            raise ma.ValidationError(repeated)
+        return super().load_form(req, schema)
+
+    def load_files(self, req: Any, schema: ma.Schema) -> Any:
+        """A file field sent as a text field (`images=abc`) is refused, not ignored."""
+        not_files = {
+            name: ["Must be a file."] for name, field in schema.fields.items() if (field.data_key or name) in req.form
+        }
+        if not_files:
+            raise ma.ValidationError(not_files)
+        return super().load_files(req, schema)
 
 
 class ErrorSchema(ma.Schema):
@@ -147,11 +171,53 @@ class Blueprint(flask_smorest.Blueprint):
         return doc
 
 
+def _input_text_pattern(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Request text refuses NUL (see BaseSchema): say so in the document, where no stricter pattern is set."""
+    if isinstance(field, ma.fields.String) and isinstance(field.parent, BaseSchema) and "pattern" not in ret:
+        return {"pattern": NO_NUL_PATTERN}
+    return {}
+
+
 def _drop_null_default(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """`load_default=None` on a non-nullable field means "absent", not a documented `null` default."""
     if "default" in ret and ret["default"] is None and not ret.get("nullable"):
         del ret["default"]
     return {}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+class ContractPathsPlugin(FlaskPlugin):
+    """Path parameters named as in the reference (`{userId}`, not the view's `user_id`), ids with their
+    pattern, and an `operationId` for every operation: `<blueprint><ViewName>`, e.g. `messagesSend`."""
+
+    def path_helper(self, rule: Any, operations: dict[str, Any], parameters: list[Any], **kwargs: Any) -> str:
+        path = super().path_helper(rule, operations, parameters, **kwargs)
+        for parameter in parameters:
+            if isinstance(parameter, dict) and parameter.get("in") == "path":
+                snake = parameter["name"]
+                parameter["name"] = _camel(snake)
+                path = path.replace("{" + snake + "}", "{" + parameter["name"] + "}")
+                if parameter["name"].endswith("Id"):
+                    parameter["schema"] = {**parameter.get("schema", {}), "pattern": OBJECT_ID_PATTERN}
+        blueprint, _, view = rule.endpoint.partition(".")
+        operation_id = _camel(blueprint) + _camel(view)[:1].upper() + _camel(view)[1:]
+        for method, operation in operations.items():
+            suffix = method.capitalize() if len(operations) > 1 else ""
+            operation.setdefault("operationId", operation_id + suffix)
+            if "{" in path or operation.get("parameters"):
+                # The HTTP server refuses a request line longer than it reads, before the app runs.
+                operation.setdefault("responses", {}).setdefault(
+                    "414",
+                    {
+                        "description": "The URL is too long",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+        return path
 
 
 class Api(flask_smorest.Api):
@@ -161,9 +227,11 @@ class Api(flask_smorest.Api):
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         spec_kwargs = deepcopy({**self._spec_kwargs, **(spec_kwargs or {})})
+        spec_kwargs.setdefault("flask_plugin", ContractPathsPlugin())
         spec_kwargs.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
         super().init_app(app, spec_kwargs=spec_kwargs)
         self.ma_plugin.converter.add_attribute_function(_drop_null_default)
+        self.ma_plugin.converter.add_attribute_function(_input_text_pattern)
         app.before_request(_cap_body_size)
 
 
@@ -195,7 +263,7 @@ def _unstorable_strings(value: Any, path: str = "") -> dict[str, list[str]]:
             {path or "_schema": ["Contains characters that are not allowed."]} if _UNSTORABLE_TEXT.search(value) else {}
         )
     found: dict[str, list[str]] = {}
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         found.update(_unstorable_strings(item, f"{path}.{key}" if path else str(key)))
     return found
@@ -255,8 +323,12 @@ class PageArgs(BaseSchema):
     cursor = ma.fields.String(
         load_default=None,
         allow_none=False,
-        validate=ma.validate.Length(max=200),
-        metadata={"description": "The X-Next-Cursor of the previous page"},
+        validate=[ma.validate.Length(min=1, max=200), ma.validate.Regexp(CURSOR_PATTERN)],
+        metadata={
+            "description": "The X-Next-Cursor of the previous page, unchanged (400 invalid_cursor for a cursor "
+            "this server did not issue)",
+            "pattern": CURSOR_PATTERN,
+        },
     )
 
 

@@ -234,8 +234,8 @@ def test_healthz_and_openapi(api: ApiClient) -> None:
     assert spec["openapi"].startswith("3.")
     for path in (
         "/api/auth/signup",
-        "/api/messages/send/{user_id}",
-        "/api/users/block/{user_id}",
+        "/api/messages/send/{userId}",
+        "/api/users/block/{userId}",
         "/api/push/register-fcm",
     ):
         assert path in spec["paths"], path

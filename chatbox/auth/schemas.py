@@ -17,7 +17,16 @@ def _full_name_not_blank(value: str) -> None:
         raise ma.ValidationError("Must not be blank.")
 
 
-FULL_NAME = {"validate": [ma.validate.Length(min=1, max=60), _full_name_not_blank]}
+# No control characters (C0, DEL, C1) in a name other people see.
+FULL_NAME_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+FULL_NAME = {
+    "validate": [
+        ma.validate.Length(min=1, max=60),
+        _full_name_not_blank,
+        ma.validate.Regexp("^[^\\x00-\\x1f\\x7f-\\x9f]*$", error="Must not contain control characters."),
+    ],
+    "metadata": {"pattern": FULL_NAME_PATTERN},
+}
 NEW_PASSWORD = {"validate": [ma.validate.Length(min=8), _password_fits_bcrypt]}
 
 

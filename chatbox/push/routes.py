@@ -13,15 +13,23 @@ from chatbox.runtime import runtime
 blp = Blueprint("push", __name__, url_prefix="/api/push", description="Device tokens for push notifications")
 
 
+# FCM registration tokens are printable ASCII without spaces.
+FCM_TOKEN = {
+    "required": True,
+    "validate": [ma.validate.Length(min=1, max=4096), ma.validate.Regexp("^[!-~]+$", error="Not a device token.")],
+    "metadata": {"pattern": "^[!-~]+$"},
+}
+
+
 class RegisterSchema(BaseSchema):
-    token = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4096))
+    token = ma.fields.String(**FCM_TOKEN)
     platform = ma.fields.String(
         load_default=None, allow_none=True, validate=ma.validate.OneOf(["android", "ios", "web"])
     )
 
 
 class UnregisterSchema(BaseSchema):
-    token = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4096))
+    token = ma.fields.String(**FCM_TOKEN)
 
 
 @blp.route("/register-fcm", methods=["POST"])

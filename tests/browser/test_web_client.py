@@ -79,6 +79,14 @@ def test_message_lifecycle_in_two_browser_contexts(live_server: LiveServer) -> N
         assert Path(shot).stat().st_size > 0
 
 
+def test_api_docs_and_events_pages_render_with_no_network_beyond_the_server(live_server: LiveServer) -> None:
+    result = run_script("docs_offline.mjs", live_server)
+    assert result["operations"] >= 20
+    assert result["serverEvents"] >= 9 and result["events"] > result["serverEvents"]
+    for shot in result["screenshots"]:
+        assert Path(shot).stat().st_size > 0
+
+
 def test_an_offline_tab_catches_up_from_the_event_stream_without_a_reload(live_server: LiveServer) -> None:
     result = run_script("offline_resume.mjs", live_server)
     assert result["missed"] == 3 and result["position"] > 0
