@@ -183,12 +183,12 @@ await main(async (browser) => {
   await phone.click('#back');
   await phone.locator('.sidebar').waitFor({ state: 'visible' });
 
-  // Without socket.io-client (node_modules not installed) the page says how to enable it.
+  // Without its socket.io client bundle the page says what is missing.
   const bare = await newUserPage(browser, { name: 'no-socketio' });
   bare.expectedFailures.add('/web/vendor/socket.io.min.js');
   await bare.route('**/web/vendor/socket.io.min.js', (route) => route.fulfill({ status: 404, body: '' }));
   await bare.goto(BASE_URL);
-  await bare.locator('#setup-notice', { hasText: 'npm install' }).waitFor({ state: 'visible' });
+  await bare.locator('#setup-notice', { hasText: 'socket.io.min.js' }).waitFor({ state: 'visible' });
   check(await bare.locator('#auth-view').isHidden(), 'no sign-in form without the socket client');
 
   const problems = [...page.problems, ...phone.problems, ...bare.problems];

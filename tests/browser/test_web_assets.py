@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from tests.support.live import ROOT
 
 BUNDLE = "/web/vendor/socket.io.min.js"
+VENDOR = ROOT / "chatbox" / "web" / "static" / "vendor"
 
 
 def test_page_is_served_at_root_with_a_strict_csp(app: Any) -> None:
@@ -22,7 +24,7 @@ def test_page_is_served_at_root_with_a_strict_csp(app: Any) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
     page = response.get_data(as_text=True)
     assert '<script src="/web/app.js"' in page and f'<script src="{BUNDLE}"' in page
-    assert "npm install" in page  # what the page shows when socket.io-client is missing
+    assert "socket.io.min.js" in page  # what the page names when its socket client did not load
 
 
 def test_static_files_and_the_socketio_bundle_from_node_modules(app: Any) -> None:
@@ -39,18 +41,31 @@ def test_static_files_and_the_socketio_bundle_from_node_modules(app: Any) -> Non
     bundle = client.get(BUNDLE)
     assert bundle.status_code == 200
     assert bundle.mimetype == "text/javascript"
-    expected = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-    assert bundle.get_data() == expected.read_bytes()
+    assert bundle.get_data() == (VENDOR / "socket.io.min.js").read_bytes()
 
 
-def test_without_node_modules_the_page_still_loads_and_the_bundle_is_a_json_404(app: Any, tmp_path: Path) -> None:
-    app.config["WEB_NODE_MODULES"] = str(tmp_path / "no-node-modules")
-    client = app.test_client()
-    assert client.get("/").status_code == 200
-    response = client.get(BUNDLE)
-    assert response.status_code == 404
-    body = response.get_json()
-    assert body["code"] == "client_not_installed" and "npm install" in body["message"]
+def test_the_vendored_socketio_bundle_is_the_locked_version_with_its_licence() -> None:
+    """The committed bundle is package-lock.json's socket.io-client, byte for byte, with its licence."""
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    locked = lock["packages"]["node_modules/socket.io-client"]["version"]
+    assert lock["packages"][""]["dependencies"]["socket.io-client"] == locked
+    assert (VENDOR / "VERSION").read_text().strip() == locked
+    assert f"socket.io-client **{locked}**" in (VENDOR / "README.md").read_text()
+    assert f"Socket.IO v{locked}" in (VENDOR / "socket.io.min.js").read_text()[:200]
+    installed = ROOT / "node_modules" / "socket.io-client"
+    assert json.loads((installed / "package.json").read_text())["version"] == locked, "run `npm install`"
+    assert (VENDOR / "socket.io.min.js").read_bytes() == (installed / "dist" / "socket.io.min.js").read_bytes()
+    assert (VENDOR / "socket.io-client.LICENSE").read_bytes() == (installed / "LICENSE").read_bytes()
+    assert "playwright-core" not in lock["packages"][""].get("dependencies", {})
+
+
+def test_a_python_only_install_serves_a_working_bundle_without_node_modules(app: Any) -> None:
+    """Nothing of the web client is read from node_modules: a `pip install` deployment has none."""
+    import chatbox.web.routes as web_routes
+
+    assert "node_modules" not in Path(web_routes.__file__).read_text()
+    assert not any("node_modules" in str(rule.rule) for rule in app.url_map.iter_rules())
+    assert app.test_client().get(BUNDLE).status_code == 200
 
 
 def test_unknown_paths_stay_json_404_and_the_api_is_untouched(app: Any) -> None:
