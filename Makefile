@@ -2,11 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 3000
 # `make fuzz`: the OpenAPI-driven fuzz run with many more examples per operation than CI's.
 FUZZ_EXAMPLES ?= 500
 
-.PHONY: install run serve test lint fuzz bench clean
+.PHONY: install run serve test system-packages lint fuzz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,22 +15,28 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-node_modules/.installed: package.json
+node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm install --no-audit --no-fund --silent && touch $@; \
-	else echo "npm not found: the web client and the JavaScript socket tests need Node.js"; fi
+	else echo "npm not found: the JavaScript tests need Node.js (the server and its web client do not)"; fi
 
 install: $(VENV)/.installed
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory node_modules/.installed; fi
 
+# HOST and PORT come from the environment or .env (default 127.0.0.1:3000). Ctrl-C stops it cleanly.
 run: install
-	PORT=$(PORT) $(BIN)/python wsgi.py
+	@$(BIN)/python wsgi.py
 
 serve: install
-	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) wsgi:app
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# redis-server, nginx, chromium, Node.js: installed when root with apt-get, else the command to run is printed.
+system-packages:
+	@PYTHON=$(PYTHON) tools/system-packages
 
 # Two pytest processes at once: the tests marked `slow` (their own servers and browsers, mostly
 # waiting) beside the rest; the slow half's output follows the other's. Both must pass.
-test: install
+test: system-packages
+	@$(MAKE) --no-print-directory install
 	$(BIN)/ruff check .
 	@mkdir -p test-artifacts
 	@$(BIN)/python -m pytest -q -m slow > test-artifacts/slow-tests.log 2>&1 & slow=$$!; \

@@ -21,7 +21,15 @@ WEAK_SECRETS = {"secret", "changeme", "change-me", "jwt_secret", "password", "yo
 
 
 class ConfigError(RuntimeError):
-    """The environment asks for something the server refuses to run with."""
+    """The environment asks for something the server refuses to run with (the message names the variable)."""
+
+
+# How every entry point (wsgi.py, gunicorn.conf.py) says it: one line, no traceback.
+REFUSAL_PREFIX = "ChatBox cannot start: "
+
+
+def refusal_line(error: ConfigError) -> str:
+    return REFUSAL_PREFIX + " ".join(str(error).split())
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -51,13 +59,18 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     production = env_name == "production"
 
     jwt_secret = environ.get("JWT_SECRET", "")
-    if production:
-        if len(jwt_secret) < MIN_PRODUCTION_SECRET_LENGTH or jwt_secret.lower() in WEAK_SECRETS:
-            raise ConfigError(
-                f"JWT_SECRET must be set to a random string of at least {MIN_PRODUCTION_SECRET_LENGTH} "
-                "characters in production"
-            )
-    elif not jwt_secret:
+    weak = len(jwt_secret) < MIN_PRODUCTION_SECRET_LENGTH or jwt_secret.lower() in WEAK_SECRETS
+    if production and weak:
+        raise ConfigError(
+            f"JWT_SECRET must be set to a random string of at least {MIN_PRODUCTION_SECRET_LENGTH} "
+            "characters in production"
+        )
+    if production and not environ.get("MONGO_URI"):
+        raise ConfigError(
+            "MONGO_URI must be set in production: without it the server runs on an in-memory database "
+            "that loses everything at the first restart"
+        )
+    if not production and not jwt_secret:
         jwt_secret = secrets.token_urlsafe(48)
         if env_name == "development":
             log.warning("JWT_SECRET is not set: using a random key, so tokens die with this process")
@@ -83,6 +96,8 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CHATBOX_ENV": env_name,
         "TESTING": env_name == "testing",
         "PORT": _int(environ, "PORT", 3000),
+        # Address `make run` / `make serve` listen on (the Procfile binds 0.0.0.0 itself).
+        "HOST": environ.get("HOST", "127.0.0.1"),
         "MONGO_URI": environ.get("MONGO_URI") or None,
         "MONGO_DB_NAME": environ.get("MONGO_DB_NAME", "chatbox"),
         "MONGO_TIMEOUT_MS": _int(environ, "MONGO_TIMEOUT_MS", 5000),

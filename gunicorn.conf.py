@@ -4,15 +4,33 @@ Scale out with several such processes behind a load balancer with sticky session
 never with `workers > 1` inside one process: Socket.IO's handshake must reach the process holding the session.
 """
 
+import logging
 import os
 import resource
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from config import ConfigError, build_config, refusal_line
+
+# Refuse a bad environment before anything starts: one line naming the variable, no traceback, exit 1.
+# (Its warnings are left to the worker, which builds the configuration again and logs them once.)
+logging.getLogger("chatbox.config").disabled = True
+try:
+    _settings = build_config()
+except ConfigError as _error:
+    print(refusal_line(_error), file=sys.stderr, flush=True)
+    sys.exit(1)
+finally:
+    logging.getLogger("chatbox.config").disabled = False
 
 # gevent-websocket's GeventWebSocketWorker, serving through ChatBox's server and handler: the websocket
 # message cap, the per-address connection cap, the header deadline, JSON early errors, masked logs
 # (chatbox/realtime/serving.py). `on_starting` refuses any other worker class.
 worker_class = "chatbox.realtime.serving.ChatBoxWorker"
 workers = 1
-bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
+# HOST and PORT from the environment or .env (`make serve`); the Procfile passes its own --bind.
+bind = f"{_settings['HOST']}:{_settings['PORT']}"
 # gevent's default of 1000 makes the 1001st connection (and plain HTTP requests) hang silently.
 # Each socket needs a file descriptor, so the real ceiling is also the fd limit raised below.
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "20000"))
