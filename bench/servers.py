@@ -119,7 +119,8 @@ def chatbox_env(port: int, secret: str, extra: dict[str, str] | None = None) -> 
     env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URI", "MONGO_DB_NAME", "REDIS_URL"}}
     env.update(
         {
-            "CHATBOX_ENV": "production",
+            # Production refuses the embedded database, which most benchmark runs use on purpose.
+            "CHATBOX_ENV": "production" if (extra or {}).get("MONGO_URI") else "development",
             "PORT": str(port),
             "JWT_SECRET": secret,
             "RATELIMIT_ENABLED": "false",

@@ -20,13 +20,16 @@ def production_app(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     from mongoengine.connection import get_db
 
     from chatbox import create_app
+    from chatbox.db import connect_database
 
     monkeypatch.setenv("CHATBOX_ENV", "production")
     monkeypatch.setenv("JWT_SECRET", STRONG_SECRET)
     monkeypatch.setenv("UPLOAD_DIR", str(tmp_path))
     monkeypatch.setenv("RATELIMIT_ENABLED", "false")
     monkeypatch.setenv("CLIENT_URL", "https://chat.example.com, https://m.chat.example.com")
-    monkeypatch.delenv("MONGO_URI", raising=False)
+    # Production needs MONGO_URI; this process already holds its (embedded) connection, which apps share.
+    connect_database(None, "chatbox", 5000)
+    monkeypatch.setenv("MONGO_URI", "mongodb://mongo.invalid/chatbox")
     monkeypatch.delenv("REDIS_URL", raising=False)
     yield create_app()
     db = get_db()
@@ -142,7 +145,7 @@ def test_production_refuses_a_missing_or_weak_jwt_secret(secret: str | None) -> 
 
 
 def test_production_accepts_a_strong_secret_from_the_environment_only() -> None:
-    config = build_config({"CHATBOX_ENV": "production", "JWT_SECRET": STRONG_SECRET})
+    config = build_config({"CHATBOX_ENV": "production", "JWT_SECRET": STRONG_SECRET, "MONGO_URI": "mongodb://db/x"})
     assert config["JWT_SECRET_KEY"] == STRONG_SECRET and config["JWT_COOKIE_SECURE"] is True
     assert config["JWT_COOKIE_SAMESITE"] == "Lax"
 
@@ -160,6 +163,12 @@ def test_create_app_refuses_to_start_in_production_without_a_secret(
     monkeypatch.setenv("JWT_SECRET", "password")
     with pytest.raises(ConfigError):
         create_app()
+
+
+def test_production_refuses_the_in_memory_database() -> None:
+    with pytest.raises(ConfigError, match=r"^MONGO_URI must be set in production"):
+        build_config({"CHATBOX_ENV": "production", "JWT_SECRET": STRONG_SECRET})
+    assert build_config({"CHATBOX_ENV": "development"})["MONGO_URI"] is None
 
 
 def test_development_without_a_secret_gets_a_random_one_per_process() -> None:
