@@ -114,6 +114,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # Our handler (spec-shaped errors) must win over the one flask-smorest registers.
     register_error_handlers(app)
 
+    from chatbox.admin.routes import blp as admin_blp
     from chatbox.apidocs.routes import blp as apidocs_blp
     from chatbox.auth.routes import blp as auth_blp
     from chatbox.files.routes import blp as files_blp
@@ -124,7 +125,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from chatbox.users.routes import blp as users_blp
     from chatbox.web.routes import blp as web_blp
 
-    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp, sync_blp):
+    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp, sync_blp, admin_blp):
         api.register_blueprint(blueprint)
     # The browser client and the documents' pages are not API operations: they stay out of the document.
     app.register_blueprint(web_blp)

@@ -1,5 +1,9 @@
-"""`flask --app wsgi create-indexes`, `flask --app wsgi users activate|deactivate|block|unblock EMAIL`
-and `flask --app wsgi files migrate-to-gridfs`."""
+"""`flask --app wsgi create-indexes`, `flask --app wsgi users ACTION EMAIL` and
+`flask --app wsgi files migrate-to-gridfs`.
+
+The account actions are the administration API's (chatbox/admin/actions.py). They reach the database
+named by MONGO_URI; a server on the embedded in-memory database is administered through the API.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,20 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from chatbox.auth.service import set_account_flag
+from chatbox.admin import actions
 from chatbox.db import create_indexes
 from chatbox.errors import ApiError
 from chatbox.files.service import move_disk_files_to_gridfs
 from chatbox.runtime import runtime
 
 _ACTIONS = {
-    "activate": ("is_active", True),
-    "deactivate": ("is_active", False),
-    "block": ("is_blocked", True),
-    "unblock": ("is_blocked", False),
+    "activate": (actions.activate, "Switch the account with this EMAIL on again."),
+    "deactivate": (actions.deactivate, "Switch the account with this EMAIL off."),
+    "block": (actions.block, "Block the account with this EMAIL."),
+    "unblock": (actions.unblock, "Lift the block of the account with this EMAIL."),
+    "revoke-sessions": (actions.revoke_sessions, "End every session (token) of the account with this EMAIL."),
+    "make-admin": (actions.make_admin, "Let the account with this EMAIL use the administration API."),
+    "revoke-admin": (actions.revoke_admin, "Take the administration API away from the account with this EMAIL."),
 }
 
 
@@ -30,18 +37,19 @@ def register_cli(app: Flask) -> None:
 
     users = AppGroup("users", help="Administer accounts.")
 
-    for action, (field, value) in _ACTIONS.items():
+    for name, (action, help_text) in _ACTIONS.items():
 
-        def command(email: str, field: str = field, value: bool = value, action: str = action) -> None:
+        def command(email: str, name: str = name, action: actions.AccountChange = action) -> None:
             try:
-                user = set_account_flag(email, field, value)
+                # No runtime: the command line only writes to the database (it holds no sockets); every
+                # server process notices within SESSION_SWEEP_SECONDS.
+                user = action(None, actions.account_by_email(email), None)
             except ApiError as exc:
                 raise click.ClickException(exc.message) from exc
-            click.echo(f"{action}: {user.email} (isActive={user.is_active}, isBlocked={user.is_blocked})")
+            flags = f"isActive={user.is_active}, isBlocked={user.is_blocked}, isAdmin={user.is_admin}"
+            click.echo(f"{name}: {user.email} ({flags})")
 
-        users.command(action, help=f"{action.capitalize()} the account with this EMAIL.")(
-            click.argument("email")(command)
-        )
+        users.command(name, help=help_text)(click.argument("email")(command))
 
     app.cli.add_command(users)
 

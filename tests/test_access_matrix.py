@@ -134,6 +134,12 @@ CASES = [
     # The event stream: each caller gets their own (chat items in it show public users, by design).
     Case("GET", _owner_path("/api/sync"), _signed_in(200, 200, 200), shows_users=True),
     Case("GET", _owner_path("/api/sync?since=0&limit=500"), _signed_in(200, 200, 200), shows_users=True),
+    # Administration: none of these accounts is an administrator.
+    Case("GET", _owner_path("/api/admin/users"), _signed_in(403, 403, 403)),
+    *(
+        Case("POST", _owner_path("/api/admin/users/{partner}/" + action), _signed_in(403, 403, 403))
+        for action in ("deactivate", "activate", "block", "unblock", "revoke-sessions")
+    ),
     # Clearing "the chat with the partner" only ever clears the caller's own chat (run last: it hides history).
     Case("DELETE", _owner_path("/api/messages/chats/{partner}"), _signed_in(200, 200, 200)),
 ]

@@ -18,7 +18,17 @@ def test_signup_returns_public_user_token_and_cookie(api: ApiClient) -> None:
     body = response.get_json()
     assert body["email"] == "ada@example.com"
     assert body["fullName"] == "Ada"
-    assert set(body) == {"_id", "fullName", "email", "profilePic", "lastSeen", "isOnline", "createdAt", "token"}
+    assert set(body) == {
+        "_id",
+        "fullName",
+        "email",
+        "profilePic",
+        "lastSeen",
+        "isOnline",
+        "createdAt",
+        "isAdmin",
+        "token",
+    }
     assert body["profilePic"] == "" and body["createdAt"].endswith("Z")
     cookie = response.headers.get("Set-Cookie", "")
     assert cookie.startswith("jwt=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie

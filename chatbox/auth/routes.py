@@ -71,7 +71,7 @@ def logout(body: dict[str, Any]) -> Response:
 
 @blp.route("/check")
 @auth_required
-@blp.response(200, schemas.PublicUserSchema, headers=SYNC_POSITION_DOC)
+@blp.response(200, schemas.OwnUserSchema, headers=SYNC_POSITION_DOC)
 @blp.secured()
 def check() -> Response:
     position = sync.position(current_user())
@@ -84,7 +84,7 @@ def check() -> Response:
 @blp.arguments(schemas.ProfileJsonSchema, location="json_or_form")
 @blp.arguments(schemas.ProfileFilesSchema, location="files")
 @blp.body(json=schemas.ProfileJsonSchema, multipart=schemas.ProfileMultipartSchema)
-@blp.response(200, schemas.PublicUserSchema)
+@blp.response(200, schemas.OwnUserSchema)
 @blp.error(400, "Nothing to update, or profilePic is not a base64 data URL")
 @blp.error(413, "Image too large (file_too_large, image_too_large) or past my storage quota (quota_exceeded)")
 @blp.error(415, "Not a decodable JPG or PNG image")

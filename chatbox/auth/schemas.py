@@ -77,7 +77,11 @@ class PublicUserSchema(ma.Schema):
     createdAt = timestamp(required=True)
 
 
-class AuthUserSchema(PublicUserSchema):
+class OwnUserSchema(PublicUserSchema):
+    isAdmin = ma.fields.Boolean(required=True, metadata={"description": "May use the administration API"})
+
+
+class AuthUserSchema(OwnUserSchema):
     token = ma.fields.String(required=True)
 
 

@@ -7,6 +7,7 @@ from typing import Any, BinaryIO
 
 from mongoengine import NotUniqueError
 
+from chatbox.admin.actions import first_account_is_admin
 from chatbox.auth.tokens import ensure_may_use_account, issue_token, revoke
 from chatbox.errors import ApiError
 from chatbox.files.service import delete_stored_files, store_image_data_url, store_upload
@@ -44,6 +45,7 @@ def sign_up(rt: Runtime, full_name: str, email: str, password: str) -> tuple[Use
         full_name=full_name.strip(),
         email=normalize_email(email),
         password_hash=rt.bcrypt.generate_password_hash(password).decode(),
+        is_admin=first_account_is_admin(rt.config),
     )
     try:
         user.save(force_insert=True)
@@ -124,14 +126,3 @@ def change_password(rt: Runtime, user: User, current_password: str, new_password
     user.reload()
     _drop_stale_sockets(rt, user)
     return issue_token(user)
-
-
-def set_account_flag(email: str, field: str, value: bool) -> User:
-    """Administrator switch used by the CLI: isActive / isBlocked."""
-    user = User.objects(email=normalize_email(email)).first()
-    if user is None:
-        raise ApiError(404, f"No user with email {email}.", "user_not_found")
-    # Servers drop this user's open sockets at their next session sweep.
-    User.objects(id=user.id).update_one(**{f"set__{field}": value, "set__sessions_changed_at": utcnow()})
-    user.reload()
-    return user

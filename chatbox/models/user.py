@@ -26,6 +26,8 @@ class User(Document):
     last_seen = DateTimeField(db_field="lastSeen", null=True)
     is_active = BooleanField(db_field="isActive", default=True)
     is_blocked = BooleanField(db_field="isBlocked", default=False)
+    # May use the administration API (granted by `flask --app wsgi users make-admin EMAIL`).
+    is_admin = BooleanField(db_field="isAdmin", default=False)
     blocked_users = ListField(ObjectIdField(), db_field="blockedUsers")
     pinned_chats = ListField(ObjectIdField(), db_field="pinnedChats")
     # Bumped on every password change; tokens carry the version they were issued under.
@@ -41,6 +43,15 @@ class User(Document):
 
     def has_blocked(self, other_id: Any) -> bool:
         return other_id in self.blocked_users
+
+    def to_admin_dict(self) -> dict[str, Any]:
+        """What an administrator sees of an account (never the password hash)."""
+        return {
+            **self.to_public_dict(),
+            "isActive": bool(self.is_active),
+            "isBlocked": bool(self.is_blocked),
+            "isAdmin": bool(self.is_admin),
+        }
 
     def to_public_dict(self, is_online: bool = False, presence_visible: bool = True) -> dict[str, Any]:
         """`presence_visible=False` hides isOnline and lastSeen (see users.service.presence_visible)."""

@@ -11,8 +11,8 @@ from chatbox.users.service import presence_visible
 
 
 def own_user(rt: Runtime, user: User) -> dict[str, Any]:
-    """The signed-in user's own object."""
-    return user.to_public_dict(is_online=rt.presence.is_online(str(user.id)))
+    """The signed-in user's own object: public fields, and whether they may administer."""
+    return {**user.to_public_dict(is_online=rt.presence.is_online(str(user.id))), "isAdmin": bool(user.is_admin)}
 
 
 def public_users(rt: Runtime, viewer: User, users: Iterable[User]) -> list[dict[str, Any]]:
