@@ -33,7 +33,8 @@ def ensure_not_blocked(me: User, other: User) -> None:
     if me.has_blocked(other.id):
         raise ApiError(403, "You have blocked this user.", "blocked")
     if other.has_blocked(me.id):
-        raise ApiError(403, "This user has blocked you.", "blocked")
+        # Neutral, as chat apps do: the blocked side is not told who blocked whom.
+        raise ApiError(403, "You can't send messages to this chat.", "blocked")
 
 
 def listed_users(me: User, field: str) -> list[User]:

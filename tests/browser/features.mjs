@@ -37,6 +37,12 @@ async function send(from, to, text) {
   return rest('POST', `/api/messages/send/${to.id}`, from.token, { text });
 }
 
+/** Pin, clear and block live in the conversation header's menu. */
+async function menuItem(page, selector) {
+  await page.click('#chat-menu-button');
+  await page.click(selector);
+}
+
 async function firstRowName(page) {
   return page.locator('#sidebar-list .chat-item .chat-name').first().textContent();
 }
@@ -121,8 +127,8 @@ await main(async (browser) => {
   // Pin Quinn's chat: it moves to the top and stays there after a reload.
   await chatRow(page, quinn.fullName).click();
   await page.locator('#peer-name', { hasText: quinn.fullName }).waitFor();
-  await page.click('#toggle-pin');
-  await page.locator('#toggle-pin', { hasText: 'Unpin' }).waitFor();
+  await menuItem(page, '#toggle-pin');
+  await page.locator('#toggle-pin', { hasText: 'Unpin' }).waitFor({ state: 'attached' });
   await chatRow(page, quinn.fullName).locator('.pin').waitFor();
   check((await firstRowName(page)) === quinn.fullName, 'a pinned chat comes first');
   await page.reload();
@@ -130,8 +136,8 @@ await main(async (browser) => {
   await chatRow(page, quinn.fullName).locator('.pin').waitFor();
   check((await firstRowName(page)) === quinn.fullName, 'the pin is kept by the server');
   await chatRow(page, quinn.fullName).click();
-  await page.click('#toggle-pin');
-  await page.locator('#toggle-pin', { hasText: /^Pin$/ }).waitFor();
+  await menuItem(page, '#toggle-pin');
+  await page.locator('#toggle-pin', { hasText: /^Pin$/ }).waitFor({ state: 'attached' });
   await chatRow(page, quinn.fullName).locator('.pin').waitFor({ state: 'detached' });
   check((await firstRowName(page)) === pete.fullName, 'unpinned, the chat goes back to its place');
 
@@ -150,14 +156,15 @@ await main(async (browser) => {
   await page.locator('#messages .message.mine', { hasText: 'Here is the list' }).waitFor();
 
   // Block Quinn: no composer, Quinn's sends are refused; unblock: Quinn's next message arrives live.
-  await page.click('#toggle-block');
-  await page.locator('#toggle-block', { hasText: 'Unblock' }).waitFor();
+  page.once('dialog', (dialog) => dialog.accept()); // blocking asks first
+  await menuItem(page, '#toggle-block');
+  await page.locator('#toggle-block', { hasText: 'Unblock' }).waitFor({ state: 'attached' });
   await page.locator('#composer-blocked', { hasText: `You blocked ${quinn.fullName}` }).waitFor();
   await page.locator('#composer').waitFor({ state: 'hidden' });
   const refused = await send(quinn, uma, 'Are you there?');
   check(refused.status === 403 && refused.body.code === 'blocked', `a blocked user cannot send (${refused.status})`);
-  await page.click('#toggle-block');
-  await page.locator('#toggle-block', { hasText: /^Block$/ }).waitFor();
+  await menuItem(page, '#toggle-block');
+  await page.locator('#toggle-block', { hasText: /^Block$/ }).waitFor({ state: 'attached' });
   await page.locator('#composer').waitFor({ state: 'visible' });
   check((await send(quinn, uma, 'Unblocked at last')).status === 201, 'Quinn can send again');
   await page.locator('#messages .message.theirs', { hasText: 'Unblocked at last' }).waitFor();

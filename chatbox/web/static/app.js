@@ -407,11 +407,13 @@
       renderPeerHeader();
     });
     socket.on('user-online', ({ userId }) => {
+      blockMayHaveChanged(userId, false);
       state.online.add(userId);
       renderSidebar();
       renderPeerHeader();
     });
     socket.on('user-offline', ({ userId, lastSeen }) => {
+      if (lastSeen === null) blockMayHaveChanged(userId, true); // presence hidden: a block started
       state.online.delete(userId);
       const user = state.users.get(userId);
       if (user && lastSeen) user.lastSeen = lastSeen;
@@ -605,6 +607,7 @@
 
   function renderSidebar() {
     const list = $('#sidebar-list');
+    updateTitle();
     if (!state.me) return;
     const results = state.searchResults;
     if (results) {
@@ -658,6 +661,7 @@
 
   async function openConversation(user) {
     user = rememberUser(user);
+    leavePeopleSearch(); // the sidebar goes back to the chat list (pins, unread counts)
     if (state.peerId === user._id) {
       showConversationView();
       return;
@@ -792,7 +796,7 @@
     notice.textContent = blockedByMe
       ? `You blocked ${user.fullName}. Unblock to send messages.`
       : blockedByOther
-        ? `You can't send messages to ${user.fullName}.`
+        ? "You can't send messages to this chat." // neutral: who blocked whom is not shown
         : '';
     show(notice, blockedByMe || blockedByOther);
     // No event says when the other side unblocks me, so the composer stays usable: a send answers.
@@ -1099,6 +1103,10 @@
         chat.lastMessage = last;
         chat.lastMessageAt = last.createdAt;
       }
+      if (chat && chat.blockedByOtherUser) {
+        chat.blockedByOtherUser = false; // the send went through: no block any more
+        renderPeerHeader();
+      }
       if (open) {
         state.messages = state.messages.filter((m) => m !== pending);
         mergeMessages(result.messages);
@@ -1234,6 +1242,10 @@
   async function toggleBlock() {
     const peerId = state.peerId;
     const blocking = !state.blocked.has(peerId);
+    const name = state.users.get(peerId).fullName;
+    if (blocking && !window.confirm(`Block ${name}? You will not get their messages, and neither of you sees the other online.`)) {
+      return;
+    }
     try {
       const { blockedUsers } = await api.post(`/api/users/${blocking ? 'block' : 'unblock'}/${peerId}`);
       state.blocked = new Set(blockedUsers);
@@ -1626,6 +1638,154 @@
     };
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Tab title, chat menu, clear chat, profile and password, blocked people
+
+  /** Opening a chat from people-search results brings the chat list back. */
+  function leavePeopleSearch() {
+    if (!state.searchResults && !$('#people-search').value) return;
+    searchSeq += 1; // a search still on its way is dropped
+    state.searchResults = null;
+    $('#people-search').value = '';
+    renderSidebar();
+  }
+
+  /** "(3) ChatBox" while messages wait unread in chats other than the open one. */
+  function updateTitle() {
+    let unread = 0;
+    if (state.me) {
+      for (const chat of state.chats.values()) if (chat.user._id !== state.peerId) unread += chat.unreadCount || 0;
+    }
+    document.title = unread > 0 ? `(${unread > 99 ? '99+' : unread}) ChatBox` : 'ChatBox';
+  }
+
+  /** Presence events follow blocks: when one may have started or ended on the other side, ask the server. */
+  function blockMayHaveChanged(userId, started) {
+    const chat = state.chats.get(userId);
+    if (!chat || state.blocked.has(userId) || Boolean(chat.blockedByOtherUser) === started) return;
+    loadChats({ reset: true }).catch(() => {});
+  }
+
+  function showChatMenu(open) {
+    show($('#chat-menu'), open);
+    $('#chat-menu-button').setAttribute('aria-expanded', String(open));
+  }
+
+  async function clearChat() {
+    const peerId = state.peerId;
+    const name = state.users.get(peerId).fullName;
+    if (!window.confirm(`Clear your chat with ${name}? Its messages disappear for you (not for ${name}).`)) return;
+    try {
+      await request('DELETE', `/api/messages/chats/${peerId}`);
+      const chat = state.chats.get(peerId);
+      if (chat) Object.assign(chat, { lastMessage: null, unreadCount: 0 });
+      if (state.peerId === peerId) {
+        state.messages = state.messages.filter((m) => !m._id); // sends still in flight stay
+        state.nextCursor = null;
+        renderMessages();
+      }
+      renderSidebar();
+      toast('Chat cleared.');
+    } catch (error) {
+      toast(describeError(error));
+    }
+  }
+
+  function openProfile() {
+    const form = $('#profile-form');
+    form.reset();
+    form.elements.fullName.value = state.me.fullName;
+    $('#password-form').reset();
+    for (const line of $('#profile-dialog').querySelectorAll('.form-error')) line.textContent = '';
+    $('#profile-dialog').showModal();
+    renderBlockedList();
+  }
+
+  async function saveProfile(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const body = new FormData();
+    body.append('fullName', form.elements.fullName.value);
+    const picture = form.elements.profilePic.files[0];
+    if (picture) body.append('profilePic', picture, picture.name);
+    form.querySelector('.form-error').textContent = '';
+    try {
+      const { body: me } = await request('PUT', '/api/auth/update-profile', { form: body });
+      state.me = me;
+      $('#me-name').textContent = me.fullName;
+      fillAvatar($('#me-avatar'), me);
+      form.elements.profilePic.value = '';
+      toast('Profile saved.');
+    } catch (error) {
+      form.querySelector('.form-error').textContent = describeError(error);
+    }
+  }
+
+  async function changePassword(event) {
+    event.preventDefault();
+    const form = event.currentTarget;
+    form.querySelector('.form-error').textContent = '';
+    try {
+      // The answer sets the new token as the cookie; every older token (this socket's too) stops working.
+      await request('PUT', '/api/auth/change-password', { json: Object.fromEntries(new FormData(form)) });
+      form.reset();
+      if (state.socket) {
+        state.socket.disconnect();
+        state.socket.connect(); // signs in again with the new cookie
+      }
+      toast('Password changed.');
+    } catch (error) {
+      form.querySelector('.form-error').textContent = describeError(error);
+    }
+  }
+
+  async function renderBlockedList() {
+    const list = $('#blocked-list');
+    try {
+      const blocked = await api.get('/api/users/blocked');
+      state.blocked = new Set(blocked.map((u) => u._id));
+      setChildren(list,
+        blocked.map((user) =>
+          h('li', { dataset: { userId: user._id } },
+            h('span', { class: 'chat-name' }, user.fullName),
+            h('button', { type: 'button', class: 'ghost', onclick: () => unblockFromList(user) }, 'Unblock'),
+          ),
+        ),
+        blocked.length === 0 && h('li', { class: 'list-empty' }, 'Nobody.'),
+      );
+    } catch (error) {
+      toast(describeError(error));
+    }
+  }
+
+  async function unblockFromList(user) {
+    try {
+      const { blockedUsers } = await api.post(`/api/users/unblock/${user._id}`);
+      state.blocked = new Set(blockedUsers);
+      const chat = state.chats.get(user._id);
+      if (chat) chat.blockedByMe = false;
+      toast(`${user.fullName} is unblocked.`);
+    } catch (error) {
+      toast(describeError(error));
+    }
+    renderBlockedList();
+    renderPeerHeader();
+    renderSidebar();
+  }
+
+  function wireAccountAndMenus() {
+    $('#chat-menu-button').addEventListener('click', () => showChatMenu($('#chat-menu').hidden));
+    $('#chat-menu').addEventListener('click', () => showChatMenu(false)); // an item was chosen
+    document.addEventListener('click', (e) => {
+      if (!e.target.closest('.menu-wrap')) showChatMenu(false);
+    });
+    $('#clear-chat').addEventListener('click', clearChat);
+    $('#open-profile').addEventListener('click', openProfile);
+    $('#close-profile').addEventListener('click', () => $('#profile-dialog').close());
+    $('#profile-form').addEventListener('submit', saveProfile);
+    $('#password-form').addEventListener('submit', changePassword);
+  }
+
   function wire() {
     $('#tab-login').addEventListener('click', () => showAuth('login'));
     $('#tab-signup').addEventListener('click', () => showAuth('signup'));
@@ -1648,6 +1808,7 @@
     $('#toggle-search').addEventListener('click', toggleSearch);
     $('#toggle-pin').addEventListener('click', togglePin);
     $('#toggle-block').addEventListener('click', toggleBlock);
+    wireAccountAndMenus();
     $('#search-form').addEventListener('submit', (e) => searchConversation(e));
     $('#messages').addEventListener('scroll', onMessagesScroll);
 
