@@ -90,3 +90,11 @@ def test_api_docs_and_events_pages_render_with_no_network_beyond_the_server(live
 def test_an_offline_tab_catches_up_from_the_event_stream_without_a_reload(live_server: LiveServer) -> None:
     result = run_script("offline_resume.mjs", live_server)
     assert result["missed"] == 3 and result["position"] > 0
+
+
+def test_client_fixes_search_title_ticks_block_notice_clear_profile_blocked_list_phone(
+    live_server: LiveServer,
+) -> None:
+    result = run_script("client_fixes.mjs", live_server)
+    for shot in result["screenshots"]:
+        assert Path(shot).stat().st_size > 0

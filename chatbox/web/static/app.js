@@ -1680,7 +1680,7 @@
       const chat = state.chats.get(peerId);
       if (chat) Object.assign(chat, { lastMessage: null, unreadCount: 0 });
       if (state.peerId === peerId) {
-        state.messages = state.messages.filter((m) => !m._id); // sends still in flight stay
+        state.messages = state.messages.filter((m) => !m._id && m.status === 'sending'); // in flight stays
         state.nextCursor = null;
         renderMessages();
       }
