@@ -7,6 +7,7 @@ When an event joins `chatbox/realtime/catalog.py`, add a step that makes it happ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ import requests
 
 from chatbox.realtime.catalog import client_events, server_events
 from chatbox.realtime.namespace import CLIENT_EVENTS
-from tests.support.live import LiveServer
+from tests.support.live import ROOT, LiveServer
 from tests.support.sockets import LiveApi, LiveUser, Socket
 
 UNKNOWN_ID = "0123456789abcdef01234567"
@@ -164,6 +165,17 @@ def test_the_document_is_asyncapi_3_with_an_operation_per_event(contract: Contra
         for part in ref.removeprefix("#/").split("/"):
             target = target[part]
         assert target, ref
+
+
+def test_the_document_is_valid_against_the_official_asyncapi_3_schema(contract: Contract) -> None:
+    """The schema from the npm package @asyncapi/specs (a devDependency, like the JavaScript tests')."""
+    specs = ROOT / "node_modules" / "@asyncapi" / "specs" / "schemas" / "3.0.0.json"
+    assert specs.is_file(), "run `npm install` (make install) first"
+    validator = jsonschema_rs.validator_for(json.loads(specs.read_text()))
+    assert [str(e)[:300] for e in validator.iter_errors(contract.document)] == []
+    broken = json.loads(json.dumps(contract.document))
+    next(iter(broken["operations"].values()))["action"] = "emit"
+    assert not validator.is_valid(broken)
 
 
 def test_every_event_is_sent_and_received_as_documented(
