@@ -20,7 +20,7 @@ node_modules/.installed: package.json package-lock.json
 	else echo "npm not found: the JavaScript tests need Node.js (the server and its web client do not)"; fi
 
 install: $(VENV)/.installed
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory node_modules/.installed; fi
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s --no-print-directory node_modules/.installed; fi
 
 # HOST and PORT come from the environment or .env (default 127.0.0.1:3000). Ctrl-C stops it cleanly.
 run: install
