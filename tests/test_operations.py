@@ -18,6 +18,8 @@ from bench.servers import procfile_command
 from tests.support.live import ROOT, free_port
 
 STRONG_SECRET = "s" * 40
+# These start servers (gunicorn, `make run`): `make test` runs them beside the rest.
+pytestmark = pytest.mark.slow
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
