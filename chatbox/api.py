@@ -190,6 +190,13 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
 class ContractPathsPlugin(FlaskPlugin):
     """Path parameters named as in the reference (`{userId}`, not the view's `user_id`), ids with their
     pattern, and an `operationId` for every operation: `<blueprint><ViewName>`, e.g. `messagesSend`."""
@@ -208,15 +215,12 @@ class ContractPathsPlugin(FlaskPlugin):
         for method, operation in operations.items():
             suffix = method.capitalize() if len(operations) > 1 else ""
             operation.setdefault("operationId", operation_id + suffix)
-            if "{" in path or operation.get("parameters"):
-                # The HTTP server refuses a request line longer than it reads, before the app runs.
-                operation.setdefault("responses", {}).setdefault(
-                    "414",
-                    {
-                        "description": "The URL is too long",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                    },
-                )
+            responses = operation.setdefault("responses", {})
+            # Any URL may be too long for the HTTP server, and any body of a state-changing request too
+            # large for the body cap (see _cap_body_size), whether or not the operation takes a body.
+            responses.setdefault("414", _error_response("The URL is too long"))
+            if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}:
+                responses.setdefault("413", _error_response("The request body is larger than the limit"))
         return path
 
 

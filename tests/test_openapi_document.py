@@ -86,6 +86,14 @@ def test_statuses_the_server_answers_are_documented(api: ApiClient) -> None:
     assert {"409", "413", "414", "415", "429"} <= set(send)
     assert "413" in paths["/api/auth/update-profile"]["put"]["responses"]
     assert "414" in paths["/api/messages/contacts"]["get"]["responses"]
+    for path, method, operation in _operations(_document(api)):
+        assert "414" in operation["responses"], (path, method)
+        if method in {"post", "put", "patch", "delete"}:
+            assert "413" in operation["responses"], (path, method)
+    # A body where none is expected is still capped, as documented.
+    someone, other = api.signup("Someone"), api.signup("Other")
+    huge = api.post(f"/api/users/block/{other.id}", someone, data="x" * (70 * 1024), content_type="text/plain")
+    assert huge.status_code == 413 and huge.get_json()["code"] == "body_too_large"
 
 
 def test_inputs_the_document_allows_and_refuses_match_the_server(api: ApiClient) -> None:
