@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -162,3 +163,20 @@ def test_a_typescript_client_generated_from_the_document_compiles(api: ApiClient
         check=False,
     )
     assert compile_.returncode == 0, compile_.stdout + compile_.stderr
+
+
+def test_the_docs_page_loads_only_assets_this_server_serves(api: ApiClient) -> None:
+    page = api.get("/api/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert len(assets) >= 3 and all(a.startswith("/api/docs/assets/") for a in assets), assets
+    for asset in assets:
+        response = api.get(asset)
+        assert response.status_code == 200 and len(response.data) > 1000, asset
+    assert "cdn" not in html.lower() and "https://" not in html
+    assert api.get("/api/docs/assets/../openapi.json").status_code == 404
+    assert api.get("/api/docs/assets/index.html").status_code == 404
+    events = api.get("/api/events")
+    assert events.status_code == 200 and "<script" not in events.get_data(as_text=True)
+    assert 'id="client-new-message"' in events.get_data(as_text=True)
