@@ -52,6 +52,28 @@ def _ack_schema(api: Api, event: ClientEvent) -> dict[str, Any]:
     return {"oneOf": [success, {"$ref": "#/components/schemas/AckFailure"}]}
 
 
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def _reachable(root: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    prefix = "#/components/schemas/"
+    kept: dict[str, Any] = {}
+    pending = [ref.removeprefix(prefix) for ref in _refs(root) if ref.startswith(prefix)]
+    while pending:
+        name = pending.pop()
+        if name in kept:
+            continue
+        kept[name] = schemas[name]
+        pending += [ref.removeprefix(prefix) for ref in _refs(schemas[name]) if ref.startswith(prefix)]
+    return dict(sorted(kept.items()))
+
+
 def build_asyncapi(api: Api, config: dict[str, Any], host: str, secure: bool) -> dict[str, Any]:
     channel_ref = {"$ref": f"#/channels/{CHANNEL}"}
     messages: dict[str, Any] = {}
@@ -95,9 +117,11 @@ def build_asyncapi(api: Api, config: dict[str, Any], host: str, secure: bool) ->
             "summary": server_event.summary,
             "messages": [{"$ref": f"#/channels/{CHANNEL}/messages/{key}"}],
         }
-    # After the conversions above, which add any schema they nest to the shared components.
-    components = deepcopy(api.spec.to_dict().get("components", {}).get("schemas", {}))
-    components["AckFailure"] = ACK_FAILURE
+    # After the conversions above, which add any schema they nest to the shared components; only the
+    # schemas the events use (directly or through each other) are kept.
+    shared = deepcopy(api.spec.to_dict().get("components", {}).get("schemas", {}))
+    shared["AckFailure"] = ACK_FAILURE
+    components = _reachable(messages, shared)
     return {
         "asyncapi": "3.0.0",
         "info": {
