@@ -198,8 +198,11 @@ def _error_response(description: str) -> dict[str, Any]:
 
 
 class ContractPathsPlugin(FlaskPlugin):
-    """Path parameters named as in the reference (`{userId}`, not the view's `user_id`), ids with their
-    pattern, and an `operationId` for every operation: `<blueprint><ViewName>`, e.g. `messagesSend`."""
+    """Path parameters named as in the reference (`{userId}`, not the view's `user_id`), and an
+    `operationId` for every operation: `<blueprint><ViewName>`, e.g. `messagesSend`.
+
+    Path ids carry no pattern: `/api/messages/contacts` is also a (refused) `/api/messages/{messageId}`
+    to the router, and a path id that is not an id is 404 like an unknown one."""
 
     def path_helper(self, rule: Any, operations: dict[str, Any], parameters: list[Any], **kwargs: Any) -> str:
         path = super().path_helper(rule, operations, parameters, **kwargs)
@@ -208,8 +211,6 @@ class ContractPathsPlugin(FlaskPlugin):
                 snake = parameter["name"]
                 parameter["name"] = _camel(snake)
                 path = path.replace("{" + snake + "}", "{" + parameter["name"] + "}")
-                if parameter["name"].endswith("Id"):
-                    parameter["schema"] = {**parameter.get("schema", {}), "pattern": OBJECT_ID_PATTERN}
         blueprint, _, view = rule.endpoint.partition(".")
         operation_id = _camel(blueprint) + _camel(view)[:1].upper() + _camel(view)[1:]
         for method, operation in operations.items():
