@@ -122,6 +122,17 @@ def scenario(contract: Contract, live: LiveApi, open_socket: Callable[[LiveUser]
     assert contract.emit(b, "stop-typing", {"to": alice.id}) == {"ok": True}
     a.wait_for("typing")
     a.wait_for("stop-typing")
+    # The message lifecycle: a reply over the socket, an edit, a reaction, deletes for me and for everyone.
+    reply = contract.emit(b, "new-message", {"to": alice.id, "text": "a reply", "replyTo": second["_id"]})
+    assert reply["ok"] is True and reply["message"]["replyTo"]["_id"] == second["_id"]
+    assert live.call("PATCH", f"/api/messages/{second['_id']}", alice, json={"text": "second, edited"}).ok
+    b.wait_for("message-updated", lambda m: m["text"] == "second, edited")
+    assert live.call("PUT", f"/api/messages/{second['_id']}/reactions", bob, json={"emoji": "👍"}).ok
+    a.wait_for("message-reactions", lambda r: r["messageId"] == second["_id"])
+    assert live.call("DELETE", f"/api/messages/{reply['message']['_id']}?for=me", alice).ok
+    a.wait_for("message-deleted", lambda d: d.get("forMe") is True)
+    assert live.call("DELETE", f"/api/messages/{second['_id']}?for=everyone", alice).ok
+    b.wait_for("message-deleted", lambda d: d.get("deletedAt") is not None)
     # Refusals are acks of the same documented shape.
     refused = contract.emit(b, "new-message", {"to": bob.id, "text": "to myself"})
     assert refused["ok"] is False and refused["code"] == "self_not_allowed"

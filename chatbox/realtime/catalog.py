@@ -14,13 +14,33 @@ from typing import Any
 
 import marshmallow as ma
 
+from chatbox.messages.schemas import ReactionsResultSchema
 from chatbox.realtime import schemas
 
 SchemaLike = type[ma.Schema] | dict[str, Any]
 
 MESSAGE = {"$ref": "#/components/schemas/Message"}
 CHAT = {"$ref": "#/components/schemas/Chat"}
-USER_IDS = {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{24}$"}}
+ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
+USER_IDS = {"type": "array", "items": ID}
+MESSAGE_DELETED = {
+    "oneOf": [
+        {
+            "type": "object",
+            "description": "Deleted for everyone: a tombstone stays in place",
+            "properties": {"messageId": ID, "chatId": ID, "deletedAt": {"type": "string", "format": "date-time"}},
+            "required": ["messageId", "chatId", "deletedAt"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "description": "Deleted for me (sent to my own devices only)",
+            "properties": {"messageId": ID, "chatId": ID, "forMe": {"const": True}},
+            "required": ["messageId", "chatId", "forMe"],
+            "additionalProperties": False,
+        },
+    ]
+}
 # Any client event may fail with these, besides its own codes.
 COMMON_FAILURES = (
     "validation_error",
@@ -107,11 +127,19 @@ EVENTS: list[Event] = [
     ClientEvent(
         "new-message",
         "messages",
-        "Send a text message to user `to`, with the rules of POST /api/messages/send. A retry with a known "
-        "`clientMessageId` acks the stored message.",
+        "Send a text message to user `to`, with the rules of POST /api/messages/send (`replyTo`: the id of a "
+        "message of that chat it answers). A retry with a known `clientMessageId` acks the stored message.",
         schemas.NewMessageEvent,
         schemas.NewMessageAck,
-        ("empty_message", "text_too_long", "self_not_allowed", "user_not_found", "blocked", "client_message_id_reused"),
+        (
+            "empty_message",
+            "text_too_long",
+            "self_not_allowed",
+            "user_not_found",
+            "blocked",
+            "client_message_id_reused",
+            "invalid_reply",
+        ),
     ),
     ClientEvent(
         "message-delivered",
@@ -172,6 +200,26 @@ EVENTS: list[Event] = [
         "messages",
         "To the sender, when messages of theirs become `read`.",
         schemas.MessagesReadPayload,
+    ),
+    # --- message lifecycle: edit, delete, react (forwards and replies are sends) ---
+    ServerEvent(
+        "message-updated",
+        "lifecycle",
+        "To every device of both participants, after an edit: the message as that edit stored it.",
+        MESSAGE,
+    ),
+    ServerEvent(
+        "message-deleted",
+        "lifecycle",
+        "To every device of both participants after a delete for everyone (`deletedAt`); to my own devices "
+        "after a delete for me (`forMe: true`).",
+        MESSAGE_DELETED,
+    ),
+    ServerEvent(
+        "message-reactions",
+        "lifecycle",
+        "To every device of both participants, after a reaction is set or removed: the message's reactions.",
+        ReactionsResultSchema,
     ),
 ]
 
