@@ -86,8 +86,9 @@ await main(async (browser) => {
   const ticksShot = await screenshot(page, 'client-fixes-ticks.png');
 
   // 4. Block asks first: dismissed, nothing changes.
-  page.once('dialog', (dialog) => dialog.dismiss());
   await menuItem(page, '#toggle-block');
+  await page.locator('#confirm-text', { hasText: `Block ${wes.fullName}?` }).waitFor();
+  await page.click('#confirm-cancel');
   await page.locator('#toggle-block', { hasText: /^Block$/ }).waitFor({ state: 'attached' });
   const stillUnblocked = await rest('GET', '/api/users/blocked', uma.token);
   check(stillUnblocked.body.length === 0, 'a dismissed confirmation blocks nobody');
@@ -107,8 +108,8 @@ await main(async (browser) => {
   await page.locator('#composer-blocked').waitFor({ state: 'hidden' });
 
   // 6. Clear chat: asks first, empties the conversation for Uma only, and stays so after a reload.
-  page.once('dialog', (dialog) => dialog.accept());
   await menuItem(page, '#clear-chat');
+  await page.click('#confirm-ok');
   await page.locator('#messages .message').first().waitFor({ state: 'detached' });
   await page.reload();
   await waitConnected(page);
@@ -124,8 +125,8 @@ await main(async (browser) => {
   // 7. Blocked people: block Wes (confirmed), then unblock him from the list in the profile dialog.
   await chatRow(page, wes.fullName).click();
   await page.locator('#peer-name', { hasText: wes.fullName }).waitFor();
-  page.once('dialog', (dialog) => dialog.accept());
   await menuItem(page, '#toggle-block');
+  await page.click('#confirm-ok');
   await page.locator('#composer-blocked', { hasText: `You blocked ${wes.fullName}` }).waitFor();
   await page.click('#open-profile');
   const row = page.locator('#blocked-list li', { hasText: wes.fullName });

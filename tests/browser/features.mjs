@@ -156,8 +156,8 @@ await main(async (browser) => {
   await page.locator('#messages .message.mine', { hasText: 'Here is the list' }).waitFor();
 
   // Block Quinn: no composer, Quinn's sends are refused; unblock: Quinn's next message arrives live.
-  page.once('dialog', (dialog) => dialog.accept()); // blocking asks first
   await menuItem(page, '#toggle-block');
+  await page.click('#confirm-ok'); // blocking asks first
   await page.locator('#toggle-block', { hasText: 'Unblock' }).waitFor({ state: 'attached' });
   await page.locator('#composer-blocked', { hasText: `You blocked ${quinn.fullName}` }).waitFor();
   await page.locator('#composer').waitFor({ state: 'hidden' });

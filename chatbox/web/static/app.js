@@ -1243,9 +1243,8 @@
     const peerId = state.peerId;
     const blocking = !state.blocked.has(peerId);
     const name = state.users.get(peerId).fullName;
-    if (blocking && !window.confirm(`Block ${name}? You will not get their messages, and neither of you sees the other online.`)) {
-      return;
-    }
+    const question = `Block ${name}? You will not get their messages, and neither of you sees the other online.`;
+    if (blocking && !(await confirmDialog(question, 'Block'))) return;
     try {
       const { blockedUsers } = await api.post(`/api/users/${blocking ? 'block' : 'unblock'}/${peerId}`);
       state.blocked = new Set(blockedUsers);
@@ -1674,7 +1673,8 @@
   async function clearChat() {
     const peerId = state.peerId;
     const name = state.users.get(peerId).fullName;
-    if (!window.confirm(`Clear your chat with ${name}? Its messages disappear for you (not for ${name}).`)) return;
+    const question = `Clear your chat with ${name}? Its messages disappear for you (not for ${name}).`;
+    if (!(await confirmDialog(question, 'Clear chat'))) return;
     try {
       await request('DELETE', `/api/messages/chats/${peerId}`);
       const chat = state.chats.get(peerId);
