@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -179,3 +180,35 @@ def test_every_variable_config_reads_is_in_the_readme_table_with_its_default() -
     assert not missing, f"add these to the README's configuration table: {missing}"
     for variable, default in rows.items():
         assert default.strip(), f"{variable} has no default in the README"
+
+
+def test_the_production_recipe_serves_the_web_client_without_node_modules(tmp_path: Path) -> None:
+    """A checkout without node_modules (what `pip install -r requirements.txt` gives), started with the
+    Procfile's command: the page and its Socket.IO client bundle are served."""
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    for name in ("wsgi.py", "config.py", "gunicorn.conf.py", "Procfile"):
+        (app_dir / name).write_bytes((ROOT / name).read_bytes())
+    shutil.copytree(ROOT / "chatbox", app_dir / "chatbox", ignore=shutil.ignore_patterns("__pycache__"))
+    assert not (app_dir / "node_modules").exists()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URI", "PORT", "PYTHONPATH"}}
+    env.update({"CHATBOX_ENV": "development", "UPLOAD_DIR": str(tmp_path / "uploads"), "JWT_SECRET": STRONG_SECRET})
+    server = subprocess.Popen(
+        procfile_command(f"127.0.0.1:{port}"),
+        cwd=app_dir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, server)
+        page = requests.get(f"{url}/", timeout=10)
+        assert page.status_code == 200 and "/web/vendor/socket.io.min.js" in page.text
+        bundle = requests.get(f"{url}/web/vendor/socket.io.min.js", timeout=10)
+        assert bundle.status_code == 200 and bundle.content.startswith(b"/*!\n * Socket.IO v4")
+        assert requests.get(f"{url}/api/docs/assets/swagger-ui-bundle.js", timeout=10).status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
