@@ -106,18 +106,18 @@ EVENTS: list[Event] = [
     ClientEvent(
         "typing",
         "typing",
-        "I am typing to user `to`: they get `typing {from}`.",
+        "I am typing to user `to`, someone I share a chat with: they get `typing {from, chatId}`.",
         schemas.ToUserEvent,
         schemas.EmptyAck,
-        ("user_not_found", "self_not_allowed", "blocked"),
+        ("user_not_found", "self_not_allowed", "blocked", "no_chat"),
     ),
     ClientEvent(
         "stop-typing",
         "typing",
-        "I stopped typing to user `to`: they get `stop-typing {from}`.",
+        "I stopped typing to user `to`: they get `stop-typing {from, chatId}`.",
         schemas.ToUserEvent,
         schemas.EmptyAck,
-        ("user_not_found", "self_not_allowed", "blocked"),
+        ("user_not_found", "self_not_allowed", "blocked", "no_chat"),
     ),
     ServerEvent("typing", "typing", "To the user typed to, on the client event `typing`.", schemas.TypingPayload),
     ServerEvent(

@@ -44,6 +44,7 @@ class UserOfflinePayload(ma.Schema):
 
 class TypingPayload(ma.Schema):
     from_ = object_id(required=True, data_key="from", metadata={"description": "The user who types"})
+    chatId = object_id(required=True, metadata={"description": "Their chat with me"})
 
 
 class MessageStatusPayload(ma.Schema):
