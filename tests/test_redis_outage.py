@@ -77,7 +77,7 @@ def test_the_send_documents_its_503() -> None:
     from chatbox import create_app
 
     document = create_app({"AUTO_CREATE_INDEXES": False}).test_client().get("/api/openapi.json").get_json()
-    answer = document["paths"]["/api/messages/send/{user_id}"]["post"]["responses"]["503"]
+    answer = document["paths"]["/api/messages/send/{userId}"]["post"]["responses"]["503"]
     assert "queue_unavailable" in answer["description"] and "Retry-After" in answer["headers"]
 
 
