@@ -31,6 +31,7 @@ class Contract:
     server_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
     client_payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seq_argument: dict[str, dict[str, Any]] = field(default_factory=dict)
     emitted: set[str] = field(default_factory=set)
     received: set[str] = field(default_factory=set)
 
@@ -44,6 +45,8 @@ class Contract:
             event = message(operation["messages"][0])
             if operation["action"] == "send":
                 self.server_payloads[event["name"]] = event["payload"]
+                if "x-second-argument" in event:
+                    self.seq_argument[event["name"]] = event["x-second-argument"]
             else:
                 self.client_payloads[event["name"]] = event["payload"]
                 self.acks[event["name"]] = message(operation["reply"]["messages"][0])["payload"]
@@ -71,6 +74,12 @@ class Contract:
                 assert name in self.server_payloads, f"{name!r} is sent but not in the AsyncAPI document"
                 self.check(self.server_payloads[name], data, f"the {name} event")
                 self.received.add(name)
+            # Durable events, and only they, come with the documented second argument {seq}.
+            for seq, name, _data in socket.durable:
+                assert name in self.seq_argument, f"{name!r} came with a seq the document does not mention"
+                self.check(self.seq_argument[name], {"seq": seq}, f"the {name} event's second argument")
+            with_seq = [name for name, _data in socket.events if name in self.seq_argument]
+            assert len(with_seq) == len(socket.durable), "a durable event came without its seq"
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +93,8 @@ def contract(live_server: LiveServer) -> Contract:
 def sockets(live_server: LiveServer) -> Iterator[Callable[..., Socket]]:
     opened: list[Socket] = []
 
-    def open_socket(user: LiveUser) -> Socket:
-        socket = Socket(live_server.url, user)
+    def open_socket(user: LiveUser, **connect: Any) -> Socket:
+        socket = Socket(live_server.url, user, **connect)
         opened.append(socket)
         return socket
 
@@ -94,7 +103,7 @@ def sockets(live_server: LiveServer) -> Iterator[Callable[..., Socket]]:
         socket.close()
 
 
-def scenario(contract: Contract, live: LiveApi, open_socket: Callable[[LiveUser], Socket]) -> None:
+def scenario(contract: Contract, live: LiveApi, open_socket: Callable[..., Socket]) -> None:
     """One conversation that makes every event of the contract happen, each payload and ack validated."""
     alice, bob = live.signup("Async Alice"), live.signup("Async Bob")
     a = open_socket(alice)
@@ -133,6 +142,23 @@ def scenario(contract: Contract, live: LiveApi, open_socket: Callable[[LiveUser]
     a.wait_for("message-deleted", lambda d: d.get("forMe") is True)
     assert live.call("DELETE", f"/api/messages/{second['_id']}?for=everyone", alice).ok
     b.wait_for("message-deleted", lambda d: d.get("deletedAt") is not None)
+    # The event stream: my own devices follow my blocks, pins and clears; catching up; a reset.
+    carol = live.signup("Async Carol")
+    for path, event in (
+        (f"/api/users/block/{carol.id}", "user-blocked"),
+        (f"/api/users/unblock/{carol.id}", "user-unblocked"),
+        (f"/api/users/pin/{bob.id}", "chat-pinned"),
+        (f"/api/users/unpin/{bob.id}", "chat-unpinned"),
+    ):
+        assert live.call("POST", path, alice).ok
+        a.wait_for(event)
+    assert live.call("DELETE", f"/api/messages/chats/{bob.id}", alice).ok
+    a.wait_for("chat-cleared")
+    caught_up = contract.emit(a, "sync", {"since": 0, "limit": 5})
+    assert caught_up["ok"] is True and len(caught_up["events"]) == 5 and caught_up["hasMore"] is True
+    late = open_socket(alice, auth={"token": alice.token, "since": 10**12})
+    late.wait_for("sync-reset")
+    contract.received_all(late)
     # Refusals are acks of the same documented shape.
     refused = contract.emit(b, "new-message", {"to": bob.id, "text": "to myself"})
     assert refused["ok"] is False and refused["code"] == "self_not_allowed"
@@ -190,7 +216,7 @@ def test_the_document_is_valid_against_the_official_asyncapi_3_schema(contract: 
 
 
 def test_every_event_is_sent_and_received_as_documented(
-    contract: Contract, live_server: LiveServer, sockets: Callable[[LiveUser], Socket]
+    contract: Contract, live_server: LiveServer, sockets: Callable[..., Socket]
 ) -> None:
     scenario(contract, LiveApi(live_server.url), sockets)
     missing_client = set(contract.client_payloads) - contract.emitted

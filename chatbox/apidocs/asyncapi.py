@@ -14,9 +14,17 @@ from typing import Any
 
 from flask_smorest import Api
 
-from chatbox.realtime.catalog import ClientEvent, SchemaLike, client_events, server_events
+from chatbox.realtime.catalog import ClientEvent, SchemaLike, client_events, is_durable, server_events
 
 CHANNEL = "chat"
+# Durable events (kept in the user's event stream) are emitted with a second argument.
+SEQ_ARGUMENT = {
+    "type": "object",
+    "description": "The event's place in my event stream; keep the last one to resume from (auth.since, sync)",
+    "properties": {"seq": {"type": "integer", "minimum": 1}},
+    "required": ["seq"],
+    "additionalProperties": False,
+}
 ACK_FAILURE = {
     "type": "object",
     "description": "Any client event's ack when it is refused. `message` is a human sentence (on success the "
@@ -111,6 +119,8 @@ def build_asyncapi(api: Api, config: dict[str, Any], host: str, secure: bool) ->
             "payload": _json_schema(api, server_event.payload),
             "x-area": server_event.area,
         }
+        if is_durable(server_event.name):
+            messages[key]["x-second-argument"] = SEQ_ARGUMENT
         operations[_key("on-" + server_event.name)] = {
             "action": "send",
             "channel": channel_ref,

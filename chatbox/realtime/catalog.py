@@ -16,6 +16,8 @@ import marshmallow as ma
 
 from chatbox.messages.schemas import ReactionsResultSchema
 from chatbox.realtime import schemas
+from chatbox.realtime.sequencer import DURABLE_EVENTS
+from chatbox.sync.schemas import SyncEvent, SyncResultSchema
 
 SchemaLike = type[ma.Schema] | dict[str, Any]
 
@@ -221,7 +223,44 @@ EVENTS: list[Event] = [
         "To every device of both participants, after a reaction is set or removed: the message's reactions.",
         ReactionsResultSchema,
     ),
+    # --- the event stream: my own devices follow my changes; catching up ---
+    ServerEvent(
+        "user-blocked",
+        "stream",
+        "To my own devices, after I block someone (REST or another device).",
+        schemas.UserOnlinePayload,
+    ),
+    ServerEvent("user-unblocked", "stream", "To my own devices, after I unblock someone.", schemas.UserOnlinePayload),
+    ServerEvent("chat-pinned", "stream", "To my own devices, after I pin a chat.", schemas.ChatPinPayload),
+    ServerEvent("chat-unpinned", "stream", "To my own devices, after I unpin a chat.", schemas.ChatPinPayload),
+    ServerEvent(
+        "chat-cleared",
+        "stream",
+        "To my own devices, after I clear a chat that had something to clear.",
+        schemas.ChatClearedPayload,
+    ),
+    ServerEvent(
+        "sync-reset",
+        "stream",
+        "To a socket that connected with `auth.since` the server cannot replay from (too old, above my position, or "
+        "not a number): refetch the lists over REST and go on from `position`.",
+        schemas.SyncResetPayload,
+    ),
+    ClientEvent(
+        "sync",
+        "stream",
+        "My stored durable events after `since`, as GET /api/sync answers: `{events, position, hasMore}`, or "
+        "`{reset: true, position}` when `since` is older than what is kept.",
+        SyncEvent,
+        SyncResultSchema,
+        ("invalid_since",),
+    ),
 ]
+
+
+def is_durable(name: str) -> bool:
+    """Durable events come with a second argument `{seq}`: their place in the user's event stream."""
+    return name in DURABLE_EVENTS
 
 
 def client_events() -> list[ClientEvent]:

@@ -64,6 +64,9 @@ class MessagesReadPayload(ma.Schema):
 
 class NewMessageAck(ma.Schema):
     message = ma.fields.Nested(MessageSchema, required=True, metadata={"description": "The stored message"})
+    seq = ma.fields.Integer(
+        metadata={"description": "The seq of this message's new-message in my event stream (absent when late)"}
+    )
 
 
 class StatusAck(ma.Schema):
@@ -76,3 +79,18 @@ class UpdatedAck(ma.Schema):
 
 class EmptyAck(ma.Schema):
     pass
+
+
+class ChatPinPayload(ma.Schema):
+    chatId = object_id(required=True, allow_none=True, metadata={"description": "null: no chat yet"})
+    userId = object_id(required=True)
+
+
+class ChatClearedPayload(ma.Schema):
+    chatId = object_id(required=True)
+
+
+class SyncResetPayload(ma.Schema):
+    position = ma.fields.Integer(
+        required=True, metadata={"description": "My latest seq: refetch lists, go on from here"}
+    )
