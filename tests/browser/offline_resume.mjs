@@ -65,7 +65,7 @@ await main(async (browser) => {
   for (const text of AWAY) await ann.locator('#messages .message.theirs', { hasText: text }).waitFor();
   await hello.locator('.ticks[data-status="read"]').waitFor();
   await chatRow(ann, BEN.name).locator('.pin').waitFor();
-  await ann.locator('#toggle-pin', { hasText: 'Unpin' }).waitFor();
+  await ann.locator('#toggle-pin', { hasText: 'Unpin' }).waitFor({ state: 'attached' }); // in the header's menu
   check(await ann.evaluate(() => window.stillTheSamePage === true), 'the page was not reloaded');
   const theirs = await ann.locator('#messages .message.theirs .text').allTextContents();
   check(
