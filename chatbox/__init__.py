@@ -24,6 +24,7 @@ from chatbox.realtime.engine import use_lean_engine
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
 from chatbox.realtime.server import (
+    EVENT_BUS_KEY,
     MalformedPacketGuard,
     PollingPayloadGuard,
     UnclaimedConnectionCloser,
@@ -74,6 +75,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     socketio = SocketIO(app, **options)
     use_lean_engine(socketio.server, options)
     sequencer = build_sequencer(app.config, socketio.server)
+    event_bus = build_event_bus(app.config, sequencer, socketio.server)
+    app.extensions[EVENT_BUS_KEY] = event_bus
     rt = Runtime(
         config=app.config,
         bcrypt=Bcrypt(app),
@@ -85,7 +88,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         ),
         storage=FileStorage.from_config(app.config),
         presence=build_presence(app.config),
-        notifier=Notifier(socketio.server, build_event_bus(app.config, sequencer, socketio.server)),
+        notifier=Notifier(socketio.server, event_bus),
         push=build_push_service(app.config, spawn=socketio.start_background_task),
         sessions=SessionGuard(socketio.server, app.config["SESSION_SWEEP_SECONDS"]),
         unclaimed_connections=UnclaimedConnectionCloser(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT_SECONDS"]),

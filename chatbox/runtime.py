@@ -1,4 +1,6 @@
-"""Per-app services, built by the factory: two apps in one process share nothing but the database."""
+"""Per-app services, built by the factory: two apps in one process share nothing but the database.
+
+Typed against the interfaces in chatbox/services.py, never against the transport's classes."""
 
 from __future__ import annotations
 
@@ -14,11 +16,7 @@ if TYPE_CHECKING:
     from chatbox.files.storage import FileStorage
     from chatbox.messages.chat_ids import ChatIdCache
     from chatbox.push.service import PushService
-    from chatbox.realtime.notifier import Notifier
-    from chatbox.realtime.presence import PresenceStore
-    from chatbox.realtime.sequencer import Sequencer
-    from chatbox.realtime.server import UnclaimedConnectionCloser
-    from chatbox.realtime.sessions import SessionGuard
+    from chatbox.services import ConnectionWatcher, EventSink, PresenceStore, SessionChecks, StreamSequencer
 
 
 @dataclass
@@ -28,11 +26,11 @@ class Runtime:
     limiter: RateLimiter
     storage: FileStorage
     presence: PresenceStore
-    notifier: Notifier
+    notifier: EventSink
     push: PushService
-    sessions: SessionGuard
-    unclaimed_connections: UnclaimedConnectionCloser
-    sequencer: Sequencer
+    sessions: SessionChecks
+    unclaimed_connections: ConnectionWatcher
+    sequencer: StreamSequencer
     chat_ids: ChatIdCache
 
 

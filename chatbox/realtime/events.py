@@ -9,8 +9,8 @@ from bson import ObjectId
 
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
-from chatbox.realtime.notifier import Outgoing
 from chatbox.runtime import Runtime
+from chatbox.services import Outgoing
 from chatbox.users.service import is_blocked_between, presence_audience, shares_chat
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import socketio
@@ -17,6 +16,7 @@ from pymongo.errors import PyMongoError
 from chatbox.models import event as stream
 from chatbox.models.ids import utcnow
 from chatbox.realtime.sequencer import DURABLE_EVENTS, Delivery
+from chatbox.services import Outgoing
 
 if TYPE_CHECKING:
     from chatbox.realtime.bus import EventBus
@@ -26,16 +26,6 @@ log = logging.getLogger("chatbox.realtime")
 
 def user_room(user_id: str) -> str:
     return f"user:{user_id}"
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One event for one user: `skip_sid` is the socket that acted (it hears of a durable event in its ack)."""
-
-    user_id: Any
-    event: str
-    data: Any
-    skip_sid: str | None = None
 
 
 class Notifier:

@@ -8,42 +8,10 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Protocol
 
+from chatbox.services import PresenceStore, TooManyConnections
 
-class TooManyConnections(Exception):
-    """The user already holds the most sockets allowed (MAX_SOCKETS_PER_USER), on all processes."""
-
-
-class PresenceStore(Protocol):
-    def add_connection(self, user_id: str, sid: str, max_sockets: int = 0) -> bool:
-        """Record a socket; True when the user just came online (first socket). With `max_sockets`,
-        raise TooManyConnections (recording nothing) when the user holds that many already."""
-        ...
-
-    def remove_connection(self, user_id: str, sid: str) -> bool:
-        """Forget a socket; True when the user just went offline (last socket)."""
-        ...
-
-    def is_online(self, user_id: str) -> bool: ...
-
-    def online_among(self, user_ids: Iterable[str]) -> set[str]: ...
-
-    def set_viewing(self, user_id: str, sid: str, other_id: str) -> None:
-        """Socket `sid` of `user_id` now views the chat with `other_id` (instead of any other)."""
-        ...
-
-    def stop_viewing(self, user_id: str, sid: str, other_id: str) -> None:
-        """Socket `sid` no longer views the chat with `other_id` (if it was viewing another, keep that)."""
-        ...
-
-    def is_viewing(self, user_id: str, other_id: str) -> bool:
-        """Does any socket of `user_id` view the chat with `other_id`?"""
-        ...
-
-    def refresh(self) -> None:
-        """Keep this process's entries alive (a no-op where nothing expires)."""
-        ...
+__all__ = ["MemoryPresence", "PresenceStore", "TooManyConnections"]
 
 
 class MemoryPresence:

@@ -38,6 +38,7 @@ QUEUE_CHANNEL = "chatbox-socketio"
 REDIS_POOL_TIMEOUT_SECONDS = 10.0
 HEARTBEAT_KEY = "chatbox.heartbeat"
 PAYLOAD_SEPARATOR = "\x1e"  # between the packets of one Engine.IO long-polling payload
+# The app's event bus (chatbox/realtime/bus.py), set by the factory; started here with REDIS_URL.
 EVENT_BUS_KEY = "chatbox.event_bus"
 
 
@@ -444,13 +445,13 @@ def start_scale_out(app: Flask, server: socketio.Server, rt: Runtime) -> Presenc
         if is_module_patched("socket"):
             server.manager_initialized = True
             manager.initialize()
-    bus = rt.notifier.bus
+    bus = app.extensions[EVENT_BUS_KEY]
     if isinstance(bus, RedisBus):
         from gevent.monkey import is_module_patched
 
         # Durable events from every process, this one's included (a blocking read needs gevent's sockets).
         if is_module_patched("socket"):
-            app.extensions[EVENT_BUS_KEY] = bus.start()
+            bus.start()
     presence = rt.presence
     if not isinstance(presence, RedisPresence):
         return None
