@@ -35,7 +35,7 @@ def messages_created(
     outgoing: list[Outgoing] = []
     if first_message:
         for viewer in (sender, receiver):
-            outgoing.append(Outgoing(viewer.id, "new-chat", chat_items(rt, viewer, [chat])[0]))
+            outgoing.append(Outgoing(viewer.id, "new-chat", _as_of_first(chat_items(rt, viewer, [chat])[0], messages)))
     for message in messages:
         payload = message.to_dict()
         outgoing.append(Outgoing(receiver.id, "new-message", payload))
@@ -46,6 +46,13 @@ def messages_created(
         rt.push.notify_new_messages(sender, receiver, messages)
     mine = [seq for item, seq in zip(outgoing, seqs, strict=True) if item.user_id == sender.id]
     return mine[len(mine) - len(messages) :]  # after the sender's new-chat, if any
+
+
+def _as_of_first(item: dict[str, Any], messages: list[Message]) -> dict[str, Any]:
+    """A new chat's list item as of its first stored message: a send of several images stores them all
+    before announcing any, and `new-chat` goes before the first one's `new-message`. The messages of
+    one send share their status, so the first is unread exactly when any of them is."""
+    return {**item, "lastMessage": messages[0].to_dict(), "unreadCount": min(item["unreadCount"], 1)}
 
 
 def messages_read(
