@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +15,12 @@ from typing import Any
 
 import requests
 
+from chatbox.processes import free_port, procfile_command, start_redis_server, stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 NODE_RELAY_DIR = ROOT / "bench" / "node-relay"
 START_SECONDS = 60.0
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_bytes(pid: int) -> int:
@@ -83,13 +77,7 @@ class Proc:
         return cpu_seconds(self.pid)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -138,16 +126,6 @@ def chatbox_env(port: int, secret: str, extra: dict[str, str] | None = None) -> 
     return env
 
 
-def procfile_command(bind: str, app: str = "wsgi:app") -> list[str]:
-    """The Procfile's `web` command, run by this Python, bound to `bind` instead of 0.0.0.0:$PORT
-    (and serving `app` instead of wsgi:app when asked)."""
-    line = (ROOT / "Procfile").read_text().split("web:", 1)[1].splitlines()[0]
-    args = line.split()
-    assert args[0] == "gunicorn" and "0.0.0.0:$PORT" in args and "wsgi:app" in args, line
-    args = [bind if a == "0.0.0.0:$PORT" else app if a == "wsgi:app" else a for a in args[1:]]
-    return [sys.executable, "-m", "gunicorn", *args]
-
-
 def start_chatbox(
     workdir: Path, secret: str, extra_env: dict[str, str] | None = None, app: str = "wsgi:app", name: str = "chatbox"
 ) -> Proc:
@@ -170,28 +148,10 @@ def start_chatbox(
 
 
 def start_redis(workdir: Path) -> Proc:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     port = free_port()
     log_path = workdir / f"redis-{port}.log"
-    log_file = open(log_path, "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--maxclients", "10000"],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    proc = Proc("redis", process, f"redis://127.0.0.1:{port}/0", log_path)
-    import redis
-
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if redis.Redis.from_url(proc.url).ping():
-                return proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.stop()
-    raise RuntimeError("redis-server did not start")
+    server = start_redis_server(workdir, port, log_path)
+    return Proc("redis", server.process, server.url, log_path)
 
 
 def node_relay_ready() -> str | None:

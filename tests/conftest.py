@@ -1,21 +1,16 @@
-"""Test entry point: gevent patches the standard library first, as wsgi.py does for the server."""
+"""Shared fixtures. gevent has patched the standard library already: pytest loads
+tests/gevent_patch.py first (`-p tests.gevent_patch` in pytest.ini), as wsgi.py does for the server."""
 
-from gevent import monkey
+import os
+from collections.abc import Iterator
+from typing import Any
 
-monkey.patch_all()
+import pytest
 
-import os  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from typing import Any  # noqa: E402
-
-import pytest  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("CHATBOX_ENV", "testing")
 
-from tests.support.api import ApiClient  # noqa: E402
-from tests.support.live import LiveServer, start_live_server  # noqa: E402
+from tests.support.api import ApiClient
+from tests.support.live import LiveServer, start_live_server
 
 
 @pytest.fixture

@@ -186,7 +186,7 @@ def test_21st_send_in_a_burst_is_429_across_rest_and_socket(
 
 
 def test_rate_limits_are_shared_through_redis(tmp_path: Any) -> None:
-    from tests.support.redis_server import start_redis_server
+    from chatbox.processes import start_redis_server
 
     server = start_redis_server(tmp_path)
     try:

@@ -11,8 +11,8 @@ from typing import Any
 import gevent
 import pytest
 
+from chatbox.processes import RedisServer, start_redis_server
 from tests.support.raw_websocket import TEXT, RawWebSocket
-from tests.support.redis_server import RedisServer, start_redis_server
 from tests.support.served import served_app
 from tests.support.sockets import LiveApi, Socket, refused, wait_until
 

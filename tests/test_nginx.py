@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from chatbox.processes import free_port, start_redis_server
 from tests.support.files import image_bytes
 from tests.support.inprocess import Node, start_node
 from tests.support.js_client import check_conversation, run_conversation
-from tests.support.live import ROOT, free_port
-from tests.support.redis_server import start_redis_server
+from tests.support.live import ROOT
 from tests.support.sockets import LiveApi, wait_until
 
 SECRET = "nginx-test-secret-" + "x" * 32

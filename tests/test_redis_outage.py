@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
+from chatbox.processes import RedisServer, start_redis_server
 from chatbox.realtime.server import QUEUE_CHANNEL
 from tests.support.inprocess import Node, start_node
-from tests.support.redis_server import RedisServer, start_redis_server
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
 
 SECRET = "outage-test-secret-" + "x" * 32

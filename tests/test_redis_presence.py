@@ -9,8 +9,8 @@ from typing import Any
 import gevent
 import pytest
 
+from chatbox.processes import RedisServer, start_redis_server
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
-from tests.support.redis_server import RedisServer, start_redis_server
 from tests.support.sockets import wait_until
 
 

@@ -12,57 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import gevent
-import redis
 from gevent import pywsgi
 
+from chatbox.processes import start_redis_server
+
 SECRET = "chaos-kit-local-secret-" + "x" * 32
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LocalRedis:
-    def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("the local mode needs redis-server (apt-get install redis-server)")
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if redis.Redis.from_url(self.url).ping():
-                    return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 class LocalNode:
@@ -120,7 +79,7 @@ class LocalPair:
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="chatbox-chaos-"))
         self.overrides = overrides or {}
-        self.redis = LocalRedis(self.workdir)
+        self.redis = start_redis_server(self.workdir)
         self.nodes = [LocalNode(self.redis.url, self.workdir / f"uploads-{i}", 0, self.overrides) for i in range(2)]
 
     @property
