@@ -111,3 +111,7 @@ def worker_exit(server: object, worker: object) -> None:
     heartbeat = _heartbeat_of(worker)
     if heartbeat is not None:
         heartbeat.stop(unregister=True)  # type: ignore[attr-defined]
+    app = getattr(worker, "wsgi", None)
+    runtime = getattr(app, "extensions", {}).get("chatbox") if app is not None else None
+    if runtime is not None:
+        runtime.stop()  # the app's background work: sweeps, the event stream's check and bus

@@ -99,7 +99,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     socketio.server.register_namespace(ChatNamespace(app, rt))
     packet_guard = MalformedPacketGuard(socketio.server, rt)
     app.wsgi_app = PollingPayloadGuard(app.wsgi_app, packet_guard, app.config["MAX_JSON_BYTES"])  # type: ignore[method-assign]
-    start_scale_out(app, socketio.server, rt)
+    heartbeat = start_scale_out(app, socketio.server, rt)
+    rt.background.extend(task for task in (event_bus, heartbeat) if task is not None)
     app.extensions["chatbox.socketio"] = socketio
 
     api = Api(

@@ -4,7 +4,7 @@ Typed against the interfaces in chatbox/services.py, never against the transport
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from chatbox.files.storage import FileStorage
     from chatbox.messages.chat_ids import ChatIdCache
     from chatbox.push.service import PushService
-    from chatbox.services import ConnectionWatcher, EventSink, PresenceStore, SessionChecks, StreamSequencer
+    from chatbox.services import (
+        ConnectionWatcher,
+        EventSink,
+        PresenceStore,
+        SessionChecks,
+        Stoppable,
+        StreamSequencer,
+    )
 
 
 @dataclass
@@ -32,6 +39,14 @@ class Runtime:
     unclaimed_connections: ConnectionWatcher
     sequencer: StreamSequencer
     chat_ids: ChatIdCache
+    # What scale-out started beside the requests (the event bus, the presence heartbeat).
+    background: list[Stoppable] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """End this app's background work: the session sweep, the event stream's check and sockets, and
+        what scale-out started. Gunicorn's worker exit, the chaos kit and the tests call it."""
+        for task in (self.sessions, self.sequencer, *self.background):
+            task.stop()
 
 
 EXTENSION_KEY = "chatbox"

@@ -26,6 +26,10 @@ class Outgoing:
     skip_sid: str | None = None
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
 class EventSink(Protocol):
     """Where actions announce changes (chatbox/realtime/notifier.py): durable events are numbered per
     user and stored before they go out; ephemeral ones go straight to the user's sockets."""

@@ -55,7 +55,6 @@ class LocalNode:
     def stop(self) -> None:
         """Stop abruptly: connections cut, in-flight handlers killed, background work ended."""
         from chatbox import socketio_of
-        from chatbox.realtime.server import EVENT_BUS_KEY
 
         # Cut every connection at once, as the kernel does when a process dies (killing the server's
         # greenlets alone would leave the clients' TCP connections open until a ping times out).
@@ -64,13 +63,7 @@ class LocalNode:
             with contextlib.suppress(Exception):
                 connection.close(wait=False, abort=True)
         self.server.stop(timeout=0)
-        rt = self.app.extensions["chatbox"]
-        rt.sessions.stop()
-        rt.sequencer.stop()
-        self.app.extensions[EVENT_BUS_KEY].stop()
-        heartbeat = self.app.extensions.get("chatbox.heartbeat")
-        if heartbeat is not None:
-            heartbeat.stop()
+        self.app.extensions["chatbox"].stop()
 
 
 class LocalPair:

@@ -26,7 +26,6 @@ unreachable, is delivered then even if no later event comes to reveal the gap.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
+from chatbox.background import Periodic
 from chatbox.models import event as stream
 from chatbox.models.ids import utcnow
 
@@ -119,8 +119,7 @@ class Sequencer:
         self.streams: dict[str, SocketStream] = {}
         self.by_user: dict[str, set[str]] = {}
         self.skipped = 0  # seqs given up on (a failed write), for tests and logs
-        self._checking = False
-        self._stop = threading.Event()
+        self._checker = Periodic("event stream check", check_seconds, self.check_once, spawn=spawn)
 
     # --- sockets ---------------------------------------------------------------------------------
 
@@ -128,9 +127,8 @@ class Sequencer:
         """A socket of `user_id` connected: hold back its events until `start`."""
         self.streams[sid] = SocketStream(sid, user_id)
         self.by_user.setdefault(user_id, set()).add(sid)
-        if not self._checking and self.check_seconds > 0:
-            self._checking = True
-            self._spawn(self._check_forever)
+        if self.check_seconds > 0:
+            self._checker.start()
 
     def start(self, sid: str, next_seq: int, head: int) -> None:
         """Release the socket's events from `next_seq` on (`head`: the user's position as read)."""
@@ -156,7 +154,7 @@ class Sequencer:
                 del self.by_user[socket.user_id]
 
     def stop(self) -> None:
-        self._stop.set()
+        self._checker.stop()
         for sid in list(self.streams):
             self.close(sid)
 
@@ -232,14 +230,6 @@ class Sequencer:
             return
         for user_id, position in stream.positions(users).items():
             self.behind(user_id, position)
-
-    def _check_forever(self) -> None:
-        while not self._stop.is_set():
-            gevent.sleep(self.check_seconds)
-            try:
-                self.check_once()
-            except Exception:
-                log.exception("event stream check failed; trying again")
 
     # --- ordering --------------------------------------------------------------------------------
 

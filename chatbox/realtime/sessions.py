@@ -9,15 +9,14 @@ of users whose sessions changed anywhere (e.g. an administrator's CLI, or anothe
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import socketio
 
 from chatbox.auth.tokens import CLOCK_MARGIN, TokenSession, user_for_session
+from chatbox.background import Periodic
 from chatbox.errors import ApiError
 from chatbox.models import User
 from chatbox.models.ids import utcnow
@@ -33,17 +32,15 @@ class SessionGuard:
         self.server = server
         self.sweep_seconds = sweep_seconds
         self._swept_until: datetime = utcnow()
-        self._started = False
-        self._stop = threading.Event()
+        # A failed pass is retried by the next one, which covers its changes too (_swept_until stays).
+        self._sweeper = Periodic("session sweep", sweep_seconds, self.sweep, spawn=server.start_background_task)
 
     def ensure_started(self) -> None:
         """Start the sweep with this process's first socket (an app that never serves one needs none)."""
-        if not self._started:
-            self._started = True
-            self.server.start_background_task(self._sweep_forever)
+        self._sweeper.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._sweeper.stop()
 
     def recheck_user(self, user_id: str) -> int:
         """Disconnect this process's sockets of `user_id` whose token is no longer good; return how many."""
@@ -93,11 +90,3 @@ class SessionGuard:
             except Exception:
                 log.exception("could not drop socket %s", sid)
         return dropped
-
-    def _sweep_forever(self) -> Any:
-        while not self._stop.is_set():
-            self.server.sleep(self.sweep_seconds)
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("session sweep failed; the next pass covers this one's changes too")

@@ -35,12 +35,7 @@ class Node:
         return self.app.extensions["chatbox.heartbeat"]
 
     def stop(self) -> None:
-        self.rt.sessions.stop()
-        self.rt.sequencer.stop()
-        self.rt.notifier.bus.stop()
-        heartbeat = self.app.extensions.get("chatbox.heartbeat")
-        if heartbeat is not None:
-            heartbeat.stop()
+        self.rt.stop()
         self.server.stop(timeout=2)
 
 
