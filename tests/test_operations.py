@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.servers import procfile_command
-from tests.support.live import ROOT, free_port
+from chatbox.processes import free_port, procfile_command
+from tests.support.live import ROOT
 
 STRONG_SECRET = "s" * 40
 # These start servers (gunicorn, `make run`): `make test` runs them beside the rest.
