@@ -58,7 +58,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_CREATE_INDEXES"]:
         create_indexes(app.config["EVENT_RETENTION_DAYS"])
 
-    register_error_handlers(app)
     register_security_headers(app)
     register_origin_check(app)
     CORS(
@@ -103,19 +102,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     rt.background.extend(task for task in (event_bus, heartbeat) if task is not None)
     app.extensions["chatbox.socketio"] = socketio
 
-    api = Api(
-        app,
-        spec_kwargs={
-            "components": {
-                "securitySchemes": {
-                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "jwt"},
-                }
-            }
-        },
-    )
+    api = Api(app)  # chatbox/api.py declares the security schemes
     app.extensions["chatbox.api"] = api
-    # Our handler (spec-shaped errors) must win over the one flask-smorest registers.
+    # After Api(): our handlers (spec-shaped JSON errors) must win over the ones flask-smorest registers.
     register_error_handlers(app)
 
     from chatbox.admin.routes import blp as admin_blp

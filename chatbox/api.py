@@ -335,7 +335,3 @@ class PageArgs(BaseSchema):
             "pattern": CURSOR_PATTERN,
         },
     )
-
-
-class SearchPageArgs(PageArgs):
-    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=100))

@@ -91,7 +91,6 @@ _RULES: dict[str, tuple[FileType, Callable[[BinaryIO, bytes], bool]]] = {
 }
 
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png"})
-ALLOWED_EXTENSIONS = frozenset(_RULES)
 IMAGE_MIME_TO_EXTENSION = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png"}
 
 

@@ -254,7 +254,9 @@ def announce_messages(
         # "Every earlier unread one" first: one may still wait from before the view (a block ended),
         # so that the sender's receipts come in order.
         _read_up_to(rt, receiver, chat, sender.id, messages[-1].id, sender=sender)
-        events.messages_read(rt, chat, reader=receiver, sender_id=sender.id, messages=messages, read_at=now)
+        events.messages_read_ids(
+            rt, chat, reader=receiver, sender_id=sender.id, message_ids=[m.id for m in messages], read_at=now
+        )
     return seqs
 
 

@@ -55,12 +55,6 @@ def _as_of_first(item: dict[str, Any], messages: list[Message]) -> dict[str, Any
     return {**item, "lastMessage": messages[0].to_dict(), "unreadCount": min(item["unreadCount"], 1)}
 
 
-def messages_read(
-    rt: Runtime, chat: Chat, reader: User, sender_id: ObjectId, messages: list[Message], read_at: datetime
-) -> None:
-    messages_read_ids(rt, chat, reader, sender_id, [m.id for m in messages], read_at)
-
-
 def messages_read_ids(
     rt: Runtime, chat: Chat, reader: User, sender_id: ObjectId, message_ids: list[ObjectId], read_at: datetime
 ) -> None:
