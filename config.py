@@ -20,6 +20,19 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 WEAK_SECRETS = {"secret", "changeme", "change-me", "jwt_secret", "password", "your_jwt_secret"}
 
 
+# Limits of the public contract. They are not read from the environment: clients are written against
+# them. The request schemas take them from here at import time, the actions through app.config, and the
+# web client from GET /api/limits.
+MESSAGE_TEXT_MAX = 5000
+CLIENT_MESSAGE_ID_MAX = 64
+SEARCH_QUERY_MAX = 100
+PAGE_DEFAULT = 50
+PAGE_MAX = 100
+SYNC_PAGE_DEFAULT = 100
+SYNC_PAGE_MAX = 500
+MAX_IMAGES_PER_SEND = 10
+
+
 class ConfigError(RuntimeError):
     """The environment asks for something the server refuses to run with (the message names the variable)."""
 
@@ -89,7 +102,7 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     ping_timeout = _int(environ, "SOCKET_PING_TIMEOUT_SECONDS", 20)
     if ping_interval < 1 or ping_timeout < 1:
         raise ConfigError("SOCKET_PING_INTERVAL_SECONDS and SOCKET_PING_TIMEOUT_SECONDS must be at least 1")
-    max_images = 10
+    max_images = MAX_IMAGES_PER_SEND
     client_urls = [u.strip() for u in environ.get("CLIENT_URL", "http://localhost:5173").split(",") if u.strip()]
 
     return {
@@ -169,9 +182,9 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EVENT_CHECK_SECONDS": _int(environ, "EVENT_CHECK_SECONDS", 5),
         # Direct chats whose id each process remembers, so that a send into them needs no lookup.
         "CHAT_ID_CACHE_SIZE": _int(environ, "CHAT_ID_CACHE_SIZE", 50000),
-        "SYNC_PAGE_DEFAULT": 100,
-        "SYNC_PAGE_MAX": 500,
-        "MESSAGE_TEXT_MAX": 5000,
+        "SYNC_PAGE_DEFAULT": SYNC_PAGE_DEFAULT,
+        "SYNC_PAGE_MAX": SYNC_PAGE_MAX,
+        "MESSAGE_TEXT_MAX": MESSAGE_TEXT_MAX,
         # Message lifecycle: how long after sending its sender may edit / delete a message for
         # everyone (0 turns that off); a reply's preview length; forward targets; a reaction's size.
         "EDIT_WINDOW_MINUTES": _int(environ, "EDIT_WINDOW_MINUTES", 15),
@@ -179,10 +192,10 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REPLY_PREVIEW_CHARS": 100,
         "FORWARD_MAX_TARGETS": 5,
         "REACTION_MAX_CODE_POINTS": 16,
-        "SEARCH_QUERY_MAX": 100,
-        "CLIENT_MESSAGE_ID_MAX": 64,
-        "PAGE_DEFAULT": 50,
-        "PAGE_MAX": 100,
+        "SEARCH_QUERY_MAX": SEARCH_QUERY_MAX,
+        "CLIENT_MESSAGE_ID_MAX": CLIENT_MESSAGE_ID_MAX,
+        "PAGE_DEFAULT": PAGE_DEFAULT,
+        "PAGE_MAX": PAGE_MAX,
         "BCRYPT_LOG_ROUNDS": _int(environ, "BCRYPT_LOG_ROUNDS", 4 if env_name == "testing" else 12),
         # flask-jwt-extended
         "JWT_SECRET_KEY": jwt_secret,

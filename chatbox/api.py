@@ -21,6 +21,7 @@ from flask_smorest.spec.plugins import FlaskPlugin
 from webargs.flaskparser import FlaskParser
 
 from chatbox.errors import ApiError
+from config import PAGE_DEFAULT, PAGE_MAX
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -322,8 +323,8 @@ class PageArgs(BaseSchema):
     limit = ma.fields.Integer(
         load_default=None,
         allow_none=False,
-        validate=ma.validate.Range(min=1, max=100),
-        metadata={"description": "Page size (default 50)"},
+        validate=ma.validate.Range(min=1, max=PAGE_MAX),
+        metadata={"description": f"Page size (default {PAGE_DEFAULT})"},
     )
     cursor = ma.fields.String(
         load_default=None,

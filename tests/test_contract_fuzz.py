@@ -283,7 +283,7 @@ def test_document_declares_security_errors_and_bodies(app: Any) -> None:
     assert schemes["cookieAuth"] == {"type": "apiKey", "in": "cookie", "name": "jwt"}
     error = document["components"]["schemas"]["Error"]
     assert set(error["required"]) == {"message", "code"} and "details" in error["properties"]
-    public = {("/api/auth/signup", "post"), ("/api/auth/login", "post"), ("/healthz", "get")}
+    public = {("/api/auth/signup", "post"), ("/api/auth/login", "post"), ("/healthz", "get"), ("/api/limits", "get")}
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             if method == "parameters":

@@ -4,8 +4,13 @@ import marshmallow as ma
 
 from chatbox.api import BaseSchema, ObjectIdString, PageArgs, object_id, timestamp
 from chatbox.auth.schemas import PublicUserSchema
+from config import CLIENT_MESSAGE_ID_MAX, MAX_IMAGES_PER_SEND, MESSAGE_TEXT_MAX, SEARCH_QUERY_MAX
 
-CLIENT_MESSAGE_ID = {"load_default": None, "allow_none": True, "validate": ma.validate.Length(min=1, max=64)}
+CLIENT_MESSAGE_ID = {
+    "load_default": None,
+    "allow_none": True,
+    "validate": ma.validate.Length(min=1, max=CLIENT_MESSAGE_ID_MAX),
+}
 # Checked by the send itself: anything but the id of a message of this chat I can see is invalid_reply.
 REPLY_TO = {
     "load_default": None,
@@ -15,7 +20,7 @@ REPLY_TO = {
 
 
 class SendJsonSchema(BaseSchema):
-    # Length is a sending rule (5000 after trimming, text_too_long); the body size cap bounds the rest.
+    # Length is a sending rule (MESSAGE_TEXT_MAX after trimming, text_too_long); the body cap bounds the rest.
     text = ma.fields.String(load_default="")
     clientMessageId = ma.fields.String(**CLIENT_MESSAGE_ID)
     replyTo = ma.fields.String(**REPLY_TO)
@@ -33,23 +38,23 @@ class SendFilesSchema(BaseSchema):
 class SendMultipartSchema(BaseSchema):
     """Documentation only: the multipart form of a send."""
 
-    text = ma.fields.String(metadata={"description": "1 to 5000 characters after trimming"})
-    clientMessageId = ma.fields.String(validate=ma.validate.Length(min=1, max=64))
+    text = ma.fields.String(metadata={"description": f"1 to {MESSAGE_TEXT_MAX} characters after trimming"})
+    clientMessageId = ma.fields.String(validate=ma.validate.Length(min=1, max=CLIENT_MESSAGE_ID_MAX))
     replyTo = ma.fields.String(metadata=REPLY_TO["metadata"])
     images = ma.fields.List(
         ma.fields.Raw(metadata={"type": "string", "format": "binary"}),
-        validate=ma.validate.Length(max=10),
+        validate=ma.validate.Length(max=MAX_IMAGES_PER_SEND),
         metadata={"description": "JPG or PNG images, one message each"},
     )
     file = ma.fields.Raw(metadata={"type": "string", "format": "binary", "description": "One file of an allowed type"})
 
 
 class ContactsArgs(PageArgs):
-    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=100))
+    q = ma.fields.String(load_default="", validate=ma.validate.Length(max=SEARCH_QUERY_MAX))
 
 
 class SearchArgs(PageArgs):
-    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    q = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=SEARCH_QUERY_MAX))
 
 
 class AttachmentSchema(ma.Schema):

@@ -4,12 +4,15 @@ import marshmallow as ma
 
 from chatbox.api import BaseSchema, ObjectIdString, object_id, timestamp
 from chatbox.messages.schemas import MessageSchema
+from config import CLIENT_MESSAGE_ID_MAX
 
 
 class NewMessageEvent(BaseSchema):
     to = ObjectIdString(required=True)
     text = ma.fields.String(load_default="")
-    clientMessageId = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=64))
+    clientMessageId = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=CLIENT_MESSAGE_ID_MAX)
+    )
     # Checked by the send (invalid_reply), like REST's.
     replyTo = ma.fields.String(load_default=None, allow_none=True)
 

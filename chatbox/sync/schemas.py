@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from chatbox.api import BaseSchema, timestamp
+from config import SYNC_PAGE_DEFAULT, SYNC_PAGE_MAX
 
 # An int64: MongoDB cannot compare with anything larger (and no stream gets near it).
 MAX_SEQ = 2**63 - 1
@@ -21,8 +22,8 @@ def _limit(strict: bool) -> ma.fields.Integer:
     return ma.fields.Integer(
         load_default=None,
         strict=strict,
-        validate=ma.validate.Range(min=1, max=500),
-        metadata={"description": "Events per answer (default 100)"},
+        validate=ma.validate.Range(min=1, max=SYNC_PAGE_MAX),
+        metadata={"description": f"Events per answer (default {SYNC_PAGE_DEFAULT})"},
     )
 
 

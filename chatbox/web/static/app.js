@@ -27,7 +27,7 @@
   const TYPING_IDLE_MS = 2500; // send `stop-typing` after this long without a keystroke
   const TYPING_SHOW_MS = 6000; // hide a peer's indicator if their `stop-typing` never comes
   const NEAR_EDGE_PX = 80; // how close to the top (older history) or bottom (stick) counts
-  const MAX_IMAGES_PER_SEND = 10; // the contract: up to 10 `images` per multipart send
+  const limits = {}; // this server's limits (GET /api/limits at boot), never copies of them
   const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
   const STATUS_RANK = { sending: 0, failed: 0, sent: 1, delivered: 2, read: 3 };
   const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -1063,7 +1063,7 @@
     const images = files.filter((f) => IMAGE_TYPES.has(f.type));
     const others = files.filter((f) => !IMAGE_TYPES.has(f.type));
     const batches = [];
-    for (let i = 0; i < images.length; i += MAX_IMAGES_PER_SEND) batches.push({ images: images.slice(i, i + MAX_IMAGES_PER_SEND) });
+    for (let i = 0; i < images.length; i += limits.maxImagesPerSend) batches.push({ images: images.slice(i, i + limits.maxImagesPerSend) });
     for (const file of others) {
       const open = batches.find((b) => !b.file);
       if (open) open.file = file;
@@ -1857,6 +1857,9 @@
       show($('#setup-notice'), true); // node_modules/socket.io-client is missing
       return;
     }
+    Object.assign(limits, await api.get('/api/limits'));
+    $('#message-input').maxLength = limits.messageTextMax;
+    $('#search-input').maxLength = limits.searchQueryMax;
     wire();
     try {
       startSession(await api.get('/api/auth/check')); // the `jwt` cookie from an earlier visit
