@@ -503,6 +503,26 @@ def test_forward_counts_duplicates_once(api: ApiClient, pair: Any) -> None:
     assert both.status_code == 201 and len(both.get_json()) == 1
 
 
+def test_a_user_and_their_chat_count_as_one_of_the_five_targets(api: ApiClient, pair: Any) -> None:
+    alice, bob, carol = pair
+    sent = _sent(api, alice, bob, "x")
+    others = [api.signup(f"Friend {i}") for i in range(4)]
+    with_carol = _sent(api, alice, carol, "hi")["chatId"]
+    # Five distinct targets named six times (Bob by id and by his chat): five copies.
+    people = [bob.id, *[o.id for o in others[:3]], carol.id]
+    five = _forward(api, alice, sent["_id"], to=people, chatIds=[sent["chatId"]])
+    assert five.status_code == 201, five.get_json()
+    assert [m["receiverId"] for m in five.get_json()] == people
+    # Six distinct targets stay refused, and nothing is sent.
+    before = len(_history(api, alice, carol))
+    six = _forward(api, alice, sent["_id"], to=[bob.id, *[o.id for o in others]], chatIds=[with_carol])
+    _error(six, 400, "validation_error")
+    assert len(_history(api, alice, carol)) == before
+    # Naming more than twice the limit is refused before any target is looked at.
+    many = _forward(api, alice, sent["_id"], to=[f"{i:024x}" for i in range(11)])
+    _error(many, 400, "validation_error")
+
+
 def test_forward_rules_for_the_original(api: ApiClient, pair: Any) -> None:
     alice, bob, carol = pair
     sent = _sent(api, alice, bob, "x")

@@ -181,6 +181,17 @@ def _check_target(me: User, key: str, is_chat: bool) -> Target:
     return Target(key, receiver, find_chat(me, receiver))
 
 
+def _too_many_targets(limit: int) -> ApiError:
+    return bad_request(
+        f"Forward to 1 to {limit} targets.", "validation_error", {"to": [f"1 to {limit} targets in all."]}
+    )
+
+
+def _target_identity(target: Target) -> str:
+    """Where a copy would go: the chat, or (no chat yet) the user it would open one with."""
+    return f"chat:{target.chat.id}" if target.chat is not None else f"user:{target.receiver.id}"
+
+
 def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_ids: list[str]) -> list[Message]:
     """Send a copy of a message I can see to 1-5 targets: all are checked first, and if any is
     refused nothing is sent. The copies share the original's files (same attachment ids and urls)."""
@@ -188,10 +199,10 @@ def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_
     rules.ensure_not_deleted(message)
     wanted = [(k, False) for k in dict.fromkeys(to)] + [(k, True) for k in dict.fromkeys(chat_ids)]
     limit = rt.config["FORWARD_MAX_TARGETS"]
-    if not 1 <= len(wanted) <= limit:
-        raise bad_request(
-            f"Forward to 1 to {limit} targets.", "validation_error", {"to": [f"1 to {limit} targets in all."]}
-        )
+    # A target may be named twice (a user in `to`, their chat in `chatIds`): more names than twice the
+    # limit are too many whatever they turn out to be, and are refused before any lookup.
+    if not 1 <= len(wanted) <= 2 * limit:
+        raise _too_many_targets(limit)
     targets: list[Target] = []
     refusals: dict[str, ApiError] = {}
     for key, is_chat in wanted:
@@ -199,19 +210,24 @@ def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_
             targets.append(_check_target(me, key, is_chat))
         except ApiError as refusal:
             refusals[key] = refusal
+    # A user given in `to` and their chat given in `chatIds` are one target: one copy, counted once.
+    unique: dict[str, Target] = {}
+    for target in targets:
+        unique.setdefault(_target_identity(target), target)
+    if len(unique) + len(refusals) > limit:
+        raise _too_many_targets(limit)
     if refusals:
         first = next(iter(refusals.values()))
         raise ApiError(first.status, first.message, first.code, {"targets": {k: e.code for k, e in refusals.items()}})
-    for _target in targets:
+    for _target in unique.values():
         rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(me.id))
-
-    # A user given in `to` and their chat given in `chatIds` are one target: one copy.
-    unique: dict[ObjectId, Target] = {}
-    for target in targets:
+    # One copy per chat, also when the chat of a user named in `to` was opened meanwhile.
+    copies: dict[ObjectId, Target] = {}
+    for target in unique.values():
         if target.chat is None:
             target.chat = find_chat(me, target.receiver) or create_chat(me, target.receiver)[0]
-        unique.setdefault(target.chat.id, target)
-    return _store_forwards(rt, me, message, list(unique.values()))
+        copies.setdefault(target.chat.id, target)
+    return _store_forwards(rt, me, message, list(copies.values()))
 
 
 def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Target]) -> list[Message]:
