@@ -156,3 +156,33 @@ def test_a_redis_that_goes_away_and_comes_back(node: Node, redis_server: RedisSe
         bob_socket.close()
         if restarted is not None:
             restarted.stop()
+
+
+def test_a_forward_during_an_outage_answers_503_and_stores_nothing(node: Node, redis_server: RedisServer) -> None:
+    """A forward is a send (new messages): refused whole with 503 while Redis is unreachable, never
+    half-stored (a copy nobody was told about, and a retry that stores it twice)."""
+    live = LiveApi(node.url)
+    alice, bob, carol, dave = (live.signup(name) for name in ("Alice", "Bob", "Carol", "Dave"))
+    original = _send(node, alice, bob, "forward me", "fwd-1").json()
+    for friend in (carol, dave):
+        assert _send(node, alice, friend, "hello", f"hello-{friend.id}").status_code == 201
+    # Carol has her chat with Alice open on this node: whether she views it is known without Redis.
+    carol_socket = Socket(node.url, carol)
+    assert carol_socket.call("join-chat", {"userId": alice.id})["ok"] is True
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        for _ in range(2):  # the first finds out, the next is refused at once
+            forward = requests.post(
+                f"{node.url}/api/messages/{original['_id']}/forward",
+                json={"to": [carol.id, dave.id]},
+                headers=alice.headers,
+                timeout=ANSWER_BOUND_SECONDS,
+            )
+            _assert_unavailable(forward)
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    wait_until(lambda: _health(node).status_code == 200, "the node to see Redis again")
+    try:
+        assert _stored(live, carol, alice, "forward me") == 0 and _stored(live, dave, alice, "forward me") == 0
+    finally:
+        carol_socket.close()

@@ -195,6 +195,8 @@ def _target_identity(target: Target) -> str:
 def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_ids: list[str]) -> list[Message]:
     """Send a copy of a message I can see to 1-5 targets: all are checked first, and if any is
     refused nothing is sent. The copies share the original's files (same attachment ids and urls)."""
+    # Copies are sends: while the message queue is known to be down, 503 before anything is stored.
+    events.ensure_announceable(rt)
     message, _chat = rules.visible_message(me, message_id)
     rules.ensure_not_deleted(message)
     wanted = [(k, False) for k in dict.fromkeys(to)] + [(k, True) for k in dict.fromkeys(chat_ids)]
@@ -232,10 +234,11 @@ def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_
 
 def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Target]) -> list[Message]:
     now = utcnow()
+    # Every question to shared presence first (Redis, with REDIS_URL): if one fails, nothing is stored.
+    views = [rt.presence.is_viewing(str(target.receiver.id), str(me.id)) for target in targets]
     stored: list[tuple[Target, Message, bool]] = []
-    for target in targets:
+    for target, viewing in zip(targets, views, strict=True):
         assert target.chat is not None
-        viewing = rt.presence.is_viewing(str(target.receiver.id), str(me.id))
         copy = Message(
             chat_id=target.chat.id,
             sender_id=me.id,

@@ -188,6 +188,7 @@ def unreact(message_id: str) -> dict[str, Any]:
 @blp.error(404, "Unknown message (message_not_found), or an unknown target (user_not_found, chat_not_found)")
 @blp.error(409, "The message was deleted (message_deleted)")
 @blp.error(429, "Too many messages")
+@blp.error(503, "With REDIS_URL: the message queue (Redis) is unreachable (queue_unavailable); nothing was sent")
 @blp.secured()
 def forward(body: dict[str, Any], message_id: str) -> Response:
     copies = lifecycle.forward_message(runtime(), current_user(), message_id, body["to"], body["chatIds"])
