@@ -186,3 +186,39 @@ def test_a_forward_during_an_outage_answers_503_and_stores_nothing(node: Node, r
         assert _stored(live, carol, alice, "forward me") == 0 and _stored(live, dave, alice, "forward me") == 0
     finally:
         carol_socket.close()
+
+
+
+def test_changes_other_than_sends_answer_during_an_outage_and_their_events_arrive(
+    node: Node, redis_server: RedisServer
+) -> None:
+    """An edit, a reaction and a read receipt need no queue to be stored: with Redis frozen they answer
+    within the bound (never hang on the event's publication), and their events still reach the sockets
+    concerned (the stream is stored; each process checks its sockets' streams)."""
+    live = LiveApi(node.url)
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    sent = _send(node, alice, bob, "before", "change-1").json()
+    alice_socket, bob_socket = Socket(node.url, alice), Socket(node.url, bob)
+    calls = (
+        ("PATCH", f"/api/messages/{sent['_id']}", alice, {"text": "edited during the outage"}),
+        ("PUT", f"/api/messages/{sent['_id']}/reactions", bob, {"emoji": "👍"}),
+        ("PUT", f"/api/messages/read/{sent['_id']}", bob, None),
+    )
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        answers = [
+            requests.request(
+                method, f"{node.url}{path}", json=body, headers=user.headers, timeout=ANSWER_BOUND_SECONDS
+            )
+            for method, path, user, body in calls
+        ]
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    try:
+        assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+        bob_socket.wait_for("message-updated", lambda m: m["text"] == "edited during the outage")
+        alice_socket.wait_for("message-reactions", lambda r: r["reactions"][0]["emoji"] == "👍")
+        alice_socket.wait_for("messages-read", lambda r: r["messageIds"] == [sent["_id"]])
+    finally:
+        alice_socket.close()
+        bob_socket.close()

@@ -17,6 +17,7 @@ import gevent
 import redis
 
 from chatbox.realtime.sequencer import Delivery, Sequencer
+from chatbox.redis_health import RedisHealth
 
 log = logging.getLogger("chatbox.realtime")
 
@@ -43,8 +44,22 @@ class LocalBus:
 
 
 class RedisBus:
-    def __init__(self, client: redis.Redis, sequencer: Sequencer, spawn: Callable[..., object] = gevent.spawn) -> None:
+    """`client` publishes (its calls should wait at most REDIS_TIMEOUT_MS: an action must not hang on a
+    Redis that stopped answering; what it fails to publish is delivered from the stored stream), and not
+    at all while `health` knows Redis is down; `listener` (default: `client`) holds the subscription,
+    and has no read timeout, since it waits."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        sequencer: Sequencer,
+        spawn: Callable[..., object] = gevent.spawn,
+        listener: redis.Redis | None = None,
+        health: RedisHealth | None = None,
+    ) -> None:
         self.client = client
+        self.listener = listener if listener is not None else client
+        self.health = health
         self.sequencer = sequencer
         self._spawn = spawn
         self._stop = threading.Event()
@@ -52,8 +67,16 @@ class RedisBus:
         self._pubsub: redis.client.PubSub | None = None
 
     def publish(self, deliveries: list[Delivery]) -> None:
+        # While Redis is known to be down, do not wait for it again: refused at once (the caller logs it).
+        if self.health is not None:
+            self.health.ensure_available()
         # One message per change keeps each change's events together and costs one Redis round trip.
-        self.client.publish(EVENTS_CHANNEL, json.dumps([d.to_wire() for d in deliveries], separators=(",", ":")))
+        try:
+            self.client.publish(EVENTS_CHANNEL, json.dumps([d.to_wire() for d in deliveries], separators=(",", ":")))
+        except (redis.RedisError, OSError) as exc:
+            if self.health is not None:
+                raise self.health.failed(exc) from exc
+            raise
 
     def start(self) -> RedisBus:
         self._spawn(self._listen_forever)
@@ -72,7 +95,7 @@ class RedisBus:
         first = True
         while not self._stop.is_set():
             try:
-                self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                self._pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
                 self._pubsub.subscribe(EVENTS_CHANNEL)
                 self.subscribed.set()
                 if not first:

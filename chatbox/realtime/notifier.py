@@ -13,6 +13,7 @@ import socketio
 from bson import ObjectId
 from pymongo.errors import PyMongoError
 
+from chatbox.errors import QueueUnavailable
 from chatbox.models import event as stream
 from chatbox.models.ids import utcnow
 from chatbox.realtime.sequencer import DURABLE_EVENTS, Delivery
@@ -89,6 +90,8 @@ class Notifier:
             return
         try:
             self.bus.publish(deliveries)
-        except Exception:
+        except QueueUnavailable:
             # Stored: each process's periodic check (EVENT_CHECK_SECONDS) delivers them from the stream.
+            log.warning("could not announce %d stored events: Redis unavailable", len(deliveries))
+        except Exception:
             log.exception("could not announce %d stored events", len(deliveries))

@@ -348,8 +348,11 @@ def build_sequencer(config: dict[str, Any], server: socketio.Server) -> Sequence
 def build_event_bus(config: dict[str, Any], sequencer: Sequencer, server: socketio.Server) -> EventBus:
     if not config.get("REDIS_URL"):
         return LocalBus(sequencer)
-    client = redis_client(config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], REDIS_POOL_TIMEOUT_SECONDS)
-    return RedisBus(client, sequencer, spawn=server.start_background_task)
+    url, connections, timeout = config["REDIS_URL"], config["REDIS_MAX_CONNECTIONS"], config["REDIS_TIMEOUT_MS"] / 1000
+    publisher = redis_client(url, connections, REDIS_POOL_TIMEOUT_SECONDS, socket_timeout=timeout)
+    listener = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_keepalive=True)
+    health = getattr(server.manager, "health", None)
+    return RedisBus(publisher, sequencer, spawn=server.start_background_task, listener=listener, health=health)
 
 
 def queue_status(health: RedisHealth | None) -> str:
