@@ -211,6 +211,34 @@ def test_answers_given_before_the_app_runs_are_json(server_factory: Any) -> None
     assert requests.get(f"{server.url}/healthz", timeout=WAIT_SECONDS).status_code == 200
 
 
+def test_socketio_transport_refusals_are_json(tmp_path: Any) -> None:
+    """Engine.IO's own answers to requests it cannot take (a protocol version, session or transport it
+    does not know, a method it does not serve, a foreign origin) are `{message, code}` JSON too."""
+    with served_app(tmp_path) as (_app, url):
+        cases = [
+            ("GET", "/socket.io/?EIO=3&transport=polling", {}, 400, "bad_request"),
+            ("GET", "/socket.io/?EIO=4&transport=polling&sid=nope", {}, 400, "bad_request"),
+            ("POST", "/socket.io/?EIO=4&transport=polling&sid=nope", {}, 400, "bad_request"),
+            ("GET", "/socket.io/?EIO=4&transport=carrier-pigeon", {}, 400, "bad_request"),
+            ("GET", "/socket.io/?EIO=4&transport=websocket", {}, 400, "bad_request"),
+            ("PUT", "/socket.io/?EIO=4&transport=polling", {}, 405, "method_not_allowed"),
+            ("GET", "/socket.io/?EIO=4&transport=polling", {"Origin": "https://evil.example"}, 400,
+             "origin_not_allowed"),
+        ]  # fmt: skip
+        for method, path, headers, status, code in cases:
+            answer = requests.request(method, f"{url}{path}", headers=headers, timeout=WAIT_SECONDS)
+            assert answer.status_code == status, (path, answer.text)
+            assert answer.headers["Content-Type"] == "application/json", (path, answer.headers)
+            body = answer.json()
+            assert body["code"] == code and body["message"], (path, body)
+        # Real clients are unaffected, over either transport.
+        user = LiveApi(url).signup("Polly")
+        for transports in (["polling"], ["websocket"]):
+            client = Socket(url, user, transports=transports)
+            assert client.client.connected
+            client.close()
+
+
 # --- tokens never in logs -----------------------------------------------------------------------------
 
 

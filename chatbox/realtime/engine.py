@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import inspect
+import json
 import socket as pysocket
 import time
 from collections import deque
@@ -300,12 +301,34 @@ class LeanSocket(Socket):
                 return False
 
 
+def _json_error(status: str, message: str, code: str) -> dict[str, Any]:
+    body = json.dumps({"message": message, "code": code}).encode()
+    return {"status": status, "headers": [("Content-Type", "application/json")], "response": body}
+
+
+# python-engineio's message for a handshake from an origin that `cors_allowed_origins` refuses.
+_FOREIGN_ORIGIN = "Not an accepted origin."
+
+
 class LeanEngineServer(engineio.Server):
-    """python-engineio's server with `LeanSocket`s and one `PingScheduler`."""
+    """python-engineio's server with `LeanSocket`s and one `PingScheduler`, whose own refusals are
+    ChatBox's `{message, code}` JSON (python-engineio answers them in text/plain)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ping_scheduler = PingScheduler(self)
+
+    def _bad_request(self, message: str | None = None) -> dict[str, Any]:
+        if message == _FOREIGN_ORIGIN:
+            return _json_error("400 BAD REQUEST", "This origin may not connect.", "origin_not_allowed")
+        text = f"The Socket.IO request is not valid: {message}" if message else "The Socket.IO request is not valid."
+        return _json_error("400 BAD REQUEST", text, "bad_request")
+
+    def _method_not_found(self) -> dict[str, Any]:
+        return _json_error("405 METHOD NOT ALLOWED", "That method is not allowed here.", "method_not_allowed")
+
+    def _unauthorized(self, message: str | None = None) -> dict[str, Any]:
+        return _json_error("401 UNAUTHORIZED", message or "Unauthorized", "unauthorized")
 
     def _handle_connect(
         self, environ: dict[str, Any], start_response: Any, transport: str, jsonp_index: Any = None
