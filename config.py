@@ -184,6 +184,9 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CHAT_ID_CACHE_SIZE": _int(environ, "CHAT_ID_CACHE_SIZE", 50000),
         "SYNC_PAGE_DEFAULT": SYNC_PAGE_DEFAULT,
         "SYNC_PAGE_MAX": SYNC_PAGE_MAX,
+        # How many users' documents each process keeps for checking its sockets' tokens at every event
+        # without a database read (least recently used dropped first; 0 reads the database every time).
+        "SESSION_CACHE_USERS": _int(environ, "SESSION_CACHE_USERS", 10000),
         "MESSAGE_TEXT_MAX": MESSAGE_TEXT_MAX,
         # Message lifecycle: how long after sending its sender may edit / delete a message for
         # everyone (0 turns that off); a reply's preview length; forward targets; a reaction's size.

@@ -35,7 +35,7 @@ from chatbox.realtime.server import (
     socketio_options,
     start_scale_out,
 )
-from chatbox.realtime.sessions import SessionGuard
+from chatbox.realtime.sessions import SessionCache, SessionGuard
 from chatbox.runtime import EXTENSION_KEY, REDIS_HEALTH_KEY, Runtime
 from chatbox.security import register_origin_check, register_security_headers
 from config import build_config
@@ -89,7 +89,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         presence=build_presence(app.config),
         notifier=Notifier(socketio.server, event_bus),
         push=build_push_service(app.config, spawn=socketio.start_background_task),
-        sessions=SessionGuard(socketio.server, app.config["SESSION_SWEEP_SECONDS"]),
+        sessions=SessionGuard(
+            socketio.server,
+            app.config["SESSION_SWEEP_SECONDS"],
+            # With REDIS_URL, usable once the queue's listener is subscribed; without it, only on the
+            # embedded database (then no other process can change a user).
+            SessionCache(
+                app.config["SESSION_CACHE_USERS"], usable=not app.config["REDIS_URL"] and not app.config["MONGO_URI"]
+            ),
+        ),
         unclaimed_connections=UnclaimedConnectionCloser(socketio.server, app.config["SOCKET_CONNECT_TIMEOUT_SECONDS"]),
         sequencer=sequencer,
         chat_ids=ChatIdCache(app.config["CHAT_ID_CACHE_SIZE"]),

@@ -41,9 +41,11 @@ def register_cli(app: Flask) -> None:
 
         def command(email: str, name: str = name, action: actions.AccountChange = action) -> None:
             try:
-                # No runtime: the command line only writes to the database (it holds no sockets); every
-                # server process notices within SESSION_SWEEP_SECONDS.
+                # No runtime for the action: the command line holds no sockets to drop. Every server
+                # forgets the account (announced on Redis) and judges its sockets' next event on the
+                # change; their sweeps drop its silent sockets within SESSION_SWEEP_SECONDS.
                 user = action(None, actions.account_by_email(email), None)
+                runtime().sessions.user_changed(str(user.id))
             except ApiError as exc:
                 raise click.ClickException(exc.message) from exc
             flags = f"isActive={user.is_active}, isBlocked={user.is_blocked}, isAdmin={user.is_admin}"

@@ -188,7 +188,6 @@ def test_a_forward_during_an_outage_answers_503_and_stores_nothing(node: Node, r
         carol_socket.close()
 
 
-
 def test_changes_other_than_sends_answer_during_an_outage_and_their_events_arrive(
     node: Node, redis_server: RedisServer
 ) -> None:
@@ -222,3 +221,41 @@ def test_changes_other_than_sends_answer_during_an_outage_and_their_events_arriv
     finally:
         alice_socket.close()
         bob_socket.close()
+
+
+def test_a_node_that_cannot_hear_the_queue_checks_sessions_on_the_database(
+    node: Node, redis_server: RedisServer, tmp_path: Any
+) -> None:
+    """While its queue listener has lost Redis, a node misses other processes' announcements: it keeps no
+    session cache, so a change written by another process (here straight to the database) still refuses
+    the next event; once it listens again it caches afresh."""
+    from chatbox.models import User
+    from chatbox.models.ids import utcnow
+
+    live = LiveApi(node.url)
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    socket = Socket(node.url, alice)
+    cache = node.rt.sessions.cache
+    restarted: RedisServer | None = None
+    try:
+        assert socket.call("leave-chat", {"userId": bob.id}) == {"ok": True}
+        assert alice.id in cache
+        redis_server.stop()
+        wait_until(lambda: not cache.usable, "the node to notice it lost the queue")
+        User.objects(id=alice.id).update_one(set__is_blocked=True, set__sessions_changed_at=utcnow())
+        ack = socket.call("leave-chat", {"userId": bob.id})
+        assert ack["ok"] is False and ack["code"] == "account_blocked", ack
+
+        (tmp_path / "again").mkdir()
+        restarted = start_redis_server(tmp_path / "again", port=redis_server.port)
+        wait_until(lambda: cache.usable, "the node to listen to the queue again")
+        bob_socket = Socket(node.url, bob)
+        try:
+            assert bob_socket.call("leave-chat", {"userId": alice.id}) == {"ok": True}
+            assert bob.id in cache
+        finally:
+            bob_socket.close()
+    finally:
+        socket.close()
+        if restarted is not None:
+            restarted.stop()

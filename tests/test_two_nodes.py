@@ -307,3 +307,42 @@ def test_lifecycle_events_cross_nodes(start_nodes: Any) -> None:
     gone = api1.call("DELETE", f"/api/messages/{sent['_id']}", alice, params={"for": "everyone"})
     assert gone.status_code == 200
     assert b.wait_for("message-deleted", lambda d: d["messageId"] == sent["_id"])[0]["deletedAt"]
+
+
+def test_a_session_change_on_node_1_reaches_node_2_before_its_next_event(start_nodes: Any) -> None:
+    """Node 2 checks its sockets' tokens from its session cache; a change made on node 1 reaches it on the
+    queue's channel (the sweep is far too slow to be what catches it here): a logout or password change
+    drops node 2's sockets of those tokens at once, and after an administrator's block or a change of the
+    user's blocks the next event on node 2 is judged on the new state."""
+    node1, node2 = start_nodes(SESSION_SWEEP_SECONDS=3600)
+    api1, api2 = LiveApi(node1.url), LiveApi(node2.url)
+    logged_out, changed, blocked, blocker, friend = (
+        api2.signup(name) for name in ("Logged Out", "Changed", "Blocked", "Blocker", "Friend")
+    )
+    chat_between(node2, blocker, friend)
+    sockets = {user.id: connect(start_nodes, node2, user) for user in (logged_out, changed, blocked, blocker)}
+    for socket in sockets.values():
+        assert socket.call("leave-chat", {"userId": friend.id}) == {"ok": True}
+    cache = node2.rt.sessions.cache
+    assert all(user_id in cache for user_id in sockets)
+
+    def announced(user: LiveUser) -> None:
+        # The announcement is published before node 1 answers; it reaches node 2 one Redis hop later.
+        wait_until(lambda: user.id not in cache, f"node 2 to hear of {user.full_name}'s change")
+
+    assert api1.call("POST", "/api/auth/logout", logged_out).status_code == 200
+    password = {"currentPassword": "correct horse battery", "newPassword": "a brand new one"}
+    assert api1.call("PUT", "/api/auth/change-password", changed, json=password).status_code == 200
+    for user in (logged_out, changed):
+        wait_until(lambda u=user: not sockets[u.id].client.connected, f"node 2 to drop {user.full_name}'s socket")
+
+    assert node1.app.test_cli_runner().invoke(args=["users", "block", blocked.email]).exit_code == 0
+    announced(blocked)
+    ack = sockets[blocked.id].call("leave-chat", {"userId": friend.id})
+    assert ack["ok"] is False and ack["code"] == "account_blocked", ack
+
+    assert api1.call("POST", f"/api/users/block/{friend.id}", blocker).status_code == 200
+    announced(blocker)
+    send = {"to": friend.id, "text": "after the block", "clientMessageId": "after-block"}
+    ack = sockets[blocker.id].call("new-message", send)
+    assert ack["ok"] is False and ack["code"] == "blocked", ack

@@ -81,7 +81,8 @@ def log_out(rt: Runtime, user: User, claims: dict[str, Any], fcm_token: str | No
 
 
 def _drop_stale_sockets(rt: Runtime, user: User) -> None:
-    """Now, in this process; other processes' sweeps catch up within SESSION_SWEEP_SECONDS."""
+    """Now, in this process and (announced on Redis) in the others; each process's sweep catches up
+    within SESSION_SWEEP_SECONDS with what an announcement missed."""
     try:
         rt.sessions.recheck_user(str(user.id))
     except Exception:  # the change itself is done; the sweep retries the sockets
@@ -110,6 +111,7 @@ def update_profile(
         changes["set__profile_pic"] = new_file.url
         changes["set__profile_pic_file_id"] = new_file.id
     User.objects(id=user.id).update_one(**changes)
+    rt.sessions.user_changed(str(user.id))  # sockets' events see the new name and picture
     if new_file is not None and old_file_id:
         delete_stored_files(rt.storage, [old_file_id])
     user.reload()

@@ -108,7 +108,12 @@ class TokenSession:
 
 def user_for_session(session: TokenSession) -> User:
     """Re-check a connection's token on use: an older token stops working for sockets too."""
-    user = User.objects(id=session.user_id).first()
+    return check_session(session, User.objects(id=session.user_id).first())
+
+
+def check_session(session: TokenSession, user: User | None) -> User:
+    """`user_for_session` with the user's document at hand (`None`: it no longer exists); it reads
+    the database only to ask the revocation list, when this user's sessions changed lately."""
     if user is None:
         raise unauthorized("This token's user no longer exists.", "invalid_token")
     ensure_may_use_account(user)

@@ -18,7 +18,7 @@ import redis
 import socketio
 from flask import Flask
 
-from chatbox.auth.tokens import TokenSession, user_for_session, user_from_token
+from chatbox.auth.tokens import TokenSession, user_from_token
 from chatbox.errors import ApiError, QueueUnavailable
 from chatbox.messages import service as messages
 from chatbox.models import User
@@ -113,11 +113,13 @@ class ChatNamespace(socketio.Namespace):
         if not token:
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized")
         checked_at = utcnow()  # before the revocation check below, so a logout during it is re-checked
+        generation = self.rt.sessions.cache.generation
         try:
             with self.app.app_context():
                 user, claims = user_from_token(token)
         except ApiError as exc:
             raise socketio.exceptions.ConnectionRefusedError("Unauthorized") from exc
+        self.rt.sessions.cache.keep(user, generation)  # the document this socket's events are checked on
         try:
             came_online = connections.socket_opened(self.rt, user, sid)
         except TooManyConnections as exc:
@@ -220,7 +222,7 @@ class ChatNamespace(socketio.Namespace):
         try:
             if session is None:
                 raise ApiError(401, "Unauthorized", "unauthorized")
-            return user_for_session(session)
+            return self.rt.sessions.current_user(session)
         except ApiError:
             # Disconnect once this event's ack (which says why) has been sent.
             self.server.start_background_task(self.disconnect, sid)

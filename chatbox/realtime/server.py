@@ -60,6 +60,11 @@ class QueueManager(socketio.RedisManager):
     """
 
     LISTEN_RETRY_SECONDS = 1.0
+    # A message of ChatBox's own on the same channel: "the sessions of this user changed" (a logout, a
+    # password change, an administrator's action, a profile or block change). python-socketio's
+    # listener ignores methods it does not know; `_listen` hands these to `on_sessions_changed`.
+    SESSIONS_METHOD = "chatbox-sessions-changed"
+    _SESSIONS_MARK = b'"chatbox-sessions-changed"'
 
     def __init__(
         self,
@@ -74,6 +79,40 @@ class QueueManager(socketio.RedisManager):
         self.pool_timeout = pool_timeout
         self.health = health
         self.timeout = timeout
+        # Set by the app's SessionGuard: (user id, whether to re-check its sockets) for each change
+        # another process announced; and whether this process hears the channel now (False when the
+        # listener lost Redis: announcements made meanwhile are missed).
+        self.on_sessions_changed: Callable[[str, bool], None] | None = None
+        self.on_listening: Callable[[bool], None] | None = None
+
+    def announce_sessions_changed(self, user_id: str, recheck: bool) -> None:
+        """Tell every other process on the channel (raises QueueUnavailable when Redis is down)."""
+        self._publish({"method": self.SESSIONS_METHOD, "user_id": user_id, "recheck": recheck, "host_id": self.host_id})
+
+    def _listen(self) -> Any:
+        for data in super()._listen():
+            # Cheap test first: an emit's payload may contain the mark too, and is then passed on.
+            if not (isinstance(data, bytes) and self._SESSIONS_MARK in data and self._sessions_changed(data)):
+                yield data
+
+    def _sessions_changed(self, data: bytes) -> bool:
+        """Handle `data` if it is a sessions-changed message; False if it is something else."""
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return False
+        if not isinstance(message, dict) or message.get("method") != self.SESSIONS_METHOD:
+            return False
+        try:
+            if message.get("host_id") != self.host_id and self.on_sessions_changed is not None:
+                self.on_sessions_changed(str(message["user_id"]), bool(message.get("recheck")))
+        except Exception:
+            log.exception("could not handle a sessions-changed message")
+        return True
+
+    def _listening(self, listening: bool) -> None:
+        if self.on_listening is not None:
+            self.on_listening(listening)
 
     def _redis_connect(self) -> None:
         if "+sentinel" in self.redis_url:  # pragma: no cover - sentinel keeps the stock behaviour
@@ -104,10 +143,12 @@ class QueueManager(socketio.RedisManager):
                     self._redis_connect()
                     self.pubsub.subscribe(self.channel)
                     subscribed = True
+                    self._listening(True)
                 yield from self.pubsub.listen()
             except Exception as exc:
                 log.warning("Socket.IO queue listener lost Redis (%s); retrying", type(exc).__name__)
                 subscribed = False
+                self._listening(False)
                 time.sleep(self.LISTEN_RETRY_SECONDS)
 
 

@@ -29,6 +29,7 @@ def _change_block(rt: Runtime, me: User, user_id: str, add: bool) -> list[Object
     other = find_other_user(me, user_id)
     was_blocked = me.has_blocked(other.id)
     blocked = _change_list(me, other, BLOCKED, add=add)
+    rt.sessions.user_changed(str(me.id))  # what my sockets may send is checked against my blocks
     if was_blocked != add:  # idempotent repeats change nothing, so they announce nothing
         events.blocked_changed(rt, me, other, blocked=add)
         events.block_changed(rt, me, other)
