@@ -110,8 +110,10 @@ def update_profile(
     if new_file is not None:
         changes["set__profile_pic"] = new_file.url
         changes["set__profile_pic_file_id"] = new_file.id
-    User.objects(id=user.id).update_one(**changes)
-    rt.sessions.user_changed(str(user.id))  # sockets' events see the new name and picture
+    # Sockets' events see the new name and picture: forgotten everywhere now, and by each process's
+    # sweep should the announcement be lost.
+    User.objects(id=user.id).update_one(**changes, set__sessions_changed_at=utcnow())
+    rt.sessions.user_changed(str(user.id))
     if new_file is not None and old_file_id:
         delete_stored_files(rt.storage, [old_file_id])
     user.reload()

@@ -132,8 +132,8 @@ def check_session(session: TokenSession, user: User | None) -> User:
 
 
 def sessions_changed(user_id: Any) -> None:
-    """A token of this user was revoked, or their password or account state changed: open
-    connections must re-check their token."""
+    """A token of this user was revoked, or their password, account state, profile or blocks changed:
+    open connections must re-check their token (and read the user again)."""
     User.objects(id=user_id).update_one(set__sessions_changed_at=utcnow())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from chatbox.auth.tokens import sessions_changed
 from chatbox.models import User
 from chatbox.realtime import events
 from chatbox.runtime import Runtime
@@ -29,7 +30,10 @@ def _change_block(rt: Runtime, me: User, user_id: str, add: bool) -> list[Object
     other = find_other_user(me, user_id)
     was_blocked = me.has_blocked(other.id)
     blocked = _change_list(me, other, BLOCKED, add=add)
-    rt.sessions.user_changed(str(me.id))  # what my sockets may send is checked against my blocks
+    # What my sockets may send is checked against my blocks: forgotten everywhere now (and by each
+    # process's sweep should the announcement be lost).
+    sessions_changed(me.id)
+    rt.sessions.user_changed(str(me.id))
     if was_blocked != add:  # idempotent repeats change nothing, so they announce nothing
         events.blocked_changed(rt, me, other, blocked=add)
         events.block_changed(rt, me, other)
