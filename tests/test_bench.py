@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,15 @@ def test_benchmark_servers_let_one_client_address_hold_every_socket() -> None:
 def test_benchmark_refuses_a_mongo_uri_that_names_a_database() -> None:
     with pytest.raises(SystemExit, match="must not name a database"):
         database_env("mongodb://127.0.0.1:27017/production", "chatbox_bench_x_single")
+
+
+def test_round_trips_per_socket_event_drop_by_the_user_read_with_the_session_cache(capsys: Any) -> None:
+    from bench.round_trips import main
+
+    assert main(["--events", "3"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    users = {(row[0], row[2]): float(row[4]) for row in rows}  # (event, "off"/"on") -> users reads
+    assert len(users) == 8
+    for event in ("typing", "leave-chat", "message-read", "new-message"):
+        # Off: the socket's user and the event's other user; on: only the other user.
+        assert (users[(event, "off")], users[(event, "on")]) == (2.0, 1.0)
