@@ -113,8 +113,9 @@ class SessionGuard:
         self._sweeper.stop()
 
     def user_changed(self, user_id: str) -> None:
-        """The user's document changed (their profile, their blocks): every process reads it again at
-        their sockets' next event."""
+        """The user's document changed (profile, blocks, pins, or an account switch from the CLI): every
+        process reads it again at their sockets' next event. Every write to a user's document that a
+        socket's event may read must call this (or `recheck_user`) after the write."""
         self.cache.forget(user_id)
         self._announce(user_id, recheck=False)
 

@@ -52,6 +52,7 @@ def _change_pin(rt: Runtime, me: User, user_id: str, add: bool) -> list[ObjectId
     other = find_other_user(me, user_id)
     was_pinned = other.id in me.pinned_chats
     pinned = _change_list(me, other, PINNED, add=add)
+    rt.sessions.user_changed(str(me.id))  # sockets' events read the user's document from the session cache
     if was_pinned != add:  # idempotent repeats announce nothing
         events.pin_changed(rt, me, other, direct_chat(me, other), pinned=add)
     return pinned
