@@ -346,3 +346,22 @@ def test_a_session_change_on_node_1_reaches_node_2_before_its_next_event(start_n
     send = {"to": friend.id, "text": "after the block", "clientMessageId": "after-block"}
     ack = sockets[blocker.id].call("new-message", send)
     assert ack["ok"] is False and ack["code"] == "blocked", ack
+
+
+def test_the_admin_api_on_node_1_ends_sessions_on_node_2_at_once(start_nodes: Any) -> None:
+    """The administration API's changes take the same path: node 2 forgets the account and drops its
+    sockets on the announcement (the sweep is far too slow to be what catches it here)."""
+    node1, node2 = start_nodes(SESSION_SWEEP_SECONDS=3600)
+    api1, api2 = LiveApi(node1.url), LiveApi(node2.url)
+    admin, blocked, revoked, friend = (api1.signup(name) for name in ("Boss", "Blocked", "Revoked", "Friend"))
+    assert node1.app.test_cli_runner().invoke(args=["users", "make-admin", admin.email]).exit_code == 0
+    sockets = {user.id: connect(start_nodes, node2, user) for user in (blocked, revoked)}
+    for socket in sockets.values():
+        assert socket.call("leave-chat", {"userId": friend.id}) == {"ok": True}
+    assert all(user_id in node2.rt.sessions.cache for user_id in sockets)
+
+    assert api1.call("POST", f"/api/admin/users/{blocked.id}/block", admin).status_code == 200
+    assert api1.call("POST", f"/api/admin/users/{revoked.id}/revoke-sessions", admin).status_code == 200
+    for user in (blocked, revoked):
+        wait_until(lambda u=user: not sockets[u.id].client.connected, f"node 2 to drop {user.full_name}'s socket")
+    assert api2.call("GET", "/api/auth/check", revoked).json()["code"] == "token_outdated"

@@ -2,8 +2,9 @@
 
 The REST API (chatbox/admin/routes.py) and the command line (chatbox/cli.py) call the same functions.
 Each change that takes an account's right to sign in away (deactivate, block, revoke sessions) marks the
-user's sessions as changed, so every process drops their open sockets (at once here, within
-SESSION_SWEEP_SECONDS elsewhere).
+user's sessions as changed, so every process drops their open sockets: at once here and, announced on
+Redis by `rt.sessions.recheck_user`, on every other process (each forgets the user's cached document);
+the command line (no runtime here) announces through `rt.sessions.user_changed` itself.
 """
 
 from __future__ import annotations
