@@ -202,7 +202,8 @@ def test_a_broken_connection_fails_later_writes_and_ends_the_backlog() -> None:
 
 
 def test_one_scheduler_pings_sockets_in_due_order_then_stops() -> None:
-    server = LeanEngineServer(async_mode="gevent", ping_interval=0.05, monitor_clients=False)
+    # An interval far longer than adding three sockets takes, even on a loaded machine: none is due early.
+    server = LeanEngineServer(async_mode="gevent", ping_interval=2, monitor_clients=False)
     pinged: list[str] = []
 
     class Probe:
