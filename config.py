@@ -195,6 +195,9 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REPLY_PREVIEW_CHARS": 100,
         "FORWARD_MAX_TARGETS": 5,
         "REACTION_MAX_CODE_POINTS": 16,
+        # Group chats: members in all (the creator included), and the longest group name.
+        "MAX_GROUP_MEMBERS": _int(environ, "MAX_GROUP_MEMBERS", 256),
+        "GROUP_NAME_MAX": 100,
         "SEARCH_QUERY_MAX": SEARCH_QUERY_MAX,
         "CLIENT_MESSAGE_ID_MAX": CLIENT_MESSAGE_ID_MAX,
         "PAGE_DEFAULT": PAGE_DEFAULT,

@@ -118,6 +118,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from chatbox.admin.routes import blp as admin_blp
     from chatbox.apidocs.routes import blp as apidocs_blp
     from chatbox.auth.routes import blp as auth_blp
+    from chatbox.chats.routes import blp as chats_blp
     from chatbox.files.routes import blp as files_blp
     from chatbox.health import blp as health_blp
     from chatbox.messages.routes import blp as messages_blp
@@ -126,7 +127,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from chatbox.users.routes import blp as users_blp
     from chatbox.web.routes import blp as web_blp
 
-    for blueprint in (auth_blp, users_blp, messages_blp, files_blp, push_blp, health_blp, sync_blp, admin_blp):
+    blueprints = (auth_blp, users_blp, messages_blp, chats_blp, files_blp, push_blp, health_blp, sync_blp, admin_blp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     # The browser client and the documents' pages are not API operations: they stay out of the document.
     app.register_blueprint(web_blp)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from bson import ObjectId
+from mongoengine import Q
 
 from chatbox.errors import ApiError, forbidden, not_found
 from chatbox.files.images import NotAnImage, TooManyPixels, check_image
@@ -240,8 +241,10 @@ def readable_file(storage: FileStorage, user: User, file_id: str, thumbnail: boo
         raise not_found("No such file.")
     allowed = record.uploader_id == user.id or record.purpose == PURPOSE_AVATAR
     if not allowed:
-        # Attached to a message of a chat the user is in (forwards share files between chats).
-        allowed = Chat.objects(id__in=chats_sharing_file(record.id), participants=user.id).count() > 0
+        # Attached to a message of a chat the user is in (forwards share files between chats); a group's
+        # former members keep reading its history, files included.
+        sharing = Q(id__in=chats_sharing_file(record.id))
+        allowed = Chat.objects(sharing & (Q(participants=user.id) | Q(former_members=user.id))).count() > 0
     if not allowed:
         raise forbidden("You may not read this file.")
     name = record.thumb_storage_name if thumbnail else record.storage_name

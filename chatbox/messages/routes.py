@@ -7,6 +7,7 @@ from flask import Response, jsonify
 from chatbox.api import Blueprint, PageArgs
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.auth.schemas import PublicUserSchema
+from chatbox.chats import actions as chat_actions
 from chatbox.messages import lifecycle, schemas, service
 from chatbox.messages.service import Upload
 from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
@@ -119,7 +120,7 @@ def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
 @blp.error(404, "Unknown message")
 @blp.secured()
 def read(message_id: str) -> dict[str, Any]:
-    return {"updated": service.mark_read(runtime(), current_user(), message_id)}
+    return {"updated": chat_actions.mark_read(runtime(), current_user(), message_id)}
 
 
 @blp.route("/chats/<user_id>", methods=["DELETE"])

@@ -11,11 +11,13 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from mongoengine import NotUniqueError, Q
 
+from chatbox.chats import queries as chat_queries
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
 from chatbox.files.service import PreparedUpload, close_all, delete_stored_files, prepare_upload, store_prepared
 from chatbox.messages import replies
 from chatbox.messages.presenting import chat_items
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
+from chatbox.models.chat import KIND_GROUP
 from chatbox.models.ids import iso, parse_object_id, utcnow
 from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT, files_still_attached
 from chatbox.models.stored_file import PURPOSE_ATTACHMENT
@@ -499,33 +501,40 @@ def _after_position(position: dict[str, Any]) -> Q:
 
 
 def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query: str) -> Page:
-    """Pinned chats first, then the rest, each newest activity first; a bounded number of queries."""
+    """Pinned chats first, then the rest, each newest activity first; a bounded number of queries.
+    Groups (mine, and those I left without clearing them) are listed beside direct chats."""
     position = decode_cursor(cursor) or {"p": 0}
     phase = position.get("p")
     if type(phase) is not int or phase not in (0, 1):
         raise ApiError(400, "The cursor is not valid.", "invalid_cursor")
     after = _after_position(position) if cursor else None
     pinned = list(me.pinned_chats)
+    pinned_groups = list(me.pinned_group_chats)
     name_query = name_query.strip()
     matching: list[ObjectId] | None = None
     if name_query:
         pattern = re.compile(re.escape(name_query), re.IGNORECASE)
         matching = [u.id for u in User.objects(full_name=pattern, id__ne=me.id).only("id")]
+    direct_chat = Q(kind__ne=KIND_GROUP)
+    group_named = chat_queries.group_name_matches(name_query) if name_query else Q(kind=KIND_GROUP)
     phases = {
-        0: [p for p in pinned if matching is None or p in matching],
-        1: None if matching is None else [m for m in matching if m not in pinned],
+        0: (direct_chat & Q(participants__in=[p for p in pinned if matching is None or p in matching]))
+        | (group_named & Q(id__in=pinned_groups)),
+        1: (
+            direct_chat
+            & (
+                Q(participants__nin=pinned)
+                if matching is None
+                else Q(participants__in=[m for m in matching if m not in pinned])
+            )
+        )
+        | (group_named & Q(id__nin=pinned_groups)),
     }
     found: list[tuple[int, Chat]] = []
     for current in (0, 1):
-        if current < phase or (current == 0 and not phases[0]):
+        if current < phase or (current == 0 and not pinned and not pinned_groups):
             continue
-        query = Q(participants=me.id) & Q(last_message_id__exists=True)
-        if current == 0:
-            query &= Q(participants__in=phases[0])
-        elif phases[1] is None:
-            query &= Q(participants__nin=pinned)
-        else:
-            query &= Q(participants__in=phases[1])
+        query = chat_queries.listed_chats_query(me) & phases[current]
         if current == phase and after is not None:
             query &= after
         rows = Chat.objects(query).order_by("-last_message_at", "-id").limit(limit + 1 - len(found))

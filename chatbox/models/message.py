@@ -111,7 +111,8 @@ class Message(Document):
 
     chat_id = ObjectIdField(db_field="chatId", required=True)
     sender_id = ObjectIdField(db_field="senderId", required=True)
-    receiver_id = ObjectIdField(db_field="receiverId", required=True)
+    # null for group messages
+    receiver_id = ObjectIdField(db_field="receiverId", null=True)
     text = StringField(default="")
     attachments = ListField(EmbeddedDocumentField(Attachment))
     status = StringField(default=STATUS_SENT, choices=STATUSES)

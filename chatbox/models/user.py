@@ -30,6 +30,8 @@ class User(Document):
     is_admin = BooleanField(db_field="isAdmin", default=False)
     blocked_users = ListField(ObjectIdField(), db_field="blockedUsers")
     pinned_chats = ListField(ObjectIdField(), db_field="pinnedChats")
+    # Pinned groups, by chat id (a direct chat is pinned by its other user, in pinned_chats)
+    pinned_group_chats = ListField(ObjectIdField(), db_field="pinnedGroupChats")
     # Bumped on every password change; tokens carry the version they were issued under.
     token_version = IntField(db_field="tokenVersion", default=0)
     # When a token was revoked or the password or account state last changed: open sockets re-check

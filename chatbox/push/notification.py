@@ -39,3 +39,24 @@ def notification_for(sender: User, message: Message, max_chars: int) -> Notifica
         },
         collapse_key=f"chat-{message.chat_id}",
     )
+
+
+def group_notification_for(sender: User, group_name: str, message: Message, max_chars: int) -> Notification:
+    """A group message: title = the group's name, body = "Sender name: text" (or the photo / file wording)."""
+    return Notification(
+        title=group_name,
+        body=notification_body_with_prefix(f"{sender.full_name}: ", message, max_chars),
+        data={
+            "type": "message",
+            "chatId": str(message.chat_id),
+            "messageId": str(message.id),
+            "senderId": str(message.sender_id),
+            "chatKind": "group",
+        },
+        collapse_key=f"chat-{message.chat_id}",
+    )
+
+
+def notification_body_with_prefix(prefix: str, message: Message, max_chars: int) -> str:
+    """The body cut to `max_chars` after the sender's name (the name is never cut)."""
+    return prefix + notification_body(message, max_chars)

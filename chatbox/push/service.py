@@ -12,7 +12,7 @@ from mongoengine import NotUniqueError
 
 from chatbox.models import DeviceToken, Message, User
 from chatbox.models.ids import utcnow
-from chatbox.push.notification import Notification, notification_for
+from chatbox.push.notification import Notification, group_notification_for, notification_for
 from chatbox.push.sender import PushSender, build_sender, describe
 
 log = logging.getLogger("chatbox.push")
@@ -72,6 +72,46 @@ class PushService:
             self._spawn(job)
         except Exception:
             log.exception("could not start a push task; the push for %d message(s) is dropped", len(batch))
+            self._finished()
+
+    def notify_group_messages(
+        self, sender_user: User, group_name: str, receiver_ids: list[ObjectId], messages: list[Message]
+    ) -> None:
+        """One push per receiver per message: every receiver's devices in one multicast per message."""
+        if not messages or not receiver_ids:
+            return
+        receivers, batch = list(receiver_ids), list(messages)
+
+        def job() -> None:
+            self._run_group(sender_user, group_name, receivers, batch)
+
+        self._start(job, len(batch))
+
+    def _start(self, job: Callable[[], None], count: int) -> None:
+        with self._idle:
+            self._in_flight += 1
+        if self._spawn is None:
+            job()
+            return
+        try:
+            self._spawn(job)
+        except Exception:
+            log.exception("could not start a push task; the push for %d message(s) is dropped", count)
+            self._finished()
+
+    def _run_group(
+        self, sender_user: User, group_name: str, receiver_ids: list[ObjectId], messages: list[Message]
+    ) -> None:
+        try:
+            tokens = [d.token for d in DeviceToken.objects(user_id__in=receiver_ids).only("token")]
+            if tokens:
+                notifications = [
+                    group_notification_for(sender_user, group_name, m, self.body_max_chars) for m in messages
+                ]
+                self._deliver(tokens, notifications)
+        except Exception:
+            log.exception("group push for %d message(s) failed", len(messages))
+        finally:
             self._finished()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:

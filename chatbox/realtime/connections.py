@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chatbox.chats.actions import deliver_pending as deliver_pending_in_groups
 from chatbox.messages.service import deliver_pending
 from chatbox.models import User
 from chatbox.models.ids import utcnow
@@ -24,6 +25,7 @@ def after_socket_opened(
         events.came_online(rt, user)
     send_online_users(events.online_contacts(rt, user))
     deliver_pending(rt, user)
+    deliver_pending_in_groups(rt, user)
 
 
 def socket_closed(rt: Runtime, user_id: str, sid: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from bson import ObjectId
 
 from chatbox.models import Chat, Message, User
-from chatbox.models.ids import iso
+from chatbox.models.ids import iso, utcnow
 from chatbox.runtime import Runtime
 from chatbox.services import Outgoing
 from chatbox.users.service import is_blocked_between, presence_audience, shares_chat
@@ -42,7 +42,7 @@ def messages_created(
         outgoing.append(Outgoing(sender.id, "new-message", payload, skip_sid=origin_sid))
     # One change: each user's events numbered in one round trip, all of them stored in one.
     seqs = rt.notifier.to_users(outgoing)
-    if not rt.presence.is_online(str(receiver.id)):
+    if not rt.presence.is_online(str(receiver.id)) and not chat.muted_for(receiver.id, utcnow()):
         rt.push.notify_new_messages(sender, receiver, messages)
     mine = [seq for item, seq in zip(outgoing, seqs, strict=True) if item.user_id == sender.id]
     return mine[len(mine) - len(messages) :]  # after the sender's new-chat, if any

@@ -19,6 +19,7 @@ import socketio
 from flask import Flask
 
 from chatbox.auth.tokens import TokenSession, user_from_token
+from chatbox.chats import actions as chats
 from chatbox.errors import ApiError, QueueUnavailable
 from chatbox.messages import service as messages
 from chatbox.models import User
@@ -232,6 +233,11 @@ class ChatNamespace(socketio.Namespace):
 
     def on_new_message(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
+            if payload["chatId"] is not None:
+                result = chats.send(
+                    self.rt, user, payload["chatId"], payload["text"], payload["clientMessageId"], origin_sid=sid
+                )
+                return {"message": result.messages[0].to_dict()}
             result = messages.send_message(
                 self.rt,
                 user,
@@ -258,6 +264,9 @@ class ChatNamespace(socketio.Namespace):
 
     def _typing(self, sid: str, data: Any, started: bool) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
+            if payload["chatId"] is not None:
+                chats.typing(self.rt, user, payload["chatId"], started)
+                return {}
             messages.send_typing(self.rt, user, payload["to"], started)
             return {}
 
@@ -272,25 +281,30 @@ class ChatNamespace(socketio.Namespace):
 
     def on_message_delivered(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            message = messages.mark_delivered(self.rt, user, payload["messageId"])
+            message = chats.mark_delivered(self.rt, user, payload["messageId"])
             return {"status": message.status}
 
         return self._handle(sid, schemas.MessageIdEvent, data, action)
 
     def on_message_read(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            return {"updated": messages.mark_read(self.rt, user, payload["messageId"])}
+            return {"updated": chats.mark_read(self.rt, user, payload["messageId"])}
 
         return self._handle(sid, schemas.MessageIdEvent, data, action)
 
     def on_join_chat(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
+            if payload["chatId"] is not None:
+                return {"updated": chats.open_chat(self.rt, user, payload["chatId"], sid)}
             return {"updated": messages.open_chat(self.rt, user, payload["userId"], sid)}
 
         return self._handle(sid, schemas.ChatUserEvent, data, action)
 
     def on_leave_chat(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
+            if payload["chatId"] is not None:
+                chats.close_chat(self.rt, user, payload["chatId"], sid)
+                return {}
             messages.close_chat(self.rt, user, payload["userId"], sid)
             return {}
 

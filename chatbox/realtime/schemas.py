@@ -7,8 +7,15 @@ from chatbox.messages.schemas import MessageSchema
 from config import CLIENT_MESSAGE_ID_MAX
 
 
+def _one_target(data: dict, key: str) -> None:
+    """Exactly one of `key` (a user, Part 1) and `chatId` (any chat by its id)."""
+    if (data.get(key) is None) == (data.get("chatId") is None):
+        raise ma.ValidationError(f"Give either {key} or chatId.", "_schema")
+
+
 class NewMessageEvent(BaseSchema):
-    to = ObjectIdString(required=True)
+    to = ObjectIdString(load_default=None)
+    chatId = ObjectIdString(load_default=None)
     text = ma.fields.String(load_default="")
     clientMessageId = ma.fields.String(
         load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=CLIENT_MESSAGE_ID_MAX)
@@ -16,9 +23,18 @@ class NewMessageEvent(BaseSchema):
     # Checked by the send (invalid_reply), like REST's.
     replyTo = ma.fields.String(load_default=None, allow_none=True)
 
+    @ma.validates_schema
+    def _target(self, data: dict, **kwargs: object) -> None:
+        _one_target(data, "to")
+
 
 class ToUserEvent(BaseSchema):
-    to = ObjectIdString(required=True)
+    to = ObjectIdString(load_default=None)
+    chatId = ObjectIdString(load_default=None)
+
+    @ma.validates_schema
+    def _target(self, data: dict, **kwargs: object) -> None:
+        _one_target(data, "to")
 
 
 class MessageIdEvent(BaseSchema):
@@ -26,7 +42,12 @@ class MessageIdEvent(BaseSchema):
 
 
 class ChatUserEvent(BaseSchema):
-    userId = ObjectIdString(required=True)
+    userId = ObjectIdString(load_default=None)
+    chatId = ObjectIdString(load_default=None)
+
+    @ma.validates_schema
+    def _target(self, data: dict, **kwargs: object) -> None:
+        _one_target(data, "userId")
 
 
 class NoPayload(BaseSchema):

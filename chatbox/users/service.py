@@ -50,7 +50,8 @@ def listed_users(me: User, field: str) -> list[User]:
 
 def presence_audience(user: User) -> list[User]:
     """Who is told when `user` comes and goes (and whose comings and goings `user` is told of)."""
-    chats = Chat.objects(participants=user.id, last_message_id__exists=True).only("participants")
+    # Direct chats only: group membership alone shares no presence.
+    chats = Chat.objects(participants=user.id, kind__ne="group", last_message_id__exists=True).only("participants")
     other_ids = {p for chat in chats for p in chat.participants if p != user.id}
     others = User.objects(id__in=list(other_ids)).only("id", "blocked_users")
     return [o for o in others if not is_blocked_between(user, o)]

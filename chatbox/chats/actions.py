@@ -1,0 +1,791 @@
+"""Chat-by-id and group actions: one function per state change (check, store, announce).
+
+Direct chats reached by their id go through the Part 1 actions in messages.service, so both kinds follow
+one set of rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from mongoengine import NotUniqueError, Q
+
+from chatbox.chats import queries, rules
+from chatbox.chats.presenting import members_list
+from chatbox.errors import ApiError, bad_request, forbidden, not_found
+from chatbox.files.service import delete_stored_files, store_image_data_url, store_upload
+from chatbox.messages import service as direct
+from chatbox.messages.presenting import chat_items
+from chatbox.messages.service import SendResult, Upload
+from chatbox.models import Chat, Message, StoredFile, User
+from chatbox.models.chat import (
+    KIND_GROUP,
+    MUTED_FOREVER,
+    ROLE_ADMIN,
+    ROLE_MEMBER,
+    ROLE_OWNER,
+    ChatMember,
+    group_key,
+)
+from chatbox.models.ids import iso, parse_object_id, utcnow
+from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
+from chatbox.models.stored_file import PURPOSE_AVATAR
+from chatbox.pagination import Page, encode_cursor
+from chatbox.realtime import events, group_events
+from chatbox.runtime import Runtime
+from chatbox.users import actions as user_actions
+
+MEMBERSHIP_RETRIES = 5
+
+
+# --- presenting one chat --------------------------------------------------------------------------
+
+
+def item(rt: Runtime, me: User, chat: Chat, with_members: bool = False) -> dict[str, Any]:
+    shown = chat_items(rt, me, [chat])
+    if not shown:
+        raise rules.chat_not_found()
+    result = shown[0]
+    if with_members and chat.is_group:
+        result["members"] = members_list(rt, me, chat)
+    return result
+
+
+def get_chat(rt: Runtime, me: User, chat_id: str) -> dict[str, Any]:
+    return item(rt, me, rules.visible_chat(me, chat_id), with_members=True)
+
+
+# --- system messages and membership ---------------------------------------------------------------
+
+
+def _system_message(
+    chat_id: ObjectId,
+    actor_id: ObjectId,
+    kind: str,
+    at: datetime,
+    user_ids: list[ObjectId] | None = None,
+    name: str | None = None,
+    role: str | None = None,
+    message_id: ObjectId | None = None,
+) -> Message:
+    return Message(
+        id=message_id or ObjectId(),
+        chat_id=chat_id,
+        sender_id=actor_id,
+        receiver_id=None,
+        text="",
+        status=STATUS_SENT,
+        system={
+            "type": kind,
+            "actorId": str(actor_id),
+            "userIds": [str(u) for u in user_ids or []],
+            "name": name,
+            "role": role,
+        },
+        created_at=at,
+        updated_at=at,
+    )
+
+
+def _store_system(chat_id: ObjectId, messages: list[Message]) -> None:
+    Message.objects.insert(messages, load_bulk=False)
+    queries.record_last_message(chat_id, messages[-1])
+
+
+@dataclass
+class Change:
+    """What a membership change computed from the chat as read: the new member list, other fields to set,
+    and the system messages that record it."""
+
+    members: list[ChatMember]
+    system: list[Message]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _change_group(chat_id: ObjectId, compute: Callable[[Chat], Change | None]) -> tuple[Chat, Change | None]:
+    """Read, compute, write guarded by the chat's version; again when someone else changed it meanwhile."""
+    for _ in range(MEMBERSHIP_RETRIES):
+        chat = queries.chat_by_id(chat_id)
+        if chat is None:
+            raise rules.chat_not_found()
+        change = compute(chat)
+        if change is None:
+            return chat, None
+        if queries.save_membership(chat, change.members, **change.fields):
+            if change.system:
+                _store_system(chat.id, change.system)
+            fresh = queries.chat_by_id(chat_id)
+            if fresh is None:
+                raise rules.chat_not_found()
+            return fresh, change
+    raise ApiError(409, "The group changed while this was applied; try again.", "conflict")
+
+
+def _copy(member: ChatMember, **changes: Any) -> ChatMember:
+    values = {
+        "user_id": member.user_id,
+        "role": member.role,
+        "joined_at": member.joined_at,
+        "since_id": member.since_id,
+        "until_id": member.until_id,
+    }
+    values.update(changes)
+    return ChatMember(**values)
+
+
+def _clean_name(rt: Runtime, name: Any) -> str:
+    text = name.strip() if isinstance(name, str) else ""
+    limit = rt.config["GROUP_NAME_MAX"]
+    if not 1 <= len(text) <= limit:
+        raise bad_request(
+            f"The group name must be 1 to {limit} characters.",
+            "validation_error",
+            {"name": [f"1 to {limit} characters after trimming."]},
+        )
+    return text
+
+
+def _wanted_ids(me: User, ids: list[str]) -> list[ObjectId]:
+    """Distinct ids in the order given, without mine."""
+    return [oid for oid in dict.fromkeys(ObjectId(i) for i in ids) if oid != me.id]
+
+
+def _new_members(rt: Runtime, me: User, wanted: list[ObjectId], current: int) -> dict[ObjectId, User]:
+    if current + len(wanted) > rt.config["MAX_GROUP_MEMBERS"]:
+        raise bad_request(f"A group has at most {rt.config['MAX_GROUP_MEMBERS']} members.", "group_full")
+    users = {u.id: u for u in User.objects(id__in=wanted)}
+    rules.refused_members(me, users, wanted)
+    return users
+
+
+def _store_avatar(rt: Runtime, me: User, data_url: str | None, upload: Upload | None) -> StoredFile | None:
+    if upload is not None:
+        return store_upload(rt.storage, me.id, upload.stream, upload.filename, PURPOSE_AVATAR, images_only=True)
+    if data_url:
+        try:
+            return store_image_data_url(rt.storage, me.id, data_url, PURPOSE_AVATAR)
+        except ApiError as exc:
+            if exc.code == "invalid_data_url":
+                raise ApiError(400, "avatar must be a base64 data URL of a JPG or PNG image.", exc.code) from exc
+            raise
+    return None
+
+
+def create_group(rt: Runtime, me: User, name: Any, member_ids: list[str], avatar: str | None) -> dict[str, Any]:
+    name = _clean_name(rt, name)
+    wanted = _wanted_ids(me, member_ids)
+    if not wanted:
+        raise bad_request(
+            "A group needs at least one other member.", "validation_error", {"memberIds": ["At least one other user."]}
+        )
+    _new_members(rt, me, wanted, current=1)
+    stored = _store_avatar(rt, me, avatar, None)
+    now = utcnow()
+    chat_id = ObjectId()
+    created = _system_message(chat_id, me.id, "created", now, user_ids=wanted, name=name)
+    members = [ChatMember(user_id=me.id, role=ROLE_OWNER, joined_at=now, since_id=created.id)]
+    members += [ChatMember(user_id=u, role=ROLE_MEMBER, joined_at=now, since_id=created.id) for u in wanted]
+    chat = Chat(
+        id=chat_id,
+        kind=KIND_GROUP,
+        pair_key=group_key(chat_id),
+        participants=[m.user_id for m in members],
+        members=members,
+        name=name,
+        avatar=stored.url if stored else "",
+        avatar_file_id=stored.id if stored else None,
+        last_message_id=created.id,
+        last_message_at=now,
+        created_at=now,
+        cleared_up_to={},
+        muted_until={},
+    )
+    try:
+        chat.save(force_insert=True)
+        created.save(force_insert=True)
+    except Exception:
+        Chat.objects(id=chat_id).delete()
+        if stored:
+            delete_stored_files(rt.storage, [stored.id])
+        raise
+    group_events.new_chat(rt, chat, chat.participants)
+    group_events.group_messages(rt, chat, me.id, [created])
+    return item(rt, me, chat, with_members=True)
+
+
+def update_group(
+    rt: Runtime, me: User, chat_id: str, name: Any, avatar: str | None, avatar_upload: Upload | None
+) -> dict[str, Any]:
+    chat = rules.visible_chat(me, chat_id)
+    rules.ensure_group(chat)
+    rules.ensure_admin(me, chat)
+    if name is None and avatar is None and avatar_upload is None:
+        raise bad_request("Send a name or an avatar.", "validation_error", {"_schema": ["Nothing to update."]})
+    new_name = _clean_name(rt, name) if name is not None else None
+    stored = _store_avatar(rt, me, avatar, avatar_upload)
+    removing_avatar = avatar == "" and avatar_upload is None
+    now = utcnow()
+
+    def compute(current: Chat) -> Change | None:
+        rules.ensure_admin(me, current)
+        system: list[Message] = []
+        fields: dict[str, Any] = {}
+        if new_name is not None and new_name != current.name:
+            fields["set__name"] = new_name
+            system.append(_system_message(current.id, me.id, "renamed", now, name=new_name))
+        if stored is not None or (removing_avatar and current.avatar):
+            fields["set__avatar"] = stored.url if stored else ""
+            fields["set__avatar_file_id"] = stored.id if stored else None
+            system.append(_system_message(current.id, me.id, "avatar_changed", now))
+        if not system:
+            return None
+        return Change(list(current.members), system, fields)
+
+    old_avatar = chat.avatar_file_id
+    try:
+        chat, change = _change_group(chat.id, compute)
+    except Exception:
+        if stored:
+            delete_stored_files(rt.storage, [stored.id])
+        raise
+    if change is None:
+        if stored:
+            delete_stored_files(rt.storage, [stored.id])
+        return item(rt, me, chat)
+    if old_avatar is not None and old_avatar != chat.avatar_file_id:
+        delete_stored_files(rt.storage, [old_avatar])
+    group_events.group_messages(rt, chat, me.id, change.system)
+    group_events.chat_updated(rt, chat)
+    return item(rt, me, chat)
+
+
+def add_members(rt: Runtime, me: User, chat_id: str, user_ids: list[str]) -> dict[str, Any]:
+    chat = rules.visible_chat(me, chat_id)
+    rules.ensure_group(chat)
+    rules.ensure_admin(me, chat)
+    wanted = [u for u in _wanted_ids(me, user_ids) if u not in chat.participants]
+    if wanted:
+        _new_members(rt, me, wanted, current=len(chat.participants))
+    now = utcnow()
+
+    def compute(current: Chat) -> Change | None:
+        rules.ensure_admin(me, current)
+        adding = [u for u in wanted if u not in current.participants]
+        if not adding:
+            return None
+        if len(current.participants) + len(adding) > rt.config["MAX_GROUP_MEMBERS"]:
+            raise bad_request(f"A group has at most {rt.config['MAX_GROUP_MEMBERS']} members.", "group_full")
+        added = _system_message(current.id, me.id, "member_added", now, user_ids=adding)
+        members = []
+        for member in current.members:
+            if member.user_id in adding:  # a former member comes back: their history restarts here
+                member = _copy(member, role=ROLE_MEMBER, joined_at=now, since_id=added.id, until_id=None)
+            members.append(member)
+        known = {m.user_id for m in current.members}
+        members += [
+            ChatMember(user_id=u, role=ROLE_MEMBER, joined_at=now, since_id=added.id) for u in adding if u not in known
+        ]
+        return Change(members, [added], {"pull_all__former_members": adding})
+
+    chat, change = _change_group(chat.id, compute)
+    if change is not None:
+        added_ids = [ObjectId(u) for u in change.system[0].system["userIds"]]
+        group_events.new_chat(rt, chat, added_ids)
+        group_events.group_messages(rt, chat, me.id, change.system)
+        group_events.chat_updated(rt, chat, skip=added_ids)
+    return item(rt, me, chat, with_members=True)
+
+
+def _successor(members: list[ChatMember], leaving: ObjectId) -> ChatMember | None:
+    """The longest-standing admin, else the longest-standing member."""
+    staying = [m for m in members if m.is_current and m.user_id != leaving]
+    admins = [m for m in staying if m.role == ROLE_ADMIN]
+    pool = admins or staying
+    return min(pool, key=lambda m: (m.joined_at, m.since_id)) if pool else None
+
+
+def remove_member(rt: Runtime, me: User, chat_id: str, user_id: str) -> dict[str, Any]:
+    chat = rules.visible_chat(me, chat_id)
+    rules.ensure_group(chat)
+    target_id = parse_object_id(user_id)
+    leaving = target_id == me.id
+    if target_id is None:
+        raise not_found("No such member in this group.", "member_not_found")
+    if leaving:
+        member = chat.member(me.id)
+        if member is None or not member.is_current:
+            raise not_found("You are not a member of this group.", "member_not_found")
+    else:
+        rules.removable_member(me, chat, target_id)
+    now = utcnow()
+
+    def compute(current: Chat) -> Change | None:
+        if leaving:
+            if me.id not in current.participants:
+                raise not_found("You are not a member of this group.", "member_not_found")
+        else:
+            rules.removable_member(me, current, target_id)
+        kind = "member_left" if leaving else "member_removed"
+        gone = _system_message(current.id, me.id, kind, now, user_ids=[target_id])
+        system = [gone]
+        target = current.member(target_id)
+        successor = _successor(current.members, target_id) if target and target.role == ROLE_OWNER else None
+        if successor is not None:
+            system.append(
+                _system_message(current.id, successor.user_id, "owner_changed", now, user_ids=[successor.user_id])
+            )
+        members = []
+        for member in current.members:
+            if member.user_id == target_id:
+                member = _copy(member, until_id=gone.id, role=ROLE_MEMBER)
+            elif successor is not None and member.user_id == successor.user_id:
+                member = _copy(member, role=ROLE_OWNER)
+            members.append(member)
+        return Change(members, system, {"add_to_set__former_members": target_id})
+
+    chat, change = _change_group(chat.id, compute)
+    assert change is not None
+    if not chat.participants:
+        _delete_group(rt, chat)
+        return {"left": True} if leaving else {"removed": True}
+    gone, rest = change.system[0], change.system[1:]
+    group_events.group_messages(rt, chat, me.id, [gone], also=[target_id])
+    if rest:
+        group_events.group_messages(rt, chat, rest[0].sender_id, rest)
+    group_events.chat_removed(rt, chat.id, [target_id])
+    group_events.chat_updated(rt, chat)
+    return {"left": True} if leaving else {"removed": True}
+
+
+def _delete_group(rt: Runtime, chat: Chat) -> None:
+    """The last member left: the group, its messages and its files go, for everyone who still lists it."""
+    file_ids = queries.delete_group_data(chat)
+    if chat.avatar_file_id is not None:
+        file_ids.append(chat.avatar_file_id)
+    file_ids += [s.id for s in StoredFile.objects(chat_id=chat.id).only("id")]
+    delete_stored_files(rt.storage, list(dict.fromkeys(file_ids)))
+    group_events.chat_removed(rt, chat.id, list(dict.fromkeys(chat.former_members)))
+
+
+def set_role(rt: Runtime, me: User, chat_id: str, user_id: str, role: str) -> dict[str, Any]:
+    chat = rules.visible_chat(me, chat_id)
+    rules.ensure_group(chat)
+    target_id = parse_object_id(user_id)
+    if target_id is None:
+        rules.ensure_owner(me, chat)
+        raise not_found("No such member in this group.", "member_not_found")
+    rules.role_target(me, chat, target_id)
+    now = utcnow()
+
+    def compute(current: Chat) -> Change | None:
+        target = rules.role_target(me, current, target_id)
+        if target.role == role:
+            return None
+        changed = _system_message(current.id, me.id, "role_changed", now, user_ids=[target_id], role=role)
+        members = [_copy(m, role=role) if m.user_id == target_id else m for m in current.members]
+        return Change(members, [changed])
+
+    chat, change = _change_group(chat.id, compute)
+    if change is not None:
+        group_events.group_messages(rt, chat, me.id, change.system)
+        group_events.chat_updated(rt, chat)
+    return item(rt, me, chat, with_members=True)
+
+
+# --- messages ----------------------------------------------------------------------------------------
+
+
+def history(me: User, chat_id: str, limit: int, cursor: str | None) -> Page:
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        return direct.history(me, str(chat.other_participant(me.id)), limit, cursor)
+    before = direct._before_cursor(cursor)
+    query = queries.member_bounds(me, chat)
+    if before is not None:
+        query &= Q(id__lt=before)
+    rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(list(reversed(rows)), encode_cursor({"before": str(rows[-1].id)}) if more else None)
+
+
+def search(me: User, chat_id: str, text: str, limit: int, cursor: str | None) -> Page:
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        return direct.search(me, str(chat.other_participant(me.id)), text, limit, cursor)
+    text = text.strip()
+    if not 1 <= len(text) <= 100:
+        raise bad_request("The search text must be 1 to 100 characters.", "invalid_query")
+    before = direct._before_cursor(cursor)
+    query = queries.member_bounds(me, chat) & Q(text=re.compile(re.escape(text), re.IGNORECASE))
+    if before is not None:
+        query &= Q(id__lt=before)
+    rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor({"before": str(rows[-1].id)}) if more else None)
+
+
+def _existing_group_send(sender: User, client_message_id: str, chat: Chat) -> list[Message]:
+    first = Message.objects(sender_id=sender.id, client_message_id=client_message_id).first()
+    if first is None:
+        return []
+    if first.chat_id != chat.id:
+        raise ApiError(
+            409, "This clientMessageId was already used for a message to someone else.", "client_message_id_reused"
+        )
+    if first.batch_id is None:
+        return [first]
+    return list(Message.objects(batch_id=first.batch_id).order_by("id"))
+
+
+def view_key(chat: Chat) -> str:
+    """What presence records for a socket viewing a group (a direct chat is keyed by the other user)."""
+    return f"chat:{chat.id}"
+
+
+def send(
+    rt: Runtime,
+    me: User,
+    chat_id: str,
+    text: str | None,
+    client_message_id: str | None = None,
+    images: list[Upload] | None = None,
+    file: Upload | None = None,
+    origin_sid: str | None = None,
+) -> SendResult:
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        other = str(chat.other_participant(me.id))
+        return direct.send_message(rt, me, other, text, client_message_id, images, file, origin_sid)
+    images = images or []
+    try:
+        rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(me.id))
+        if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
+            raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
+        rules.ensure_member(me, chat)
+        text = direct._clean_text(rt, text, bool(images or file))
+    except ApiError:
+        existing = _existing_group_send(me, client_message_id, chat) if client_message_id else []
+        if existing:
+            return SendResult(existing, created=False)
+        raise
+    if client_message_id and (images or file):
+        existing = _existing_group_send(me, client_message_id, chat)
+        if existing:
+            return SendResult(existing, created=False)
+    stored = direct._store_uploads(rt, me, [*images, *([file] if file else [])])
+    try:
+        return _create_group_messages(rt, me, chat, text, client_message_id, stored, origin_sid)
+    except Exception:
+        delete_stored_files(rt.storage, [s.id for s in stored])
+        raise
+
+
+def _create_group_messages(
+    rt: Runtime,
+    me: User,
+    chat: Chat,
+    text: str,
+    client_message_id: str | None,
+    stored: list[StoredFile],
+    origin_sid: str | None,
+) -> SendResult:
+    images = [s for s in stored if s.kind == "image"]
+    others = [s for s in stored if s.kind != "image"]
+    groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
+    groups[0].extend(others)
+    now = utcnow()
+    alone = chat.participants == [me.id]  # nobody else to deliver to: delivered and read by all of them
+    ids = [ObjectId() for _ in groups]
+    messages: list[Message] = []
+    for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
+        message = Message(
+            id=message_id,
+            chat_id=chat.id,
+            sender_id=me.id,
+            receiver_id=None,
+            text=text if index == 0 else "",
+            attachments=[direct._attachment(s) for s in group],
+            status=STATUS_READ if alone else STATUS_SENT,
+            client_message_id=client_message_id if index == 0 else None,
+            batch_id=ids[0] if len(ids) > 1 else None,
+            created_at=now,
+            updated_at=now,
+            delivered_at=now if alone else None,
+            read_at=now if alone else None,
+        )
+        try:
+            message.save(force_insert=True)
+        except NotUniqueError:
+            if not client_message_id or messages:
+                raise
+            return SendResult(_existing_group_send(me, client_message_id, chat), created=False)
+        messages.append(message)
+    if stored:
+        StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
+    queries.record_last_message(chat.id, messages[-1])
+    group_events.group_messages(rt, chat, me.id, messages, origin_sid)
+    group_events.push_offline(rt, chat, me, messages, now)
+    _read_on_arrival(rt, chat, me, messages[-1].id)
+    return SendResult(messages, created=True)
+
+
+def _read_on_arrival(rt: Runtime, chat: Chat, sender: User, up_to: ObjectId) -> None:
+    """Members with a socket showing the group read what arrives at once."""
+    others = [p for p in chat.participants if p != sender.id]
+    online = rt.presence.online_among([str(p) for p in others])
+    key = view_key(chat)
+    viewers = [p for p in others if str(p) in online and rt.presence.is_viewing(str(p), key)]
+    if not viewers:
+        return
+    for viewer in User.objects(id__in=viewers):
+        fresh = queries.chat_by_id(chat.id)
+        if fresh is None:
+            return
+        _advance(rt, viewer, fresh, up_to, read=True)
+
+
+# --- delivery and read state -------------------------------------------------------------------------
+
+
+def _advance(rt: Runtime, me: User, chat: Chat, up_to: ObjectId, read: bool) -> int:
+    """Move my read (or delivery) watermark in a group up to `up_to`; update the aggregate status of what
+    it passes and tell the senders. Returns how many messages stopped being unread for me."""
+    member = chat.member(me.id)
+    if member is None:
+        return 0
+    if member.until_id is not None and up_to > member.until_id:
+        up_to = member.until_id
+    field_name = "read_up_to" if read else "delivered_up_to"
+    old = chat.read_mark(member) if read else chat.delivered_mark(member)
+    if up_to <= old:
+        return 0
+    now = utcnow()
+    previous, after = queries.advance_marks(chat, me.id, field_name, up_to, now)
+    if after is None:
+        return 0
+    if isinstance(previous, ObjectId) and previous > old:
+        old = previous  # another call moved it meanwhile: count from there
+    if up_to <= old:
+        return 0
+    passed = queries.messages_after(after, me, old, up_to)
+    if read:
+        mark = after.cleared_mark_for(me.id)
+        unread = [m for m in passed if mark is None or m.id > mark]
+    else:
+        unread = []
+    _update_aggregates(rt, after, passed, now)
+    if read and passed:
+        by_sender: dict[ObjectId, list[ObjectId]] = {}
+        for message in passed:
+            by_sender.setdefault(message.sender_id, []).append(message.id)
+        group_events.messages_read(rt, after, me, by_sender, now)
+    return len(unread)
+
+
+def _recipients(chat: Chat, message: Message) -> list[ChatMember]:
+    """Members at send time, except the sender."""
+    return [m for m in chat.members if m.user_id != message.sender_id and m.saw(message.id)]
+
+
+def _update_aggregates(rt: Runtime, chat: Chat, messages: list[Message], now: datetime) -> None:
+    """`sent` until every recipient has it delivered, `read` once all have read it; the sender hears of
+    each change."""
+    to_read, to_deliver = [], []
+    for message in messages:
+        if message.status == STATUS_READ:
+            continue
+        recipients = _recipients(chat, message)
+        if all(chat.read_mark(r) >= message.id for r in recipients):
+            to_read.append(message)
+        elif message.status == STATUS_SENT and all(chat.delivered_mark(r) >= message.id for r in recipients):
+            to_deliver.append(message)
+    queries.set_status([m.id for m in to_read], STATUS_READ, now)
+    queries.set_status([m.id for m in to_deliver], STATUS_DELIVERED, now)
+    for message in to_read:
+        message.delivered_at = message.delivered_at or now
+        message.status, message.read_at = STATUS_READ, now
+        events.message_status(rt, message)
+    for message in to_deliver:
+        message.status, message.delivered_at = STATUS_DELIVERED, now
+        events.message_status(rt, message)
+
+
+def read_up_to(rt: Runtime, me: User, chat_id: str, message_id: str) -> int:
+    chat = rules.visible_chat(me, chat_id)
+    message = rules.visible_message(me, chat, message_id)
+    if not chat.is_group:
+        return direct._read_up_to(rt, me, chat, chat.other_participant(me.id), message.id)
+    return _advance(rt, me, chat, message.id, read=True)
+
+
+def _group_message_for(me: User, message_id: str) -> tuple[Chat, Message] | None:
+    """The group message `message_id` names, when it is one; None for a direct message (or no message:
+    the direct action answers that)."""
+    oid = parse_object_id(message_id)
+    message = Message.objects(id=oid).first() if oid else None
+    if message is None or message.receiver_id is not None:
+        return None
+    chat = queries.chat_by_id(message.chat_id)
+    if chat is None or not chat.is_group:
+        return None
+    if not rules.can_see(me, chat) or not queries.can_see_message(me, chat, message):
+        raise not_found("No such message.", "message_not_found")
+    if message.sender_id == me.id:
+        raise forbidden("Only the receiver can change a message's status.", "not_receiver")
+    return chat, message
+
+
+def mark_read(rt: Runtime, me: User, message_id: str) -> int:
+    """PUT /api/messages/read/:messageId and socket `message-read`, for either kind."""
+    found = _group_message_for(me, message_id)
+    if found is None:
+        return direct.mark_read(rt, me, message_id)
+    chat, message = found
+    return _advance(rt, me, chat, message.id, read=True)
+
+
+def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
+    """Socket `message-delivered`, for either kind."""
+    found = _group_message_for(me, message_id)
+    if found is None:
+        return direct.mark_delivered(rt, me, message_id)
+    chat, message = found
+    _advance(rt, me, chat, message.id, read=False)
+    message.reload()
+    return message
+
+
+def deliver_pending(rt: Runtime, me: User) -> int:
+    """On connect: everything in my groups is delivered to me; senders hear of aggregate changes. A
+    fixed number of queries, whatever the number of groups or messages."""
+    chats = queries.groups_of(me.id)
+    if not chats:
+        return 0
+    waiting = queries.waiting_in_groups(me, chats)
+    now = utcnow()
+    marks = {}
+    for chat in chats:
+        member = chat.member(me.id)
+        newest = chat.last_message_id
+        if member is not None and newest is not None and newest > chat.delivered_mark(member):
+            marks[chat.id] = chat.last_message_id
+            chat.delivered_up_to[str(me.id)] = chat.last_message_id
+    queries.advance_delivered_in_many(me.id, marks, now)
+    by_chat = {c.id: c for c in chats}
+    for chat_id in {m.chat_id for m in waiting}:
+        _update_aggregates(rt, by_chat[chat_id], [m for m in waiting if m.chat_id == chat_id], now)
+    return len(waiting)
+
+
+def open_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> int:
+    """socket `join-chat {chatId}`: read what waits, and (while viewing) what arrives."""
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        return direct.open_chat(rt, me, str(chat.other_participant(me.id)), sid)
+    rules.ensure_member(me, chat)
+    rt.presence.set_viewing(str(me.id), sid, view_key(chat))
+    if chat.last_message_id is None:
+        return 0
+    return _advance(rt, me, chat, chat.last_message_id, read=True)
+
+
+def close_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> None:
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        direct.close_chat(rt, me, str(chat.other_participant(me.id)), sid)
+        return
+    rt.presence.stop_viewing(str(me.id), sid, view_key(chat))
+
+
+def typing(rt: Runtime, me: User, chat_id: str, started: bool) -> None:
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        direct.send_typing(rt, me, str(chat.other_participant(me.id)), started)
+        return
+    rules.ensure_member(me, chat)
+    group_events.typing(rt, me, chat, started)
+
+
+def receipts(me: User, chat_id: str, message_id: str) -> list[dict[str, Any]]:
+    chat = rules.visible_chat(me, chat_id)
+    message = rules.visible_message(me, chat, message_id)
+    rules.ensure_sender(me, message)
+    if not chat.is_group:
+        return [
+            {
+                "userId": str(message.receiver_id),
+                "deliveredAt": iso(message.delivered_at),
+                "readAt": iso(message.read_at),
+            }
+        ]
+    if message.system:
+        return []
+    times = queries.receipt_times(chat.id, message.id)
+    rows = []
+    for member in _recipients(chat, message):
+        read_at = times.get((member.user_id, "read")) if chat.read_mark(member) >= message.id else None
+        delivered_at = times.get((member.user_id, "delivered"))
+        if read_at is not None and (delivered_at is None or read_at < delivered_at):
+            delivered_at = read_at
+        rows.append({"userId": str(member.user_id), "deliveredAt": iso(delivered_at), "readAt": iso(read_at)})
+    return rows
+
+
+# --- my view of a chat: clear, pin, mute ---------------------------------------------------------------
+
+
+def clear(rt: Runtime, me: User, chat_id: str) -> dict[str, Any]:
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        return {"cleared": True, "deleted": direct.clear_chat(rt, me, str(chat.other_participant(me.id)))}
+    member = chat.member(me.id)
+    newest = chat.last_message_id if member is None or member.is_current else member.until_id
+    changes: dict[str, Any] = {}
+    if newest is not None:
+        changes[f"set__cleared_up_to__{me.id}"] = str(newest)
+    if member is not None and not member.is_current:
+        changes["pull__former_members"] = me.id  # a former member's clear takes the group off their list
+    if changes:
+        Chat.objects(id=chat.id).update_one(**changes)
+    group_events.chat_cleared(rt, me, chat)
+    return {"cleared": True, "deleted": False}
+
+
+def pin(rt: Runtime, me: User, chat_id: str, pinned: bool) -> dict[str, Any]:
+    chat = rules.visible_chat(me, chat_id)
+    if not chat.is_group:
+        other = str(chat.other_participant(me.id))
+        if pinned:
+            user_actions.pin(me, other)
+        else:
+            user_actions.unpin(me, other)
+        return item(rt, me, chat)
+    was = chat.id in me.pinned_group_chats
+    operator = "add_to_set" if pinned else "pull"
+    User.objects(id=me.id).update_one(**{f"{operator}__pinned_group_chats": chat.id})
+    me.reload("pinned_group_chats")
+    if was != pinned:
+        group_events.group_pin_changed(rt, me, chat, pinned)
+    return item(rt, me, chat)
+
+
+def mute(rt: Runtime, me: User, chat_id: str, until: datetime | None, muted: bool) -> dict[str, Any]:
+    chat = rules.visible_chat(me, chat_id)
+    if muted:
+        if until is not None and until <= utcnow():
+            raise bad_request(
+                "until must be in the future (or null: until unmuted).",
+                "validation_error",
+                {"until": ["Must be a future time or null."]},
+            )
+        Chat.objects(id=chat.id).update_one(**{f"set__muted_until__{me.id}": until or MUTED_FOREVER})
+    else:
+        Chat.objects(id=chat.id).update_one(**{f"unset__muted_until__{me.id}": True})
+    chat.reload()
+    return item(rt, me, chat)

@@ -1,0 +1,99 @@
+"""Group chat list items and member lists, as one user sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+
+from chatbox.chats import queries
+from chatbox.models import Chat, Message, User
+from chatbox.models.chat import MUTED_FOREVER
+from chatbox.models.ids import iso, utcnow
+from chatbox.runtime import Runtime
+from chatbox.users.presenting import public_users
+
+
+def mute_fields(me: User, chat: Chat) -> dict[str, Any]:
+    """`isMuted` and `mutedUntil` (null: until unmuted) for either kind."""
+    until = chat.muted_until.get(str(me.id))
+    muted = chat.muted_for(me.id, utcnow())
+    return {"isMuted": muted, "mutedUntil": iso(until) if muted and until != MUTED_FOREVER else None}
+
+
+def _preview_id(me: User, chat: Chat) -> ObjectId | None:
+    """The newest message of the group in my history: the group's newest, or, once I left, the one that
+    said so."""
+    member = chat.member(me.id)
+    if member is None or chat.last_message_id is None:
+        return None
+    newest = chat.last_message_id if member.is_current else member.until_id
+    mark = chat.cleared_mark_for(me.id)
+    return newest if newest is not None and (mark is None or newest > mark) else None
+
+
+def group_unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
+    """One aggregation for all the groups given."""
+    conditions = [c for c in (queries.group_unread_condition(me, chat) for chat in chats) if c is not None]
+    if not conditions:
+        return {}
+    pipeline = [{"$match": {"$or": conditions}}, {"$group": {"_id": "$chatId", "count": {"$sum": 1}}}]
+    return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}
+
+
+def _group_item(me: User, chat: Chat, last: Message | None, unread: int) -> dict[str, Any]:
+    member = chat.member(me.id)
+    return {
+        "_id": str(chat.id),
+        "kind": "group",
+        "user": None,
+        "name": chat.name or "",
+        "avatar": chat.avatar or "",
+        "memberCount": len(chat.participants),
+        "myRole": member.role if member is not None and member.is_current else None,
+        "lastMessage": last.to_dict() if last else None,
+        "lastMessageAt": iso(last.created_at if last is not None else chat.last_message_at),
+        "unreadCount": unread,
+        "isPinned": chat.id in set(me.pinned_group_chats),
+        **mute_fields(me, chat),
+        "blockedByMe": False,
+        "blockedByOtherUser": False,
+    }
+
+
+def group_items(rt: Runtime, me: User, chats: list[Chat]) -> list[dict[str, Any]]:
+    """List items of groups for one viewer: two queries whatever the number of groups or members."""
+    if not chats:
+        return []
+    previews = {c.id: _preview_id(me, c) for c in chats}
+    wanted = [p for p in previews.values() if p is not None]
+    messages = {m.id: m for m in Message.objects(id__in=wanted)} if wanted else {}
+    unread = group_unread_counts(me, chats)
+    return [
+        _group_item(me, chat, messages.get(previews[chat.id]) if previews[chat.id] else None, unread.get(chat.id, 0))
+        for chat in chats
+    ]
+
+
+def item_for_each(chat: Chat, viewer_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
+    """One group's item as each of `viewer_ids` sees it (for events): three queries whatever their number."""
+    viewers = list(User.objects(id__in=viewer_ids).only("id", "pinned_group_chats"))
+    previews = {v.id: _preview_id(v, chat) for v in viewers}
+    wanted = list({p for p in previews.values() if p is not None})
+    messages = {m.id: m for m in Message.objects(id__in=wanted)} if wanted else {}
+    unread = queries.unread_for_each(chat, [v.id for v in viewers])
+    return {
+        v.id: _group_item(v, chat, messages.get(previews[v.id]) if previews[v.id] else None, unread.get(v.id, 0))
+        for v in viewers
+    }
+
+
+def members_list(rt: Runtime, me: User, chat: Chat) -> list[dict[str, Any]]:
+    """`[{user, role, joinedAt}]` of the current members, in joining order: one query."""
+    current = chat.current_members()
+    users = {u.id: u for u in User.objects(id__in=[m.user_id for m in current])}
+    present = [m for m in current if m.user_id in users]
+    shown = public_users(rt, me, [users[m.user_id] for m in present])
+    return [
+        {"user": user, "role": m.role, "joinedAt": iso(m.joined_at)} for m, user in zip(present, shown, strict=True)
+    ]

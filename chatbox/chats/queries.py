@@ -1,0 +1,208 @@
+"""Database reads and writes for chats by id and for groups. Every query here runs on an index:
+chats by `_id`, `participants` or `formerMembers`; messages by `chatId` (+ `_id`); receipt marks by
+`chatId` (+ `upTo`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from mongoengine import Q
+from pymongo import UpdateOne
+
+from chatbox.models import Chat, Message, ReceiptMark, User
+from chatbox.models.chat import KIND_GROUP, ChatMember
+from chatbox.models.receipt import MARK_DELIVERED, MARK_READ
+
+
+def chat_by_id(chat_id: ObjectId) -> Chat | None:
+    return Chat.objects(id=chat_id).first()
+
+
+def member_bounds(me: User, chat: Chat) -> Q:
+    """The messages of `chat` that `me` may see at all: a group member's join to leave, after their clear."""
+    query = Q(chat_id=chat.id)
+    if chat.is_group:
+        member = chat.member(me.id)
+        if member is None:
+            return query & Q(id=None)
+        query &= Q(id__gte=member.since_id)
+        if member.until_id is not None:
+            query &= Q(id__lte=member.until_id)
+    mark = chat.cleared_mark_for(me.id)
+    if mark is not None:
+        query &= Q(id__gt=mark)
+    return query
+
+
+def can_see_message(me: User, chat: Chat, message: Message) -> bool:
+    """Is this message of `chat` in my history (within my membership, after my clear)?"""
+    if chat.is_group:
+        member = chat.member(me.id)
+        if member is None or not member.saw(message.id):
+            return False
+    mark = chat.cleared_mark_for(me.id)
+    return mark is None or message.id > mark
+
+
+def message_in_chat(chat: Chat, message_id: ObjectId) -> Message | None:
+    return Message.objects(id=message_id, chat_id=chat.id).first()
+
+
+def group_unread_condition(me: User, chat: Chat) -> dict[str, Any] | None:
+    """The `$match` clause of my unread messages in a group: after my read watermark (and my join and
+    clear marks), up to my leave, not mine, not system messages. None when nothing can be unread."""
+    member = chat.member(me.id)
+    if member is None:
+        return None
+    floor = chat.read_mark(member)
+    mark = chat.cleared_mark_for(me.id)
+    if mark is not None and mark > floor:
+        floor = mark
+    bounds: dict[str, Any] = {"$gt": floor}
+    if member.until_id is not None:
+        bounds["$lte"] = member.until_id
+    return {"chatId": chat.id, "_id": bounds, "senderId": {"$ne": me.id}, "system": None}
+
+
+def unread_for_each(chat: Chat, user_ids: list[ObjectId]) -> dict[ObjectId, int]:
+    """Each member's unread count in one group: one query over the messages after the lowest floor."""
+    floors: dict[ObjectId, tuple[ObjectId, ObjectId | None]] = {}
+    for user_id in user_ids:
+        member = chat.member(user_id)
+        if member is None:
+            continue
+        floor = chat.read_mark(member)
+        mark = chat.cleared_mark_for(user_id)
+        floors[user_id] = (max(floor, mark) if mark is not None else floor, member.until_id)
+    if not floors:
+        return {}
+    lowest = min(f for f, _ in floors.values())
+    rows = Message._get_collection().find(
+        {"chatId": chat.id, "_id": {"$gt": lowest}, "system": None}, {"_id": 1, "senderId": 1}
+    )
+    found = [(r["_id"], r["senderId"]) for r in rows]
+    counts = {}
+    for user_id, (floor, until) in floors.items():
+        counts[user_id] = sum(
+            1 for mid, sender in found if mid > floor and sender != user_id and (until is None or mid <= until)
+        )
+    return counts
+
+
+def listed_chats_query(me: User) -> Q:
+    """Every chat in my list: the chats I am in (either kind) and groups I left but did not clear."""
+    return (Q(participants=me.id) | Q(former_members=me.id)) & Q(last_message_id__exists=True)
+
+
+def group_name_matches(text: str) -> Q:
+    return Q(kind=KIND_GROUP) & Q(name=re.compile(re.escape(text), re.IGNORECASE))
+
+
+def groups_of(user_id: ObjectId) -> list[Chat]:
+    """The groups `user_id` is a current member of."""
+    return list(Chat.objects(participants=user_id, kind=KIND_GROUP))
+
+
+def save_membership(chat: Chat, members: list[ChatMember], **changes: Any) -> bool:
+    """Replace the member list (and `changes`) if nobody changed it since `chat` was read."""
+    participants = [m.user_id for m in members if m.is_current]
+    updated = Chat.objects(id=chat.id, version=chat.version).update_one(
+        set__members=members, set__participants=participants, inc__version=1, **changes
+    )
+    return bool(updated)
+
+
+def record_last_message(chat_id: ObjectId, message: Message) -> None:
+    Chat.objects(id=chat_id).update_one(max__last_message_id=message.id, max__last_message_at=message.created_at)
+
+
+def advance_marks(
+    chat: Chat, user_id: ObjectId, field: str, up_to: ObjectId, at: datetime
+) -> tuple[ObjectId | None, Chat | None]:
+    """Move a member's watermark (`read_up_to` or `delivered_up_to`) up to `up_to`: the value before,
+    and the chat as it is after (None when the chat is gone). Records the move for receipts."""
+    before = chat.read_up_to if field == "read_up_to" else chat.delivered_up_to
+    previous = before.get(str(user_id))
+    after = Chat.objects(id=chat.id).modify(new=True, **{f"max__{field}__{user_id}": up_to})
+    if after is None:
+        return previous, None
+    if previous is None or up_to > previous:
+        kind = MARK_READ if field == "read_up_to" else MARK_DELIVERED
+        ReceiptMark(chat_id=chat.id, user_id=user_id, kind=kind, up_to=up_to, at=at).save()
+    return previous, after
+
+
+def advance_delivered_in_many(user_id: ObjectId, up_to: dict[ObjectId, ObjectId], at: datetime) -> None:
+    """Move my delivery watermark in several groups at once: one bulk write, one insert."""
+    if not up_to:
+        return
+    operations = [
+        UpdateOne({"_id": chat_id}, {"$max": {f"deliveredUpTo.{user_id}": mark}}) for chat_id, mark in up_to.items()
+    ]
+    Chat._get_collection().bulk_write(operations, ordered=False)
+    ReceiptMark.objects.insert(
+        [ReceiptMark(chat_id=c, user_id=user_id, kind=MARK_DELIVERED, up_to=m, at=at) for c, m in up_to.items()],
+        load_bulk=False,
+    )
+
+
+def receipt_times(chat_id: ObjectId, message_id: ObjectId) -> dict[tuple[ObjectId, str], datetime]:
+    """(userId, kind) -> the first time that member's watermark of that kind passed the message."""
+    pipeline = [
+        {"$match": {"chatId": chat_id, "upTo": {"$gte": message_id}}},
+        {"$group": {"_id": {"u": "$userId", "k": "$kind"}, "at": {"$min": "$at"}}},
+    ]
+    return {(row["_id"]["u"], row["_id"]["k"]): row["at"] for row in ReceiptMark.objects.aggregate(pipeline)}
+
+
+def messages_after(chat: Chat, me: User, low: ObjectId, high: ObjectId, **filters: Any) -> list[Message]:
+    """Others' non-system messages of `chat` in (low, high], oldest first."""
+    return list(
+        Message.objects(chat_id=chat.id, id__gt=low, id__lte=high, sender_id__ne=me.id, system=None, **filters)
+        .order_by("id")
+        .only("id", "sender_id", "status", "delivered_at", "read_at", "chat_id")
+    )
+
+
+def waiting_in_groups(me: User, chats: list[Chat]) -> list[Message]:
+    """Others' messages still `sent` in these groups after my delivery watermark: one query."""
+    clauses = []
+    for chat in chats:
+        member = chat.member(me.id)
+        if member is None or chat.last_message_id is None:
+            continue
+        mark = chat.delivered_mark(member)
+        if chat.last_message_id > mark:
+            clauses.append({"chatId": chat.id, "_id": {"$gt": mark}})
+    if not clauses:
+        return []
+    raw = Message._get_collection().find(
+        {"$or": clauses, "status": "sent", "senderId": {"$ne": me.id}, "system": None},
+        {"_id": 1, "chatId": 1, "senderId": 1, "status": 1},
+    )
+    return [Message(id=r["_id"], chat_id=r["chatId"], sender_id=r["senderId"], status=r["status"]) for r in raw]
+
+
+def set_status(ids: list[ObjectId], status: str, at: datetime) -> None:
+    """The aggregate status of group messages moved (never back)."""
+    if not ids:
+        return
+    if status == "read":
+        Message.objects(id__in=ids, delivered_at=None).update(set__delivered_at=at)
+        Message.objects(id__in=ids, status__ne="read").update(set__status="read", set__read_at=at, set__updated_at=at)
+    else:
+        Message.objects(id__in=ids, status="sent").update(
+            set__status="delivered", set__delivered_at=at, set__updated_at=at
+        )
+
+
+def delete_group_data(chat: Chat) -> list[ObjectId]:
+    """Delete a group's messages, receipt marks and document; the ids of the files they carried."""
+    file_ids = [a.file_id for m in Message.objects(chat_id=chat.id).only("attachments") for a in m.attachments]
+    Message.objects(chat_id=chat.id).delete()
+    ReceiptMark.objects(chat_id=chat.id).delete()
+    Chat.objects(id=chat.id).delete()
+    return file_ids
