@@ -91,11 +91,35 @@ class ReactionSchema(ma.Schema):
     userIds = ma.fields.List(object_id(), required=True)
 
 
+class SystemSchema(ma.Schema):
+    """What a group system message records; `null` on every other message."""
+
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(
+            [
+                "created",
+                "member_added",
+                "member_removed",
+                "member_left",
+                "renamed",
+                "avatar_changed",
+                "role_changed",
+                "owner_changed",
+            ]
+        ),
+    )
+    actorId = object_id(required=True)
+    userIds = ma.fields.List(object_id(), required=True)
+    name = ma.fields.String(allow_none=True, required=True)
+    role = ma.fields.String(allow_none=True, required=True)
+
+
 class MessageSchema(ma.Schema):
     _id = object_id(required=True)
     chatId = object_id(required=True)
     senderId = object_id(required=True)
-    receiverId = object_id(required=True)
+    receiverId = object_id(allow_none=True, required=True)  # null in a group
     text = ma.fields.String(required=True)
     image = ma.fields.String(allow_none=True, required=True)
     file = ma.fields.String(allow_none=True, required=True)
@@ -113,7 +137,7 @@ class MessageSchema(ma.Schema):
         ma.fields.Nested(ReactionSchema), required=True, metadata={"description": "Most used first"}
     )
     forwarded = ma.fields.Boolean(required=True)
-    system = ma.fields.Dict(allow_none=True, required=True, metadata={"description": "null (group system messages)"})
+    system = ma.fields.Nested(SystemSchema, allow_none=True, required=True)
 
 
 # One message, or (several images) an array of them.

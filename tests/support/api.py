@@ -54,6 +54,9 @@ class ApiClient:
     def put(self, path: str, user: User | None = None, **kwargs: Any) -> Any:
         return self.request("PUT", path, user, **kwargs)
 
+    def patch(self, path: str, user: User | None = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, user, **kwargs)
+
     def delete(self, path: str, user: User | None = None, **kwargs: Any) -> Any:
         return self.request("DELETE", path, user, **kwargs)
 
