@@ -307,3 +307,115 @@ def test_each_stream_holds_only_its_users_events(api: ApiClient, world: World) -
     for other in (world.partner, world.blocked):
         other_events = [e["event"] for e in api.get("/api/sync?limit=500", other).get_json()["events"]]
         assert "user-blocked" not in other_events and "chat-pinned" not in other_events
+
+
+# --- groups: the same matrix with group roles -------------------------------------------------------------
+
+GROUP_SECRET = "group-secret-4b1e"
+GROUP_ROLES = ("owner", "admin", "member", "former", "stranger", "anonymous")
+
+
+@dataclass
+class GroupWorld:
+    users: dict[str, User]
+    target: User
+    newcomer: User
+    chat_id: str
+    message_id: str
+    file_id: str
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {} if role == "anonymous" else self.users[role].headers
+
+    def me(self, role: str) -> str:
+        return self.users[role].id if role != "anonymous" else self.users["owner"].id
+
+
+def _group_world(api: ApiClient) -> GroupWorld:
+    users = {role: api.signup(role.capitalize()) for role in GROUP_ROLES if role != "anonymous"}
+    target, newcomer = api.signup("Target"), api.signup("Newcomer")
+    members = [users["admin"].id, users["member"].id, users["former"].id, target.id]
+    created = api.post("/api/chats", users["owner"], json={"name": "Crew", "memberIds": members})
+    assert created.status_code == 201, created.get_json()
+    chat_id = created.get_json()["_id"]
+    promoted = api.put(f"/api/chats/{chat_id}/members/{users['admin'].id}/role", users["owner"], json={"role": "admin"})
+    assert promoted.status_code == 200
+    message = api.post(f"/api/chats/{chat_id}/messages", users["owner"], json={"text": GROUP_SECRET}).get_json()
+    upload = api.post(
+        f"/api/chats/{chat_id}/messages",
+        users["owner"],
+        data={"text": "", "file": (io.BytesIO(FILE_BYTES), "notes.txt")},
+    )
+    assert upload.status_code == 201, upload.get_json()
+    removed = api.delete(f"/api/chats/{chat_id}/members/{users['former'].id}", users["owner"])
+    assert removed.status_code == 200
+    return GroupWorld(users, target, newcomer, chat_id, message["_id"], upload.get_json()["attachments"][0]["_id"])
+
+
+def _group(owner: int, admin: int, member: int, former: int, stranger: int) -> dict[str, int]:
+    return {"owner": owner, "admin": admin, "member": member, "former": former, "stranger": stranger, "anonymous": 401}
+
+
+@dataclass
+class GroupCase:
+    method: str
+    path: Callable[[GroupWorld, str], str]
+    expect: dict[str, int]
+    body: Callable[[GroupWorld], dict[str, Any]] | None = None
+
+
+def _in_group(suffix: str = "") -> Callable[[GroupWorld, str], str]:
+    return lambda w, _role: f"/api/chats/{w.chat_id}{suffix.format(msg=w.message_id, target=w.target.id)}"
+
+
+READ_ONLY = _group(200, 200, 200, 200, 404)
+GROUP_CASES = [
+    GroupCase("GET", _in_group(), READ_ONLY),
+    GroupCase("GET", _in_group("/messages"), READ_ONLY),
+    GroupCase("GET", _in_group("/search?q=secret"), READ_ONLY),
+    GroupCase("GET", _in_group("/messages/{msg}/receipts"), _group(200, 403, 403, 403, 404)),
+    GroupCase("GET", lambda w, _r: f"/api/files/{w.file_id}", _group(200, 200, 200, 200, 403)),
+    GroupCase("PUT", lambda w, _r: f"/api/messages/read/{w.message_id}", _group(403, 200, 200, 200, 404)),
+    GroupCase("PUT", _in_group("/read"), READ_ONLY, body=lambda w: {"upTo": w.message_id}),
+    GroupCase("POST", _in_group("/messages"), _group(201, 201, 201, 403, 404), body=lambda _w: {"text": "hi"}),
+    GroupCase("PATCH", _in_group(), _group(200, 200, 403, 403, 404), body=lambda _w: {"name": "Renamed"}),
+    GroupCase(
+        "POST", _in_group("/members"), _group(200, 200, 403, 403, 404), body=lambda w: {"userIds": [w.newcomer.id]}
+    ),
+    GroupCase("DELETE", _in_group("/members/{target}"), _group(200, 200, 403, 403, 404)),
+    GroupCase(
+        "PUT", _in_group("/members/{target}/role"), _group(200, 403, 403, 403, 404), body=lambda _w: {"role": "admin"}
+    ),
+    # leaving: each caller names themselves
+    GroupCase(
+        "DELETE", lambda w, role: f"/api/chats/{w.chat_id}/members/{w.me(role)}", _group(200, 200, 200, 404, 404)
+    ),
+    GroupCase("PUT", _in_group("/pin"), READ_ONLY),
+    GroupCase("DELETE", _in_group("/pin"), READ_ONLY),
+    GroupCase("PUT", _in_group("/mute"), READ_ONLY, body=lambda _w: {"until": None}),
+    GroupCase("DELETE", _in_group("/mute"), READ_ONLY),
+    GroupCase("DELETE", _in_group("/messages"), READ_ONLY),
+]
+
+
+def test_group_access_matrix(api: ApiClient) -> None:
+    """Every group endpoint as the owner, an admin, a member, a former member, a stranger and without a
+    token; a fresh group for each call that changes something. Strangers and the signed-out learn nothing."""
+    problems = []
+    shared = _group_world(api)
+    for case in GROUP_CASES:
+        for role in GROUP_ROLES:
+            world = shared if case.method == "GET" else _group_world(api)
+            path = case.path(world, role)
+            body = case.body(world) if case.body else None
+            response = api.request(case.method, path, headers=world.headers(role), json=body)
+            text = response.get_data(as_text=True)
+            if response.status_code != case.expect[role]:
+                problems.append(f"{case.method} {path} as {role}: {response.status_code}, expected {case.expect[role]}")
+            if response.status_code >= 400:
+                error = response.get_json()
+                if not (isinstance(error, dict) and error.get("message") and error.get("code")):
+                    problems.append(f"{case.method} {path} as {role}: error is not {{message, code}}: {text[:200]}")
+            if role in ("stranger", "anonymous") and (GROUP_SECRET in text or FILE_BYTES.decode().strip() in text):
+                problems.append(f"{case.method} {path} as {role} leaks the group's content")
+    assert not problems, "\n".join(problems)

@@ -116,11 +116,27 @@ def build_world(app: Any, api: ApiClient) -> World:
         "profilePic"
     ]
     users = [partner.id, stranger.id, blocked.id, me.id, UNKNOWN_ID]
+
+    def group(owner: User, members: list[User], name: str) -> str:
+        response = api.post("/api/chats", owner, json={"name": name, "memberIds": [m.id for m in members]})
+        assert response.status_code == 201, response.get_json()
+        return str(response.get_json()["_id"])
+
+    # groups: mine (owner), one I am a member of, one I left, one I was never in; and a direct chat
+    owned = group(me, [partner, stranger], "Mine")
+    joined = group(partner, [me, stranger], "Theirs")
+    left = group(partner, [me], "Left")
+    assert api.delete(f"/api/chats/{left}/members/{me.id}", me).status_code == 200
+    never = group(partner, [stranger], "Never")
+    in_owned = api.post(f"/api/chats/{owned}/messages", me, json={"text": "in my group"}).get_json()["_id"]
+    in_joined = api.post(f"/api/chats/{joined}/messages", partner, json={"text": "in theirs"}).get_json()["_id"]
+    direct = api.get(f"/api/messages/{partner.id}", me).get_json()[0]["chatId"]
     return World(
         me=me,
         ids={
             "userId": users,
-            "messageId": [mine, theirs, foreign, UNKNOWN_ID],
+            "chatId": [owned, joined, left, never, direct, UNKNOWN_ID],
+            "messageId": [mine, theirs, foreign, in_owned, in_joined, UNKNOWN_ID],
             "fileId": [my_file, their_file, foreign_file, avatar.rsplit("/", 1)[-1], UNKNOWN_ID],
         },
     )

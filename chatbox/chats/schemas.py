@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from chatbox.api import BaseSchema, ObjectIdString, object_id, timestamp
 from chatbox.auth.schemas import PublicUserSchema
-from chatbox.messages.schemas import MessageSchema
+from chatbox.messages.schemas import ChatSchema
 
 ROLE_VALUES = ["owner", "admin", "member"]
 AVATAR = {"metadata": {"description": 'data:image/png;base64,... or data:image/jpeg;base64,... ("" removes it)'}}
@@ -66,24 +66,7 @@ class MemberSchema(ma.Schema):
     joinedAt = timestamp(required=True)
 
 
-class ChatItemSchema(ma.Schema):
-    """A chat list item of either kind (a group's has `user: null`)."""
-
-    _id = object_id(required=True)
-    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["direct", "group"]))
-    user = ma.fields.Nested(PublicUserSchema, allow_none=True, required=True)
-    name = ma.fields.String(metadata={"description": "groups only"})
-    avatar = ma.fields.String(metadata={"description": "groups only: URL or empty"})
-    memberCount = ma.fields.Integer(metadata={"description": "groups only"})
-    myRole = ma.fields.String(allow_none=True, metadata={"description": "groups only; null for a former member"})
-    lastMessage = ma.fields.Nested(MessageSchema, allow_none=True, required=True)
-    lastMessageAt = timestamp(required=True)
-    unreadCount = ma.fields.Integer(required=True)
-    isPinned = ma.fields.Boolean(required=True)
-    isMuted = ma.fields.Boolean(required=True)
-    mutedUntil = timestamp(allow_none=True, required=True)
-    blockedByMe = ma.fields.Boolean(required=True)
-    blockedByOtherUser = ma.fields.Boolean(required=True)
+ChatItemSchema = ChatSchema
 
 
 class ChatWithMembersSchema(ChatItemSchema):

@@ -150,14 +150,27 @@ SENT_MESSAGES = {
 
 
 class ChatSchema(ma.Schema):
+    """A chat list item of either kind (a group's has `user: null` and the group fields)."""
+
     _id = object_id(required=True)
-    user = ma.fields.Nested(PublicUserSchema, required=True)
+    user = ma.fields.Nested(PublicUserSchema, allow_none=True, required=True)
     lastMessage = ma.fields.Nested(MessageSchema, allow_none=True, required=True)
     lastMessageAt = timestamp(required=True)
     unreadCount = ma.fields.Integer(required=True)
     isPinned = ma.fields.Boolean(required=True)
     blockedByMe = ma.fields.Boolean(required=True)
     blockedByOtherUser = ma.fields.Boolean(required=True)
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["direct", "group"]))
+    isMuted = ma.fields.Boolean(required=True)
+    mutedUntil = timestamp(allow_none=True, required=True)  # null: until unmuted (or not muted)
+    name = ma.fields.String(metadata={"description": "groups only"})
+    avatar = ma.fields.String(metadata={"description": "groups only: URL or empty"})
+    memberCount = ma.fields.Integer(metadata={"description": "groups only"})
+    myRole = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(["owner", "admin", "member"]),
+        metadata={"description": "groups only; null for a former member"},
+    )
 
 
 class ReadResultSchema(ma.Schema):
