@@ -163,3 +163,74 @@ def test_lifecycle_queries_are_answered_from_an_index(api: ApiClient, record_fil
         if not (_fields(condition) & leading):
             unindexed.append((collection.name, condition))
     assert not unindexed, unindexed
+
+
+# --- groups: reading the list, sending and marking read cost the same for 3 members or 60 -------------------
+
+ROUND_TRIPS = (
+    "find",
+    "find_one",
+    "count_documents",
+    "aggregate",
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "find_one_and_update",
+    "bulk_write",
+    "delete_many",
+)
+
+
+@pytest.fixture
+def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], Any]], int]:
+    """Every call that would be a round trip to MongoDB (reads and writes)."""
+    calls = {"n": 0}
+    for name in ROUND_TRIPS:
+        original = getattr(mongomock.collection.Collection, name)
+
+        def counting(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            calls["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(mongomock.collection.Collection, name, counting)
+
+    def measure(action: Callable[[], Any]) -> int:
+        before = calls["n"]
+        action()
+        return calls["n"] - before
+
+    return measure
+
+
+def _group_of(api: ApiClient, size: int, backlog: int) -> tuple[User, User, str]:
+    owner = api.signup("Owner")
+    reader = api.signup("Reader")
+    others = [api.signup(f"Member {i}") for i in range(size - 2)]
+    body = {"name": f"Group of {size}", "memberIds": [reader.id, *[o.id for o in others]]}
+    chat_id = api.post("/api/chats", owner, json=body).get_json()["_id"]
+    for i in range(backlog):
+        api.post(f"/api/chats/{chat_id}/messages", others[i % len(others)] if others else owner, json={"text": f"{i}"})
+    return owner, reader, chat_id
+
+
+def test_group_list_send_and_read_cost_does_not_grow_with_members_or_messages(
+    app: Any, api: ApiClient, count_round_trips: Any
+) -> None:
+    app.config["MAX_GROUP_MEMBERS"] = 100
+    costs = []
+    for size, backlog in ((3, 2), (60, 40)):
+        owner, reader, chat_id = _group_of(api, size, backlog)
+        last = api.get(f"/api/chats/{chat_id}/messages?limit=1", reader).get_json()[-1]["_id"]
+        listing = count_round_trips(lambda r=reader: api.get("/api/messages/chats", r))
+        sending = count_round_trips(
+            lambda o=owner, c=chat_id: api.post(f"/api/chats/{c}/messages", o, json={"text": "hello"})
+        )
+        reading = count_round_trips(
+            lambda r=reader, c=chat_id, m=last: api.put(f"/api/chats/{c}/read", r, json={"upTo": m})
+        )
+        item = count_round_trips(lambda r=reader, c=chat_id: api.get(f"/api/chats/{c}", r))
+        costs.append((listing, sending, reading, item))
+    assert api.get("/api/messages/chats", reader).get_json()[0]["unreadCount"] == 1
+    small, large = costs
+    assert large == small, f"round trips (list, send, read, item): 3 members {small}, 60 members {large}"
