@@ -674,9 +674,13 @@ def deliver_pending(rt: Runtime, me: User) -> int:
         member = chat.member(me.id)
         newest = chat.last_message_id
         if member is not None and newest is not None and newest > chat.delivered_mark(member):
-            marks[chat.id] = chat.last_message_id
-            chat.delivered_up_to[str(me.id)] = chat.last_message_id
+            marks[chat.id] = newest
     queries.advance_delivered_in_many(me.id, marks, now)
+    if marks:
+        newest = max(marks.values())
+        for chat in chats:
+            if chat.id in marks:
+                chat.delivered_up_to[str(me.id)] = newest
     by_chat = {c.id: c for c in chats}
     for chat_id in {m.chat_id for m in waiting}:
         _update_aggregates(rt, by_chat[chat_id], [m for m in waiting if m.chat_id == chat_id], now)

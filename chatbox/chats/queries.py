@@ -10,7 +10,6 @@ from typing import Any
 
 from bson import ObjectId
 from mongoengine import Q
-from pymongo import UpdateOne
 
 from chatbox.models import Chat, Message, ReceiptMark, User
 from chatbox.models.chat import KIND_GROUP, ChatMember
@@ -136,15 +135,15 @@ def advance_marks(
 
 
 def advance_delivered_in_many(user_id: ObjectId, up_to: dict[ObjectId, ObjectId], at: datetime) -> None:
-    """Move my delivery watermark in several groups at once: one bulk write, one insert."""
+    """Move my delivery watermark in several groups at once (one update, one insert): to the newest of
+    their last messages, as ids grow with time; a message stored later in one of them reaches my
+    connected sockets live."""
     if not up_to:
         return
-    operations = [
-        UpdateOne({"_id": chat_id}, {"$max": {f"deliveredUpTo.{user_id}": mark}}) for chat_id, mark in up_to.items()
-    ]
-    Chat._get_collection().bulk_write(operations, ordered=False)
+    newest = max(up_to.values())
+    Chat.objects(id__in=list(up_to)).update(**{f"max__delivered_up_to__{user_id}": newest})
     ReceiptMark.objects.insert(
-        [ReceiptMark(chat_id=c, user_id=user_id, kind=MARK_DELIVERED, up_to=m, at=at) for c, m in up_to.items()],
+        [ReceiptMark(chat_id=c, user_id=user_id, kind=MARK_DELIVERED, up_to=newest, at=at) for c in up_to],
         load_bulk=False,
     )
 
