@@ -1,5 +1,5 @@
 """`flask --app wsgi create-indexes`, `flask --app wsgi users ACTION EMAIL` and
-`flask --app wsgi files migrate-to-gridfs`.
+`flask --app wsgi files migrate-to-gridfs` and `flask --app wsgi migrate-chats`.
 
 The account actions are the administration API's (chatbox/admin/actions.py). They reach the database
 named by MONGO_URI; a server on the embedded in-memory database is administered through the API.
@@ -15,6 +15,7 @@ from chatbox.admin import actions
 from chatbox.db import create_indexes
 from chatbox.errors import ApiError
 from chatbox.files.service import move_disk_files_to_gridfs
+from chatbox.migrations import BATCH, migrate_chats
 from chatbox.runtime import runtime
 
 _ACTIONS = {
@@ -34,6 +35,14 @@ def register_cli(app: Flask) -> None:
         """Create every collection's indexes (idempotent)."""
         for name in create_indexes(app.config["EVENT_RETENTION_DAYS"]):
             click.echo(f"indexes ready: {name}")
+
+    @app.cli.command("migrate-chats")
+    @click.option("--batch", default=BATCH, show_default=True, help="Documents per update.")
+    def migrate_chats_command(batch: int) -> None:
+        """Give Part 1 chats `kind: "direct"` and messages `system: null` (idempotent, live-safe)."""
+        report = migrate_chats(batch)
+        click.echo(f"chats: {report.chats_seen} seen, {report.chats_updated} updated")
+        click.echo(f"messages: {report.messages_seen} seen, {report.messages_updated} updated")
 
     users = AppGroup("users", help="Administer accounts.")
 
