@@ -45,9 +45,7 @@ def _history(live: LiveApi, user: LiveUser, chat_id: str) -> list[dict[str, Any]
     return list(response.json())
 
 
-def test_socket_send_by_chat_id_reaches_every_member_and_the_senders_other_devices(
-    live: LiveApi, sockets: Any
-) -> None:
+def test_socket_send_by_chat_id_reaches_every_member_and_the_senders_other_devices(live: LiveApi, sockets: Any) -> None:
     alice, bob, carol = live.signup("Alice"), live.signup("Bob"), live.signup("Carol")
     alice_phone, alice_laptop, bob_socket, carol_socket = sockets(alice), sockets(alice), sockets(bob), sockets(carol)
     chat_id = _group(live, alice, [bob, carol])
