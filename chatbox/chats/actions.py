@@ -480,10 +480,14 @@ def send(
             return SendResult(existing, created=False)
     stored = direct._store_uploads(rt, me, [*images, *([file] if file else [])])
     try:
-        return _create_group_messages(rt, me, chat, text, client_message_id, stored, origin_sid)
+        result = _create_group_messages(rt, me, chat, text, client_message_id, stored, origin_sid)
     except Exception:
         delete_stored_files(rt.storage, [s.id for s in stored])
         raise
+    if not result.created:
+        # A concurrent send with the same clientMessageId won: its files are the message's, not ours.
+        delete_stored_files(rt.storage, [s.id for s in stored])
+    return result
 
 
 def _create_group_messages(
