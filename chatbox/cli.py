@@ -1,4 +1,4 @@
-"""`flask --app wsgi create-indexes`, `flask --app wsgi users ACTION EMAIL` and
+"""`flask --app wsgi create-indexes`, `flask --app wsgi users ACTION EMAIL`,
 `flask --app wsgi files migrate-to-gridfs` and `flask --app wsgi migrate-chats`.
 
 The account actions are the administration API's (chatbox/admin/actions.py). They reach the database
