@@ -528,6 +528,9 @@ def test_typing_and_stop_typing(live: LiveApi, sockets: Any) -> None:
     assert bob_socket.wait_for("typing") == [{"from": alice.id, "chatId": chat_id}]
     assert alice_socket.call("stop-typing", {"to": bob.id}) == {"ok": True}
     assert bob_socket.wait_for("stop-typing") == [{"from": alice.id, "chatId": chat_id}]
+    # the same chat by its id
+    assert bob_socket.call("typing", {"chatId": chat_id}) == {"ok": True}
+    assert alice_socket.wait_for("typing") == [{"from": bob.id, "chatId": chat_id}]
     assert alice_socket.call("typing", {"to": "bad"})["ok"] is False
 
 
