@@ -365,3 +365,56 @@ def test_the_admin_api_on_node_1_ends_sessions_on_node_2_at_once(start_nodes: An
     for user in (blocked, revoked):
         wait_until(lambda u=user: not sockets[u.id].client.connected, f"node 2 to drop {user.full_name}'s socket")
     assert api2.call("GET", "/api/auth/check", revoked).json()["code"] == "token_outdated"
+
+
+def test_a_group_with_members_on_both_nodes(start_nodes: Any) -> None:
+    """Messages, typing, receipts, read on view and member changes of one group whose members sit on two
+    nodes; the offline member's push is decided the same way whichever node the sender is on."""
+    node1, node2 = start_nodes()
+    api1, api2 = LiveApi(node1.url), LiveApi(node2.url)
+    alice, bob, carol, dave = api1.signup("Alice"), api2.signup("Bob"), api2.signup("Carol"), api1.signup("Dave")
+    sender = RecordingSender()
+    node1.rt.push.sender = sender
+    assert api1.call("POST", "/api/push/register-fcm", dave, json={"token": "dave-phone"}).status_code == 200
+    a, b, c = connect(start_nodes, node1, alice), connect(start_nodes, node2, bob), connect(start_nodes, node2, carol)
+    for socket in (a, b, c):
+        socket.wait_for("online-users")
+    created = api1.call("POST", "/api/chats", alice, json={"name": "Split", "memberIds": [bob.id, carol.id, dave.id]})
+    assert created.status_code == 201, created.text
+    chat_id = created.json()["_id"]
+    for socket in (b, c):
+        assert socket.wait_for("new-chat")[0]["_id"] == chat_id
+
+    ack = a.call("new-message", {"chatId": chat_id, "text": "over two nodes", "clientMessageId": "g-1"})
+    assert ack["ok"] is True, ack
+    message_id = ack["message"]["_id"]
+    for socket in (b, c):
+        socket.wait_for("new-message", lambda m: m["_id"] == message_id)
+    assert node1.rt.push.wait_idle(timeout=10)
+    assert [(tokens, n.title, n.body) for tokens, n in sender.sent] == [
+        (["dave-phone"], "Split", "Alice: over two nodes")
+    ]
+
+    assert b.call("typing", {"chatId": chat_id}) == {"ok": True}
+    assert a.wait_for("typing")[0] == {"from": bob.id, "chatId": chat_id}
+    c.wait_for("typing", lambda t: t["from"] == bob.id)
+
+    # receipts: bob (node 2) delivers, carol (node 2) reads on view, alice (node 1) hears of each
+    assert b.call("message-delivered", {"messageId": message_id})["ok"] is True
+    assert c.call("join-chat", {"chatId": chat_id}) == {"ok": True, "updated": 1}
+    read = a.wait_for("messages-read", lambda r: r["readerId"] == carol.id)[0]
+    assert read["messageIds"] == [message_id] and read["chatId"] == chat_id
+    assert b.call("message-read", {"messageId": message_id}) == {"ok": True, "updated": 1}
+    a.wait_for("messages-read", lambda r: r["readerId"] == bob.id)
+    # dave (offline) has neither: the aggregate stays `sent`; his receipt row is empty
+    rows = api2.call("GET", f"/api/chats/{chat_id}/messages/{message_id}/receipts", alice).json()
+    assert {r["userId"]: r["readAt"] is not None for r in rows} == {bob.id: True, carol.id: True, dave.id: False}
+
+    # member changes on node 2 reach node 1, and the reverse
+    removed = api2.call("DELETE", f"/api/chats/{chat_id}/members/{dave.id}", alice)
+    assert removed.status_code == 200, removed.text
+    a.wait_for("chat-updated", lambda i: i["memberCount"] == 3)
+    b.wait_for("chat-updated", lambda i: i["memberCount"] == 3)
+    assert api1.call("DELETE", f"/api/chats/{chat_id}/members/{carol.id}", carol).json() == {"left": True}
+    assert c.wait_for("chat-removed")[0] == {"chatId": chat_id}
+    b.wait_for("new-message", lambda m: (m["system"] or {}).get("type") == "member_left")
