@@ -9,7 +9,10 @@ RATELIMIT_ENABLED=false), signs users up over REST, connects simulated users as 
    by the other; delivered messages per second, receiver-side latency p50/p99, exactly-once check;
 3. the same delivery through Redis: two server processes, senders on one, receivers on the other;
 4. the same capacity and delivery against a minimal Node.js socket.io relay (bench/node-relay),
-   and our figures as ratios of its figures.
+   and our figures as ratios of its figures;
+5. a group: one group of `--group-members` members (100), every member connected, one member sending
+   `new-message {chatId}` at `--group-rate`; copies delivered to the other members, per-copy latency
+   p50/p99, exactly-once per copy, and the server's CPU per delivered copy.
 
 Every phase is bounded in time; the load client's own CPU is reported so a saturated client shows.
 Prints JSON and a short table; also writes bench/results/latest.json.
@@ -376,6 +379,100 @@ def delivery_phase(
     return result
 
 
+def group_phase(name: str, server: Proc, users: list[BenchUser], args: argparse.Namespace) -> dict[str, Any]:
+    """One group, one sender at a fixed rate, every other member receiving each message once."""
+    members = users[: args.group_members]
+    owner, others = members[0], members[1:]
+    response = requests.post(
+        f"{server.url}/api/chats",
+        json={"name": "Bench group", "memberIds": [u.id for u in others]},
+        headers={"Authorization": f"Bearer {owner.token}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    chat_id = response.json()["_id"]
+    copies: Counter[tuple[int, int]] = Counter()  # (seq, receiver index) -> times received
+    received_at: dict[tuple[int, int], float] = {}
+    sent_at: dict[int, float] = {}
+    acks: Counter[str] = Counter()
+
+    def handler_for(i: int) -> Any:
+        def handle(event: str, data: Any) -> None:
+            if event != "new-message" or not isinstance(data, dict) or data.get("chatId") != chat_id:
+                return
+            text = data.get("text", "")
+            if text.startswith("g"):
+                key = (int(text[1:]), i)
+                copies[key] += 1
+                received_at.setdefault(key, time.perf_counter())
+
+        return handle
+
+    log(f"{name}: connecting {len(members)} members of one group")
+    sockets, failed, _ = connect_many(
+        lambda i: server.url, members, len(members), args.connect_concurrency, on_event_for=handler_for
+    )
+    if failed or len(sockets) != len(members):
+        raise RuntimeError(f"{name}: could not connect every member")
+    sender = sockets[0]
+    gevent.sleep(1)
+    total = int(args.group_rate * args.duration)
+    expected = total * len(others)
+    run_tag = uuid.uuid4().hex[:8]
+
+    def on_ack(ack: Any) -> None:
+        acks["ok" if isinstance(ack, dict) and ack.get("ok") else "error"] += 1
+
+    log(f"{name}: sending {total} messages at {args.group_rate}/s to {len(others)} receivers each")
+    cpu = CpuMeter()
+    server_cpu_start = [server.cpu()]
+    started = time.perf_counter()
+    for seq in range(total):
+        due = started + seq / args.group_rate
+        now = time.perf_counter()
+        if due > now:
+            gevent.sleep(due - now)
+        sent_at[seq] = time.perf_counter()
+        sender.emit(
+            "new-message",
+            {"chatId": chat_id, "text": f"g{seq}", "clientMessageId": f"{run_tag}-{seq}"},
+            callback=on_ack,
+        )
+    deadline = time.monotonic() + args.drain
+    while len(copies) < expected - total and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    gevent.sleep(SETTLE_SECONDS)
+    wall = time.perf_counter() - started
+    server_cpu_seconds = server.cpu() - server_cpu_start[0]
+    # the sender's own socket gets no copy of what it sent (its other devices would): count receivers only
+    received = {k: v for k, v in copies.items() if k[1] != 0}
+    latencies = [(received_at[k] - sent_at[k[0]]) * 1000 for k in received]
+    delivered = len(received)
+    duplicates = sum(1 for c in received.values() if c > 1)
+    result = {
+        "members": len(members),
+        "offered_rate_per_s": args.group_rate,
+        "sent": total,
+        "acked_ok": acks["ok"],
+        "copies_expected": expected,
+        "copies_delivered": delivered,
+        "duplicates": duplicates,
+        "exactly_once": delivered == expected and duplicates == 0,
+        "copies_per_s": round(delivered / wall, 1) if wall else 0.0,
+        "latency_p50_ms": _round(percentile(latencies, 50)),
+        "latency_p99_ms": _round(percentile(latencies, 99)),
+        "latency_max_ms": _round(max(latencies) if latencies else None),
+        "server_cpu_percent_of_one_core": round(100 * server_cpu_seconds / wall, 1) if wall else 0.0,
+        "server_cpu_ms_per_copy": round(1000 * server_cpu_seconds / delivered, 3) if delivered else None,
+        "client_cpu_percent_of_one_core": cpu.percent(),
+    }
+    log(f"{name}: {json.dumps(result)}")
+    for s in sockets:
+        s.close()
+    gevent.sleep(0.5)
+    return result
+
+
 def _key(rate: float) -> str:
     return f"{rate:g}/s"
 
@@ -421,7 +518,7 @@ def run_single(args: argparse.Namespace, workdir: Path, secret: str) -> dict[str
     )
     try:
         log(f"chatbox: gunicorn pid {server.pid} at {server.url}")
-        users = signup_users(server.url, max(args.users, 2 * args.pairs), "single")
+        users = signup_users(server.url, max(args.users, 2 * args.pairs, args.group_members), "single")
         capacity = capacity_phase("chatbox capacity", server, users, args)
         delivery = {
             _key(rate): delivery_phase(
@@ -429,7 +526,10 @@ def run_single(args: argparse.Namespace, workdir: Path, secret: str) -> dict[str
             )
             for rate in args.rates
         }
-        return {"capacity": capacity, "delivery": delivery}
+        result = {"capacity": capacity, "delivery": delivery}
+        if args.group_members > 1:
+            result["group"] = group_phase(f"chatbox group of {args.group_members}", server, users, args)
+        return result
     finally:
         server.stop()
 
@@ -564,6 +664,14 @@ def table(report: dict[str, Any]) -> str:
     row("node socket.io relay", report.get("node_relay"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
+    group = (report.get("chatbox") or {}).get("group")
+    if group:
+        lines.append(
+            f"group of {group['members']} at {group['offered_rate_per_s']:g} msg/s: "
+            f"{group['copies_delivered']}/{group['copies_expected']} copies, p50 {group['latency_p50_ms']} ms, "
+            f"p99 {group['latency_p99_ms']} ms, exactly once {'yes' if group['exactly_once'] else 'NO'}, "
+            f"server CPU {group['server_cpu_ms_per_copy']} ms per copy"
+        )
     ratios_vs_node = report.get("ratios_vs_node")
     if ratios_vs_node:
         lines.append("ours / node: " + json.dumps(ratios_vs_node))
@@ -586,6 +694,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of sending")
     parser.add_argument("--drain", type=float, default=20.0, help="seconds to wait for deliveries after sending")
     parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument("--group-members", type=int, default=100, help="members of the group phase (0: skip it)")
+    parser.add_argument("--group-rate", type=float, default=10.0, help="messages per second sent into the group")
     parser.add_argument("--skip-redis", action="store_true")
     parser.add_argument("--skip-node", action="store_true")
     parser.add_argument(

@@ -24,6 +24,7 @@ def test_a_tiny_benchmark_run_delivers_every_message_exactly_once(tmp_path: Path
     command = [
         sys.executable, "-m", "bench.run", "--sockets", "40", "--users", "8", "--hold", "1", "--pairs", "4",
         "--rates", "20", "--duration", "1", "--drain", "20", "--skip-node", "--out", str(out),
+        "--group-members", "6", "--group-rate", "5",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -34,7 +35,12 @@ def test_a_tiny_benchmark_run_delivers_every_message_exactly_once(tmp_path: Path
         delivery = report[run]["delivery"]["20/s"]
         assert delivery["sent"] == 20 and delivery["delivered"] == 20, delivery
         assert delivery["exactly_once"] is True and delivery["duplicates"] == 0, delivery
+    group = report["chatbox"]["group"]
+    assert group["members"] == 6 and group["copies_expected"] == 5 * 5, group
+    assert group["copies_delivered"] == 25 and group["exactly_once"] is True, group
+    assert group["server_cpu_ms_per_copy"] is not None
     assert "chatbox + redis (2 proc)" in result.stdout  # the table
+    assert "group of 6 at 5 msg/s: 25/25 copies" in result.stdout
 
 
 def test_benchmark_servers_get_a_database_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
