@@ -98,3 +98,10 @@ def test_client_fixes_search_title_ticks_block_notice_clear_profile_blocked_list
     result = run_script("client_fixes.mjs", live_server)
     for shot in result["screenshots"]:
         assert Path(shot).stat().st_size > 0
+
+
+def test_three_users_in_a_group(live_server: LiveServer) -> None:
+    result = run_script("group.mjs", live_server)
+    assert result["readBy"] == "Read by 2 of 2"
+    for shot in result["screenshots"]:
+        assert Path(shot).stat().st_size > 0

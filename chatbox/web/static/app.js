@@ -61,6 +61,8 @@
     replyTo: null, // the message the composer answers
     editing: null, // the message of mine the composer edits
     menuFor: null, // id of the message whose menu is open
+    members: new Map(), // the open group's members: user id -> {user, role}
+    groupTyping: new Map(), // group chat id -> Map(user id -> timer that hides their indicator)
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -435,13 +437,29 @@
     socket.on('message-updated', applyMessageUpdate);
     socket.on('message-deleted', applyMessageDeleted);
     socket.on('message-reactions', ({ messageId, reactions }) => applyReactions(messageId, reactions));
-    socket.on('typing', ({ from }) => setPeerTyping(from, true));
-    socket.on('stop-typing', ({ from }) => setPeerTyping(from, false));
+    socket.on('typing', (data) => onTyping(data, true));
+    socket.on('stop-typing', (data) => onTyping(data, false));
+    socket.on('chat-updated', (chat) => {
+      upsertChat(chat);
+      if (chat._id === state.peerId) loadMembers();
+      renderSidebar();
+      renderPeerHeader();
+    });
+    // I left or was removed (the group stays, read-only), or the group was deleted: the list says which.
+    socket.on('chat-removed', ({ chatId }) => {
+      const chat = state.chats.get(chatId);
+      if (chat) chat.myRole = null;
+      loadChats({ reset: true }).then(() => {
+        if (state.peerId === chatId && !state.chats.has(chatId)) closeConversationView();
+        renderPeerHeader();
+      });
+      renderPeerHeader();
+    });
     // Changes made on my other devices (or while this one was away).
     socket.on('user-blocked', ({ userId }) => setBlocked(userId, true));
     socket.on('user-unblocked', ({ userId }) => setBlocked(userId, false));
-    socket.on('chat-pinned', ({ userId }) => userId && setPinned(userId, true));
-    socket.on('chat-unpinned', ({ userId }) => userId && setPinned(userId, false));
+    socket.on('chat-pinned', ({ chatId, userId }) => (userId ? setPinned(userId, true) : setGroupPinned(chatId, true)));
+    socket.on('chat-unpinned', ({ chatId, userId }) => (userId ? setPinned(userId, false) : setGroupPinned(chatId, false)));
     socket.on('chat-cleared', ({ chatId }) => {
       const open = state.peerId && state.chats.get(state.peerId);
       if (open && open._id === chatId) {
@@ -459,6 +477,13 @@
     const chat = state.chats.get(userId);
     if (chat) chat.blockedByMe = blocked;
     if (blocked && userId === state.peerId) stopTyping();
+    renderPeerHeader();
+    renderSidebar();
+  }
+
+  function setGroupPinned(chatId, pinned) {
+    const chat = state.chats.get(chatId);
+    if (chat) chat.isPinned = pinned;
     renderPeerHeader();
     renderSidebar();
   }
@@ -508,7 +533,37 @@
     return state.users.get(user._id);
   }
 
+  // A chat's key in `state.chats`, and `state.peerId` of an open conversation: the other user's id for
+  // a direct chat, the chat's own id for a group (ids never collide).
+  function chatKey(chat) {
+    return chat.kind === 'group' ? chat._id : chat.user._id;
+  }
+
+  function isGroup(key) {
+    const chat = state.chats.get(key);
+    return Boolean(chat && chat.kind === 'group');
+  }
+
+  /** How socket events name a conversation: `to` / `userId` for a direct chat, `chatId` for a group. */
+  const target = (key) => (isGroup(key) ? { chatId: key } : { to: key });
+  const chatRef = (key) => (isGroup(key) ? { chatId: key } : { userId: key });
+  const historyPath = (key) => (isGroup(key) ? `/api/chats/${key}/messages` : `/api/messages/${key}`);
+  const sendPath = (key) => (isGroup(key) ? `/api/chats/${key}/messages` : `/api/messages/send/${key}`);
+  const searchPath = (key) => (isGroup(key) ? `/api/chats/${key}/search` : `/api/messages/search/${key}`);
+
+  const chatTitle = (chat) => (chat.kind === 'group' ? chat.name : chat.user.fullName);
+
+  function isPinnedChat(chat) {
+    return chat.kind === 'group' ? Boolean(chat.isPinned) : state.pinned.has(chat.user._id);
+  }
+
   function upsertChat(chat) {
+    if (chat.kind === 'group') {
+      const known = state.chats.get(chat._id);
+      if (known && chat._id === state.peerId) chat.unreadCount = 0; // open: read on arrival
+      state.chats.set(chat._id, known ? Object.assign(known, chat) : chat);
+      return;
+    }
     chat.user = rememberUser(chat.user);
     if (chat.isPinned) state.pinned.add(chat.user._id);
     if (chat.blockedByMe) state.blocked.add(chat.user._id);
@@ -538,7 +593,7 @@
 
   function sortedChats() {
     return [...state.chats.values()].sort((a, b) => {
-      const pinned = Number(state.pinned.has(b.user._id)) - Number(state.pinned.has(a.user._id));
+      const pinned = Number(isPinnedChat(b)) - Number(isPinnedChat(a));
       return pinned || String(b.lastMessageAt || '').localeCompare(String(a.lastMessageAt || ''));
     });
   }
@@ -547,6 +602,7 @@
   function preview(message) {
     if (!message) return '';
     if (message.deletedAt) return 'This message was deleted';
+    if (message.system) return systemText(message);
     if (message.text) return message.text;
     const first = (message.attachments || [])[0];
     if (!first) return '';
@@ -554,6 +610,7 @@
   }
 
   function chatRow(chat) {
+    if (chat.kind === 'group') return groupRow(chat);
     const user = chat.user;
     const last = chat.lastMessage;
     const mine = last && last.senderId === state.me._id;
@@ -596,6 +653,50 @@
     );
   }
 
+  function groupRow(chat) {
+    const last = chat.lastMessage;
+    const mine = last && last.senderId === state.me._id && !last.system;
+    const typers = [...(state.groupTyping.get(chat._id) || new Map()).keys()];
+    const unread = chat._id === state.peerId ? 0 : chat.unreadCount;
+    const who = last && !last.system && !mine ? `${memberName(last.senderId)}: ` : '';
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: `chat-item group${chat._id === state.peerId ? ' active' : ''}`,
+        dataset: { chatId: chat._id },
+        onclick: () => openChat(chat._id),
+      },
+      groupAvatar(chat),
+      h(
+        'span',
+        { class: 'chat-main' },
+        h(
+          'span',
+          { class: 'chat-line' },
+          h('span', { class: 'chat-name' }, chat.name),
+          chat.isPinned && h('span', { class: 'pin', title: 'Pinned' }, icon('pin', 'pinned')),
+          chat.isMuted && h('span', { class: 'muted-mark', title: 'Muted' }, '🔕'),
+          h('span', { class: 'chat-time' }, formatWhen(chat.lastMessageAt)),
+        ),
+        h(
+          'span',
+          { class: 'chat-line' },
+          typers.length
+            ? h('span', { class: 'chat-preview typing-text' }, typingText(typers))
+            : h('span', { class: 'chat-preview' }, mine && ticks(last.status), mine && 'You: ', who, preview(last)),
+          unread > 0 && h('span', { class: 'badge', 'aria-label': `${unread} unread` }, unread > 99 ? '99+' : unread),
+        ),
+      ),
+    );
+  }
+
+  function groupAvatar(chat) {
+    const el = h('span', { class: 'avatar group-avatar' });
+    fillAvatar(el, { fullName: chat.name || '#', profilePic: chat.avatar || '' });
+    return el;
+  }
+
   function personRow(user) {
     return h(
       'button',
@@ -611,11 +712,11 @@
     if (!state.me) return;
     const results = state.searchResults;
     if (results) {
-      const withChat = new Set(results.chats.map((c) => c.user._id));
+      const withChat = new Set(results.chats.filter((c) => c.kind !== 'group').map((c) => c.user._id));
       const people = results.people.filter((u) => !withChat.has(u._id));
       setChildren(list,
         results.chats.length > 0 && h('h2', { class: 'list-title' }, 'Chats'),
-        results.chats.map((c) => chatRow(state.chats.get(c.user._id) || c)),
+        results.chats.map((c) => chatRow(state.chats.get(chatKey(c)) || c)),
         people.length > 0 && h('h2', { class: 'list-title' }, 'People'),
         people.map(personRow),
         results.chats.length + people.length === 0 && h('p', { class: 'list-empty' }, `Nobody matches “${results.query}”.`),
@@ -661,16 +762,23 @@
 
   async function openConversation(user) {
     user = rememberUser(user);
+    await openChat(user._id);
+  }
+
+  /** Open a conversation by its key (the other user's id, or a group's chat id). */
+  async function openChat(key) {
     leavePeopleSearch(); // the sidebar goes back to the chat list (pins, unread counts)
-    if (state.peerId === user._id) {
+    if (state.peerId === key) {
       showConversationView();
       return;
     }
     if (state.peerId) {
-      emit('leave-chat', { userId: state.peerId });
+      emit('leave-chat', chatRef(state.peerId));
       stopTyping();
     }
-    state.peerId = user._id;
+    state.peerId = key;
+    state.members = new Map();
+    if (isGroup(key)) loadMembers();
     state.messages = [];
     state.earlyStatuses.clear();
     state.nextCursor = null;
@@ -699,7 +807,7 @@
   }
 
   function closeConversationView() {
-    if (state.peerId) emit('leave-chat', { userId: state.peerId });
+    if (state.peerId) emit('leave-chat', chatRef(state.peerId));
     stopTyping();
     state.peerId = null;
     state.messages = [];
@@ -713,7 +821,8 @@
   async function joinOpenChat() {
     const peerId = state.peerId;
     if (!peerId || document.visibilityState === 'hidden') return;
-    const ack = await emit('join-chat', { userId: peerId });
+    if (isGroup(peerId) && !state.chats.get(peerId).myRole) return; // a former member only reads
+    const ack = await emit('join-chat', chatRef(peerId));
     const chat = state.chats.get(peerId);
     if (ack.ok && chat && state.peerId === peerId) {
       chat.unreadCount = 0;
@@ -724,7 +833,7 @@
   async function loadNewestMessages() {
     const peerId = state.peerId;
     try {
-      const { body, nextCursor } = await api.page(`/api/messages/${peerId}`, { limit: PAGE_SIZE });
+      const { body, nextCursor } = await api.page(historyPath(peerId), { limit: PAGE_SIZE });
       if (state.peerId !== peerId) return;
       state.messages = state.messages.filter((m) => !m._id); // keep sends still in flight
       mergeMessages(body);
@@ -746,7 +855,7 @@
     const marker = box.querySelector('.history-start');
     if (marker) marker.textContent = 'Loading…';
     try {
-      const { body, nextCursor } = await api.page(`/api/messages/${peerId}`, { limit: PAGE_SIZE, cursor: state.nextCursor });
+      const { body, nextCursor } = await api.page(historyPath(peerId), { limit: PAGE_SIZE, cursor: state.nextCursor });
       if (state.peerId !== peerId) return false;
       const fromBottom = box.scrollHeight - box.scrollTop;
       mergeMessages(body);
@@ -771,9 +880,17 @@
   }
 
   function renderPeerHeader() {
+    if (isGroup(state.peerId)) {
+      renderGroupHeader();
+      return;
+    }
     const user = state.users.get(state.peerId);
     if (!user) return;
     const chat = state.chats.get(user._id);
+    show($('#toggle-block'), true);
+    show($('#show-members'), false);
+    show($('#toggle-mute'), Boolean(chat));
+    $('#toggle-mute').textContent = chat && chat.isMuted ? 'Unmute' : 'Mute';
     const blockedByMe = state.blocked.has(user._id);
     const blockedByOther = Boolean(chat && chat.blockedByOtherUser);
     fillAvatar($('#peer-avatar'), user);
@@ -807,6 +924,7 @@
   // Messages: merge, render, receipts
 
   function messagePeer(message) {
+    if (message.receiverId === null) return message.chatId; // a group message
     return message.senderId === state.me._id ? message.receiverId : message.senderId;
   }
 
@@ -894,17 +1012,28 @@
   }
 
   function messageView(message) {
+    if (message.system) {
+      return h('p', { class: 'system-message', dataset: { id: message._id || '' } }, systemText(message));
+    }
     const mine = message.senderId === state.me._id;
     const keepBottom = () => {
       if (state.stickToBottom) scrollToBottom();
     };
     const deleted = Boolean(message.deletedAt);
+    const inGroup = isGroup(state.peerId);
+    const info =
+      mine &&
+      message._id &&
+      inGroup &&
+      !deleted &&
+      h('button', { type: 'button', class: 'info', title: 'Message info', onclick: () => showMessageInfo(message) }, 'Info');
     const footer = h(
       'span',
       { class: 'meta' },
       message.editedAt && !deleted && h('span', { class: 'edited', title: `Edited ${formatClock(message.editedAt)}` }, 'edited'),
       message.createdAt && formatClock(message.createdAt),
       mine && ticks(message.status),
+      info,
     );
     const classes = ['message', mine ? 'mine' : 'theirs'];
     if (message.status === 'failed') classes.push('failed');
@@ -917,6 +1046,7 @@
         dataset: { id: message._id || '', clientId: message.clientMessageId || '', status: message.status },
       },
       message._id && menuButton(message),
+      inGroup && !mine && senderName(message.senderId),
       message.forwarded && !deleted && h('span', { class: 'forwarded-label' }, 'Forwarded'),
       message.replyTo && !deleted && quoteView(message.replyTo),
       deleted
@@ -975,9 +1105,10 @@
   }
 
   function onNewMessage(message) {
-    const incoming = message.receiverId === state.me._id;
+    const incoming = message.senderId !== state.me._id && !message.system;
     const peerId = messagePeer(message);
     if (incoming && message.status === 'sent') emit('message-delivered', { messageId: message._id });
+    if (message.system && peerId === state.peerId) loadMembers(); // who is in the group may have changed
 
     const chat = state.chats.get(peerId);
     if (chat) {
@@ -992,7 +1123,8 @@
     } else {
       loadChats({ reset: true }); // a chat we have not listed yet (its `new-chat` came before we loaded)
     }
-    if (incoming) setPeerTyping(peerId, false);
+    if (incoming && message.receiverId === null) setGroupTyping(peerId, message.senderId, false);
+    else if (incoming) setPeerTyping(peerId, false);
 
     if (peerId === state.peerId) {
       if (!incoming) state.stickToBottom = true;
@@ -1127,7 +1259,7 @@
   async function sendText(peerId, text, pending = addPending(peerId, { text })) {
     let result;
     if (state.socket && state.socket.connected) {
-      const payload = { to: peerId, text, clientMessageId: pending.clientMessageId };
+      const payload = { ...target(peerId), text, clientMessageId: pending.clientMessageId };
       if (pending.replyTo) payload.replyTo = pending.replyTo._id;
       const ack = await emit('new-message', payload);
       if (ack.ok && state.stream) state.stream.applied(ack); // the ack stands for this send's new-message
@@ -1160,7 +1292,7 @@
 
   async function restSend(peerId, body) {
     try {
-      const { body: sent } = await request('POST', `/api/messages/send/${peerId}`, body);
+      const { body: sent } = await request('POST', sendPath(peerId), body);
       return { ok: true, messages: [].concat(sent) }; // several images give an array
     } catch (error) {
       return { ok: false, message: describeError(error), code: error.code };
@@ -1216,7 +1348,7 @@
     if (!state.peerId || state.blocked.has(state.peerId) || state.editing) return; // editing is not typing
     if (!state.typingSent) {
       state.typingSent = true;
-      emit('typing', { to: state.peerId });
+      emit('typing', target(state.peerId));
     }
     clearTimeout(state.typingTimer);
     state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
@@ -1224,8 +1356,32 @@
 
   function stopTyping() {
     clearTimeout(state.typingTimer);
-    if (state.typingSent && state.peerId) emit('stop-typing', { to: state.peerId });
+    if (state.typingSent && state.peerId) emit('stop-typing', target(state.peerId));
     state.typingSent = false;
+  }
+
+  function setGroupTyping(chatId, userId, typing) {
+    const typers = state.groupTyping.get(chatId) || new Map();
+    clearTimeout(typers.get(userId));
+    if (typing) typers.set(userId, setTimeout(() => setGroupTyping(chatId, userId, false), TYPING_SHOW_MS));
+    else typers.delete(userId);
+    if (typers.size) state.groupTyping.set(chatId, typers);
+    else state.groupTyping.delete(chatId);
+    renderSidebar();
+    if (chatId === state.peerId) renderPeerHeader();
+  }
+
+  /** "Alice is typing…", "Alice and Bob are typing…", "3 people are typing…" */
+  function typingText(userIds) {
+    const names = userIds.map(memberName);
+    if (names.length === 1) return `${names[0]} is typing…`;
+    if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+    return `${names.length} people are typing…`;
+  }
+
+  function onTyping({ from, chatId }, typing) {
+    if (chatId && isGroup(chatId)) setGroupTyping(chatId, from, typing);
+    else setPeerTyping(from, typing);
   }
 
   function setPeerTyping(userId, typing) {
@@ -1261,6 +1417,11 @@
 
   async function togglePin() {
     const peerId = state.peerId;
+    if (isGroup(peerId)) {
+      const chat = state.chats.get(peerId);
+      await changeChat(chat.isPinned ? 'DELETE' : 'PUT', `/api/chats/${peerId}/pin`);
+      return;
+    }
     const pinning = !state.pinned.has(peerId);
     try {
       const { pinnedChats } = await api.post(`/api/users/${pinning ? 'pin' : 'unpin'}/${peerId}`);
@@ -1307,7 +1468,7 @@
   }
 
   function searchHit(message, query) {
-    const who = message.senderId === state.me._id ? 'You' : state.users.get(state.peerId).fullName;
+    const who = message.senderId === state.me._id ? 'You' : memberName(message.senderId);
     return h(
       'li',
       {},
@@ -1328,7 +1489,7 @@
     const results = $('#search-results');
     if (!query) return;
     try {
-      const { body, nextCursor } = await api.page(`/api/messages/search/${state.peerId}`, { q: query, limit: 20, cursor });
+      const { body, nextCursor } = await api.page(searchPath(state.peerId), { q: query, limit: 20, cursor });
       if (!cursor) results.replaceChildren();
       results.querySelector('.more')?.remove();
       const more = h('button', { type: 'button', class: 'ghost', onclick: () => searchConversation(null, nextCursor) }, 'More results');
@@ -1372,8 +1533,7 @@
   }
 
   function nameOf(userId) {
-    if (userId === state.me._id) return 'You';
-    return (state.users.get(userId) || {}).fullName || 'Someone';
+    return memberName(userId);
   }
 
   function quoteView(replyTo) {
@@ -1548,14 +1708,16 @@
 
   function openForward(message) {
     const dialog = $('#forward-dialog');
-    const chats = sortedChats().filter((c) => !state.blocked.has(c.user._id) && !c.blockedByOtherUser);
+    const chats = sortedChats().filter((c) =>
+      c.kind === 'group' ? Boolean(c.myRole) : !state.blocked.has(c.user._id) && !c.blockedByOtherUser,
+    );
     setChildren($('#forward-list'),
       chats.map((chat) =>
         h(
           'button',
           { type: 'button', class: 'chat-item', dataset: { chatId: chat._id }, onclick: () => forwardTo(message, chat) },
-          avatar(chat.user, isOnline(chat.user._id)),
-          h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, chat.user.fullName)),
+          chat.kind === 'group' ? groupAvatar(chat) : avatar(chat.user, isOnline(chat.user._id)),
+          h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, chatTitle(chat))),
         ),
       ),
       chats.length === 0 && h('p', { class: 'list-empty' }, 'No chat to forward to yet.'),
@@ -1568,7 +1730,7 @@
     try {
       const { body } = await request('POST', `/api/messages/${message._id}/forward`, { json: { chatIds: [chat._id] } });
       for (const copy of body) onNewMessage(copy);
-      toast(`Forwarded to ${chat.user.fullName}.`);
+      toast(`Forwarded to ${chatTitle(chat)}.`);
     } catch (error) {
       toast(describeError(error));
     }
@@ -1603,7 +1765,7 @@
     // to an older message: the server knows both, so reload the list then.
     const chat = [...state.chats.values()].find((c) => c._id === chatId);
     const wasPreview = chat && chat.lastMessage && chat.lastMessage._id === messageId;
-    if (chat && ((forMe && wasPreview) || (chat.user._id !== state.peerId && chat.unreadCount > 0))) loadChats({ reset: true });
+    if (chat && ((forMe && wasPreview) || (chatKey(chat) !== state.peerId && chat.unreadCount > 0))) loadChats({ reset: true });
     if (forMe) {
       state.messages = state.messages.filter((m) => m._id !== messageId);
     } else {
@@ -1624,6 +1786,287 @@
       if (m._id === messageId) m.reactions = reactions;
     });
     renderMessages({ keepScroll: false });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Groups: names and colours, system messages, header, members panel, new group, message info
+
+  function memberName(userId) {
+    if (state.me && userId === state.me._id) return 'You';
+    const member = state.members.get(userId);
+    if (member) return member.user.fullName;
+    const user = state.users.get(userId);
+    return user ? user.fullName : 'Someone';
+  }
+
+  /** A stable colour per sender, so bubbles in a group tell people apart at a glance. */
+  function nameColour(userId) {
+    let hash = 0;
+    for (const ch of userId) hash = (hash * 31 + ch.charCodeAt(0)) % 360;
+    return `hsl(${hash}, 55%, 38%)`;
+  }
+
+  /** The sender's name on a group bubble, in their colour (set through CSSOM: the CSP allows no inline style). */
+  function senderName(userId) {
+    const el = h('span', { class: 'sender' }, memberName(userId));
+    el.style.color = nameColour(userId);
+    return el;
+  }
+
+  function systemText(message) {
+    const { type, actorId, userIds, name, role } = message.system;
+    const actor = memberName(actorId);
+    const them = (userIds || []).map(memberName).join(', ');
+    switch (type) {
+      case 'created':
+        return `${actor} created the group “${name}”`;
+      case 'member_added':
+        return `${actor} added ${them}`;
+      case 'member_removed':
+        return `${actor} removed ${them}`;
+      case 'member_left':
+        return `${actor} left`;
+      case 'renamed':
+        return `${actor} renamed the group to “${name}”`;
+      case 'avatar_changed':
+        return `${actor} changed the group picture`;
+      case 'role_changed':
+        return `${actor} made ${them} ${role === 'admin' ? 'an admin' : 'a member'}`;
+      case 'owner_changed':
+        return `${them} is now the owner`;
+      default:
+        return 'The group changed';
+    }
+  }
+
+  /** The open group's members (GET /api/chats/:chatId), for names, roles and the members panel. */
+  async function loadMembers() {
+    const chatId = state.peerId;
+    if (!isGroup(chatId)) return;
+    try {
+      const item = await api.get(`/api/chats/${chatId}`);
+      if (state.peerId !== chatId) return;
+      upsertChat(item);
+      state.members = new Map(item.members.map((m) => [m.user._id, { user: rememberUser(m.user), role: m.role }]));
+      renderPeerHeader();
+      renderMessages();
+      if ($('#panel').open && $('#panel').dataset.kind === 'members') showMembersPanel({ refresh: true });
+    } catch (error) {
+      if (error.status !== 401) toast(describeError(error));
+    }
+  }
+
+  function renderGroupHeader() {
+    const chat = state.chats.get(state.peerId);
+    if (!chat) return;
+    const el = $('#peer-avatar');
+    fillAvatar(el, { fullName: chat.name || '#', profilePic: chat.avatar || '' });
+    el.classList.remove('online');
+    $('#peer-name').textContent = chat.name;
+    const typers = [...(state.groupTyping.get(chat._id) || new Map()).keys()];
+    const status = $('#peer-status');
+    status.dataset.online = 'false';
+    status.textContent = chat.myRole ? `${chat.memberCount} members` : 'You are no longer a member';
+    $('#toggle-pin').textContent = chat.isPinned ? 'Unpin' : 'Pin';
+    $('#toggle-mute').textContent = chat.isMuted ? 'Unmute' : 'Mute';
+    show($('#toggle-mute'), true);
+    show($('#toggle-block'), false);
+    show($('#show-members'), true);
+    const typingLine = $('#typing');
+    typingLine.textContent = typers.length ? typingText(typers) : '';
+    show(typingLine, typers.length > 0);
+    const notice = $('#composer-blocked');
+    notice.textContent = chat.myRole ? '' : 'You are no longer a member of this group. You can read its history.';
+    show(notice, !chat.myRole);
+    show($('#composer'), Boolean(chat.myRole));
+  }
+
+  /** A change of the open chat whose answer is its new list item (pin, mute, rename...). */
+  async function changeChat(method, path, json) {
+    try {
+      const { body } = await request(method, path, json === undefined ? {} : { json });
+      upsertChat(body);
+      if (body.members) {
+        state.members = new Map(body.members.map((m) => [m.user._id, { user: rememberUser(m.user), role: m.role }]));
+      }
+      if (body.kind === 'direct') {
+        if (body.isPinned) state.pinned.add(body.user._id);
+        else state.pinned.delete(body.user._id);
+      }
+      renderSidebar();
+      renderPeerHeader();
+      return body;
+    } catch (error) {
+      toast(describeError(error));
+      return null;
+    }
+  }
+
+  async function toggleMute() {
+    const chat = state.chats.get(state.peerId);
+    if (!chat) return;
+    const body = await changeChat(chat.isMuted ? 'DELETE' : 'PUT', `/api/chats/${chat._id}/mute`, chat.isMuted ? undefined : { until: null });
+    if (body) toast(body.isMuted ? 'Muted: no notifications from this chat.' : 'Notifications are on again.');
+  }
+
+  function openPanel(kind, title, ...children) {
+    const panel = $('#panel');
+    panel.dataset.kind = kind;
+    setChildren($('#panel-body'),
+      h('header', { class: 'panel-header' }, h('h2', {}, title), h('button', { type: 'button', class: 'ghost', id: 'panel-close', onclick: closePanel }, 'Close')),
+      ...children,
+    );
+    if (!panel.open) {
+      if (typeof panel.showModal === 'function') panel.showModal();
+      else panel.setAttribute('open', '');
+    }
+    show(panel, true);
+  }
+
+  function closePanel() {
+    const panel = $('#panel');
+    if (typeof panel.close === 'function' && panel.open) panel.close();
+    else panel.removeAttribute('open');
+  }
+
+  /** Contacts as checkboxes (the first page of GET /api/messages/contacts), without `exclude`. */
+  async function contactPicker(exclude) {
+    const { body } = await api.page('/api/messages/contacts', { limit: 100 });
+    const people = body.filter((u) => !exclude.has(u._id));
+    return h(
+      'fieldset',
+      { class: 'picker' },
+      h('legend', {}, 'People'),
+      people.length === 0 && h('p', { class: 'list-empty' }, 'Nobody else to add.'),
+      people.map((u) =>
+        h('label', { class: 'pick' }, h('input', { type: 'checkbox', name: 'member', value: u._id }), ` ${u.fullName}`),
+      ),
+    );
+  }
+
+  const pickedIds = (form) => [...form.querySelectorAll('input[name=member]:checked')].map((i) => i.value);
+
+  async function showNewGroupPanel() {
+    const picker = await contactPicker(new Set([state.me._id]));
+    const form = h(
+      'form',
+      { id: 'new-group-form', class: 'panel-form' },
+      h('label', {}, 'Group name ', h('input', { name: 'name', maxlength: '100', required: true })),
+      picker,
+      h('p', { class: 'form-error', role: 'alert' }),
+      h('button', { type: 'submit', class: 'primary' }, 'Create group'),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        const { body } = await request('POST', '/api/chats', { json: { name: form.elements.name.value, memberIds: pickedIds(form) } });
+        upsertChat(body);
+        closePanel();
+        renderSidebar();
+        await openChat(body._id);
+      } catch (error) {
+        form.querySelector('.form-error').textContent = describeError(error);
+      }
+    });
+    openPanel('new-group', 'New group', form);
+  }
+
+  /** The members panel; `refresh` redraws it only if it is still open (a change arrived meanwhile). */
+  async function showMembersPanel({ refresh = false } = {}) {
+    const chatId = state.peerId;
+    const chat = state.chats.get(chatId);
+    if (!chat || chat.kind !== 'group') return;
+    const mine = chat.myRole;
+    const manage = mine === 'owner' || mine === 'admin';
+    const roleLabel = { owner: 'Owner', admin: 'Admin', member: '' };
+    const act = (label, method, path, json) =>
+      h('button', { type: 'button', class: 'ghost small', onclick: async () => {
+        if (method === 'DELETE' && path.endsWith(`/members/${state.me._id}`)) {
+          try {
+            await request('DELETE', path);
+            closePanel();
+          } catch (error) {
+            toast(describeError(error));
+          }
+          return;
+        }
+        if (await changeChatOrRemove(method, path, json)) loadMembers();
+      } }, label);
+    const rows = [...state.members.values()].map(({ user, role }) => {
+      const self = user._id === state.me._id;
+      const removable = !self && manage && (mine === 'owner' || role === 'member');
+      return h(
+        'li',
+        { class: 'member', dataset: { userId: user._id, role } },
+        h('span', { class: 'member-name' }, self ? `${user.fullName} (you)` : user.fullName),
+        roleLabel[role] && h('span', { class: 'role' }, roleLabel[role]),
+        mine === 'owner' && !self && role === 'member' && act('Make admin', 'PUT', `/api/chats/${chatId}/members/${user._id}/role`, { role: 'admin' }),
+        mine === 'owner' && !self && role === 'admin' && act('Make member', 'PUT', `/api/chats/${chatId}/members/${user._id}/role`, { role: 'member' }),
+        removable && act('Remove', 'DELETE', `/api/chats/${chatId}/members/${user._id}`),
+      );
+    });
+    const parts = [h('ul', { class: 'members' }, rows)];
+    if (manage) {
+      const rename = h(
+        'form',
+        { id: 'rename-form', class: 'panel-form inline' },
+        h('input', { name: 'name', maxlength: '100', value: chat.name, 'aria-label': 'Group name' }),
+        h('button', { type: 'submit', class: 'ghost' }, 'Rename'),
+      );
+      rename.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        await changeChat('PATCH', `/api/chats/${chatId}`, { name: rename.elements.name.value });
+      });
+      const add = h('form', { id: 'add-members-form', class: 'panel-form' }, await contactPicker(new Set([state.me._id, ...state.members.keys()])), h('button', { type: 'submit', class: 'ghost' }, 'Add to group'));
+      add.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        const ids = pickedIds(add);
+        if (ids.length && (await changeChat('POST', `/api/chats/${chatId}/members`, { userIds: ids }))) showMembersPanel({ refresh: true });
+      });
+      parts.push(rename, add);
+    }
+    if (mine) parts.push(act('Leave group', 'DELETE', `/api/chats/${chatId}/members/${state.me._id}`));
+    if (refresh && !$('#panel').open) return;
+    if (state.peerId !== chatId) return;
+    openPanel('members', `${chat.name}: ${chat.memberCount} members`, ...parts);
+  }
+
+  /** Role changes answer with the item; removals with {removed: true}. */
+  async function changeChatOrRemove(method, path, json) {
+    if (method === 'DELETE') {
+      try {
+        await request('DELETE', path);
+        return true;
+      } catch (error) {
+        toast(describeError(error));
+        return false;
+      }
+    }
+    return Boolean(await changeChat(method, path, json));
+  }
+
+  /** "Read by n of m" for one of my group messages (GET .../receipts, the sender's own view). */
+  async function showMessageInfo(message) {
+    try {
+      const { body } = await request('GET', `/api/chats/${message.chatId}/messages/${message._id}/receipts`);
+      const read = body.filter((r) => r.readAt);
+      const delivered = body.filter((r) => r.deliveredAt);
+      openPanel(
+        'info',
+        'Message info',
+        h('p', { class: 'read-by' }, `Read by ${read.length} of ${body.length}`),
+        h('p', { class: 'delivered-to' }, `Delivered to ${delivered.length} of ${body.length}`),
+        h(
+          'ul',
+          { class: 'receipts' },
+          body.map((r) =>
+            h('li', {}, `${memberName(r.userId)}: ${r.readAt ? `read ${formatWhen(r.readAt)}` : r.deliveredAt ? 'delivered' : 'sent'}`),
+          ),
+        ),
+      );
+    } catch (error) {
+      toast(describeError(error));
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1809,6 +2252,10 @@
     $('#toggle-pin').addEventListener('click', togglePin);
     $('#toggle-block').addEventListener('click', toggleBlock);
     wireAccountAndMenus();
+    $('#toggle-mute').addEventListener('click', toggleMute);
+    $('#show-members').addEventListener('click', showMembersPanel);
+    $('#new-group').addEventListener('click', showNewGroupPanel);
+    $('#panel').addEventListener('click', (e) => { if (e.target === e.currentTarget) closePanel(); });
     $('#search-form').addEventListener('submit', (e) => searchConversation(e));
     $('#messages').addEventListener('scroll', onMessagesScroll);
 
@@ -1847,7 +2294,7 @@
     // A hidden tab is not "viewing": leave the chat so new messages stay unread until I look.
     document.addEventListener('visibilitychange', () => {
       if (!state.peerId) return;
-      if (document.visibilityState === 'hidden') emit('leave-chat', { userId: state.peerId });
+      if (document.visibilityState === 'hidden') emit('leave-chat', chatRef(state.peerId));
       else joinOpenChat();
     });
   }
