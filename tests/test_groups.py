@@ -626,3 +626,86 @@ def test_system_messages_are_never_unread(api: ApiClient, trio: tuple[User, User
     api.post(f"/api/chats/{gid}/members", alice, json={"userIds": [carol.id]})
     assert item_of(api, bob, gid)["unreadCount"] == 0
     assert item_of(api, bob, gid)["lastMessage"]["system"]["type"] == "member_added"
+
+
+# --- the message lifecycle inside groups ------------------------------------------------------------------
+
+
+def test_replies_edits_reactions_and_deletes_in_a_group(
+    api: ApiClient, trio: tuple[User, User, User], events: Recorder
+) -> None:
+    alice, bob, carol = trio
+    dave = api.signup("Dave")
+    gid = create(api, alice, [bob, carol])["_id"]
+    question = say(api, alice, gid, "Who brings the tent?")
+    assert api.post(f"/api/chats/{gid}/members", alice, json={"userIds": [dave.id]}).status_code == 200
+    reply = api.post(f"/api/chats/{gid}/messages", bob, json={"text": "Me", "replyTo": question["_id"]})
+    assert reply.status_code == 201 and reply.get_json()["replyTo"]["_id"] == question["_id"]
+    # dave joined later: he cannot quote what was said before him
+    refused = api.post(f"/api/chats/{gid}/messages", dave, json={"text": "?", "replyTo": question["_id"]})
+    assert refused.status_code == 400 and refused.get_json()["code"] == "invalid_reply"
+    assert api.put(f"/api/messages/{question['_id']}/reactions", dave, json={"emoji": "👍"}).status_code == 404
+
+    events.clear()
+    edited = api.patch(f"/api/messages/{question['_id']}", alice, json={"text": "Who brings the big tent?"})
+    assert edited.status_code == 200
+    assert events.users("message-updated") == {alice.id, bob.id, carol.id, dave.id}
+    replied = next(m for m in history(api, bob, gid) if m["_id"] == reply.get_json()["_id"])
+    assert replied["replyTo"]["text"] == "Who brings the big tent?"
+    events.clear()
+    reacted = api.put(f"/api/messages/{reply.get_json()['_id']}/reactions", carol, json={"emoji": "🎉"})
+    assert reacted.status_code == 200 and reacted.get_json()["reactions"][0]["userIds"] == [carol.id]
+    assert events.users("message-reactions") == {alice.id, bob.id, carol.id, dave.id}
+    created = history(api, alice, gid)[0]
+    assert created["system"]["type"] == "created"
+    for method, path, body, code in (
+        ("PUT", f"/api/messages/{created['_id']}/reactions", {"emoji": "👍"}, "system_message"),
+        ("POST", f"/api/messages/{created['_id']}/forward", {"chatIds": [gid]}, "system_message"),
+        ("PATCH", f"/api/messages/{created['_id']}", {"text": "x"}, "not_sender"),
+    ):
+        response = api.request(method, path, alice, json=body)
+        assert response.status_code == 403 and response.get_json()["code"] == code, (method, response.get_json())
+
+    # deleted for me: gone from my history and my unread count, not from others'
+    unread_before = item_of(api, carol, gid)["unreadCount"]
+    assert api.delete(f"/api/messages/{question['_id']}?for=me", carol).status_code == 200
+    assert question["_id"] not in [m["_id"] for m in history(api, carol, gid)]
+    assert item_of(api, carol, gid)["unreadCount"] == unread_before - 1
+    assert question["_id"] in [m["_id"] for m in history(api, bob, gid)]
+    # deleted for everyone: a tombstone, no longer unread nor found
+    events.clear()
+    assert api.delete(f"/api/messages/{reply.get_json()['_id']}?for=everyone", bob).status_code == 200
+    assert events.users("message-deleted") == {alice.id, bob.id, carol.id, dave.id}
+    assert item_of(api, carol, gid)["unreadCount"] == unread_before - 2
+    assert api.get(f"/api/chats/{gid}/search?q=Me", carol).get_json() == []
+
+    # a former member can neither edit nor react any more
+    mine = say(api, carol, gid, "carol's last words")
+    assert api.delete(f"/api/chats/{gid}/members/{carol.id}", carol).status_code == 200
+    response = api.patch(f"/api/messages/{mine['_id']}", carol, json={"text": "changed"})
+    assert response.status_code == 403 and response.get_json()["code"] == "not_a_member"
+    response = api.put(f"/api/messages/{mine['_id']}/reactions", carol, json={"emoji": "👍"})
+    assert response.status_code == 403 and response.get_json()["code"] == "not_a_member"
+
+
+def test_forward_into_and_out_of_a_group(api: ApiClient, trio: tuple[User, User, User], events: Recorder) -> None:
+    alice, bob, carol = trio
+    gid = create(api, alice, [bob, carol])["_id"]
+    direct = api.send(bob, alice, "forward me").get_json()
+    events.clear()
+    copies = api.post(f"/api/messages/{direct['_id']}/forward", alice, json={"chatIds": [gid]})
+    assert copies.status_code == 201, copies.get_json()
+    (copy,) = copies.get_json()
+    assert copy["chatId"] == gid and copy["receiverId"] is None and copy["forwarded"] is True
+    assert events.users("new-message") == {alice.id, bob.id, carol.id}
+    assert item_of(api, carol, gid)["lastMessage"]["_id"] == copy["_id"]
+    # out of the group, to a direct chat
+    out = api.post(f"/api/messages/{copy['_id']}/forward", carol, json={"to": [bob.id]})
+    assert out.status_code == 201 and out.get_json()[0]["receiverId"] == bob.id
+    # not into a group I left, nor one I never was in
+    other = create(api, bob, [carol])["_id"]
+    assert api.delete(f"/api/chats/{gid}/members/{carol.id}", carol).status_code == 200
+    response = api.post(f"/api/messages/{out.get_json()[0]['_id']}/forward", carol, json={"chatIds": [gid]})
+    assert response.status_code == 403 and response.get_json()["details"] == {"targets": {gid: "not_a_member"}}
+    response = api.post(f"/api/messages/{direct['_id']}/forward", alice, json={"chatIds": [other]})
+    assert response.status_code == 404 and response.get_json()["details"] == {"targets": {other: "chat_not_found"}}

@@ -18,6 +18,7 @@ from chatbox.chats import queries, rules
 from chatbox.chats.presenting import members_list
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
 from chatbox.files.service import delete_stored_files, store_image_data_url, store_upload
+from chatbox.messages import replies
 from chatbox.messages import service as direct
 from chatbox.messages.presenting import chat_items
 from chatbox.messages.service import SendResult, Upload
@@ -404,7 +405,7 @@ def history(me: User, chat_id: str, limit: int, cursor: str | None) -> Page:
     if not chat.is_group:
         return direct.history(me, str(chat.other_participant(me.id)), limit, cursor)
     before = direct._before_cursor(cursor)
-    query = queries.member_bounds(me, chat)
+    query = queries.member_bounds(me, chat) & Q(hidden_for__ne=me.id)
     if before is not None:
         query &= Q(id__lt=before)
     rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
@@ -421,7 +422,8 @@ def search(me: User, chat_id: str, text: str, limit: int, cursor: str | None) ->
     if not 1 <= len(text) <= 100:
         raise bad_request("The search text must be 1 to 100 characters.", "invalid_query")
     before = direct._before_cursor(cursor)
-    query = queries.member_bounds(me, chat) & Q(text=re.compile(re.escape(text), re.IGNORECASE))
+    query = queries.member_bounds(me, chat) & Q(hidden_for__ne=me.id) & Q(deleted_at=None)
+    query &= Q(text=re.compile(re.escape(text), re.IGNORECASE))
     if before is not None:
         query &= Q(id__lt=before)
     rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
@@ -457,18 +459,20 @@ def send(
     images: list[Upload] | None = None,
     file: Upload | None = None,
     origin_sid: str | None = None,
+    reply_to: str | None = None,
 ) -> SendResult:
     chat = rules.visible_chat(me, chat_id)
     if not chat.is_group:
         other = str(chat.other_participant(me.id))
-        return direct.send_message(rt, me, other, text, client_message_id, images, file, origin_sid)
+        return direct.send_message(rt, me, other, text, client_message_id, images, file, origin_sid, reply_to)
     images = images or []
     try:
         rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(me.id))
         if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
             raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
         rules.ensure_member(me, chat)
-        text = direct._clean_text(rt, text, bool(images or file))
+        text = direct.clean_text(rt, text, bool(images or file))
+        quoted = replies.quoted_message(me, chat, reply_to) if reply_to is not None else None
     except ApiError:
         existing = _existing_group_send(me, client_message_id, chat) if client_message_id else []
         if existing:
@@ -480,7 +484,7 @@ def send(
             return SendResult(existing, created=False)
     stored = direct._store_uploads(rt, me, [*images, *([file] if file else [])])
     try:
-        result = _create_group_messages(rt, me, chat, text, client_message_id, stored, origin_sid)
+        result = _create_group_messages(rt, me, chat, text, client_message_id, stored, origin_sid, quoted)
     except Exception:
         delete_stored_files(rt.storage, [s.id for s in stored])
         raise
@@ -498,6 +502,7 @@ def _create_group_messages(
     client_message_id: str | None,
     stored: list[StoredFile],
     origin_sid: str | None,
+    quoted: Message | None = None,
 ) -> SendResult:
     images = [s for s in stored if s.kind == "image"]
     others = [s for s in stored if s.kind != "image"]
@@ -505,6 +510,7 @@ def _create_group_messages(
     groups[0].extend(others)
     now = utcnow()
     alone = chat.participants == [me.id]  # nobody else to deliver to: delivered and read by all of them
+    chars = rt.config["REPLY_PREVIEW_CHARS"]
     ids = [ObjectId() for _ in groups]
     messages: list[Message] = []
     for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
@@ -518,6 +524,7 @@ def _create_group_messages(
             status=STATUS_READ if alone else STATUS_SENT,
             client_message_id=client_message_id if index == 0 else None,
             batch_id=ids[0] if len(ids) > 1 else None,
+            reply_to=replies.preview_of(quoted, chars) if quoted is not None and index == 0 else None,
             created_at=now,
             updated_at=now,
             delivered_at=now if alone else None,
@@ -532,11 +539,39 @@ def _create_group_messages(
         messages.append(message)
     if stored:
         StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
+    if quoted is not None:
+        replies.catch_up(messages[0], quoted.id, chars)
+    announce_group_messages(rt, me, chat, messages, now, origin_sid)
+    return SendResult(messages, created=True)
+
+
+def announce_group_messages(
+    rt: Runtime, me: User, chat: Chat, messages: list[Message], now: datetime, origin_sid: str | None = None
+) -> None:
+    """Stored messages of one send into a group (or a forward to it): into the group's summary, out to
+    every member, pushed to those offline, read at once by those viewing it."""
     queries.record_last_message(chat.id, messages[-1])
     group_events.group_messages(rt, chat, me.id, messages, origin_sid)
     group_events.push_offline(rt, chat, me, messages, now)
     _read_on_arrival(rt, chat, me, messages[-1].id)
-    return SendResult(messages, created=True)
+
+
+def group_forward_copy(me: User, chat: Chat, original: Message, now: datetime) -> Message:
+    """A forwarded copy for a group (stored by the caller): the original's text and shared files."""
+    alone = chat.participants == [me.id]
+    return Message(
+        chat_id=chat.id,
+        sender_id=me.id,
+        receiver_id=None,
+        text=original.text or "",
+        attachments=list(original.attachments),
+        status=STATUS_READ if alone else STATUS_SENT,
+        forwarded=True,
+        created_at=now,
+        updated_at=now,
+        delivered_at=now if alone else None,
+        read_at=now if alone else None,
+    )
 
 
 def _read_on_arrival(rt: Runtime, chat: Chat, sender: User, up_to: ObjectId) -> None:

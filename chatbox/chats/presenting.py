@@ -32,6 +32,27 @@ def _preview_id(me: User, chat: Chat) -> ObjectId | None:
     return newest if newest is not None and (mark is None or newest > mark) else None
 
 
+def _fallback_id(me: User, chat: Chat) -> ObjectId | None:
+    """Where I deleted the group's newest message for me: the newest I still see (remembered then)."""
+    remembered = (chat.preview_for or {}).get(str(me.id))
+    return ObjectId(remembered) if remembered else None
+
+
+def _shown_preview(
+    me: User, chat: Chat, preview: ObjectId | None, messages: dict[ObjectId, Message]
+) -> Message | None:
+    last = messages.get(preview) if preview is not None else None
+    if last is None or not last.hidden_from(me.id):
+        return last
+    fallback_id = _fallback_id(me, chat)
+    fallback = messages.get(fallback_id) if fallback_id is not None else None
+    member = chat.member(me.id)
+    mark = chat.cleared_mark_for(me.id)
+    if fallback is None or fallback.hidden_from(me.id) or member is None or not member.saw(fallback.id):
+        return None
+    return fallback if mark is None or fallback.id > mark else None
+
+
 def group_unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
     """One aggregation for all the groups given."""
     conditions = [c for c in (queries.group_unread_condition(me, chat) for chat in chats) if c is not None]
@@ -67,10 +88,11 @@ def group_items(rt: Runtime, me: User, chats: list[Chat]) -> list[dict[str, Any]
         return []
     previews = {c.id: _preview_id(me, c) for c in chats}
     wanted = [p for p in previews.values() if p is not None]
+    wanted += [f for f in (_fallback_id(me, c) for c in chats) if f is not None]
     messages = {m.id: m for m in Message.objects(id__in=wanted)} if wanted else {}
     unread = group_unread_counts(me, chats)
     return [
-        _group_item(me, chat, messages.get(previews[chat.id]) if previews[chat.id] else None, unread.get(chat.id, 0))
+        _group_item(me, chat, _shown_preview(me, chat, previews[chat.id], messages), unread.get(chat.id, 0))
         for chat in chats
     ]
 
@@ -79,11 +101,12 @@ def item_for_each(chat: Chat, viewer_ids: list[ObjectId]) -> dict[ObjectId, dict
     """One group's item as each of `viewer_ids` sees it (for events): three queries whatever their number."""
     viewers = list(User.objects(id__in=viewer_ids).only("id", "pinned_group_chats"))
     previews = {v.id: _preview_id(v, chat) for v in viewers}
-    wanted = list({p for p in previews.values() if p is not None})
-    messages = {m.id: m for m in Message.objects(id__in=wanted)} if wanted else {}
+    wanted = {p for p in previews.values() if p is not None}
+    wanted |= {f for f in (_fallback_id(v, chat) for v in viewers) if f is not None}
+    messages = {m.id: m for m in Message.objects(id__in=list(wanted))} if wanted else {}
     unread = queries.unread_for_each(chat, [v.id for v in viewers])
     return {
-        v.id: _group_item(v, chat, messages.get(previews[v.id]) if previews[v.id] else None, unread.get(v.id, 0))
+        v.id: _group_item(v, chat, _shown_preview(v, chat, previews[v.id], messages), unread.get(v.id, 0))
         for v in viewers
     }
 

@@ -63,7 +63,15 @@ def group_unread_condition(me: User, chat: Chat) -> dict[str, Any] | None:
     bounds: dict[str, Any] = {"$gt": floor}
     if member.until_id is not None:
         bounds["$lte"] = member.until_id
-    return {"chatId": chat.id, "_id": bounds, "senderId": {"$ne": me.id}, "system": None}
+    return {
+        "chatId": chat.id,
+        "_id": bounds,
+        "senderId": {"$ne": me.id},
+        "system": None,
+        # deleted for everyone, or for me: no longer unread
+        "deletedAt": None,
+        "hiddenFor": {"$ne": me.id},
+    }
 
 
 def unread_for_each(chat: Chat, user_ids: list[ObjectId]) -> dict[ObjectId, int]:
@@ -80,13 +88,16 @@ def unread_for_each(chat: Chat, user_ids: list[ObjectId]) -> dict[ObjectId, int]
         return {}
     lowest = min(f for f, _ in floors.values())
     rows = Message._get_collection().find(
-        {"chatId": chat.id, "_id": {"$gt": lowest}, "system": None}, {"_id": 1, "senderId": 1}
+        {"chatId": chat.id, "_id": {"$gt": lowest}, "system": None, "deletedAt": None},
+        {"_id": 1, "senderId": 1, "hiddenFor": 1},
     )
-    found = [(r["_id"], r["senderId"]) for r in rows]
+    found = [(r["_id"], r["senderId"], set(r.get("hiddenFor") or ())) for r in rows]
     counts = {}
     for user_id, (floor, until) in floors.items():
         counts[user_id] = sum(
-            1 for mid, sender in found if mid > floor and sender != user_id and (until is None or mid <= until)
+            1
+            for mid, sender, hidden in found
+            if mid > floor and sender != user_id and user_id not in hidden and (until is None or mid <= until)
         )
     return counts
 

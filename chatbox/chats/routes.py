@@ -114,7 +114,7 @@ def history(args: dict[str, Any], chat_id: str) -> Response:
 @blp.body(json=message_schemas.SendJsonSchema, multipart=message_schemas.SendMultipartSchema)
 @blp.response(201, message_schemas.SENT_MESSAGES, description="The new message; an array for several images")
 @blp.alt_response(200, schema=message_schemas.SENT_MESSAGES, description="A retry with a known clientMessageId")
-@blp.error(400, "Empty or too long text, too many images")
+@blp.error(400, "Empty or too long text, too many images, or a bad replyTo (invalid_reply)")
 @blp.error(403, "A former member (not_a_member); a direct chat across a block (blocked)")
 @blp.error(404, NOT_FOUND)
 @blp.error(413, "A file is too large")
@@ -126,7 +126,14 @@ def send(body: dict[str, Any], files: dict[str, Any], chat_id: str) -> Response:
     upload = (files.get("file") or [None])[0]
     file = Upload(upload.stream, upload.filename or "") if upload is not None else None
     result = actions.send(
-        runtime(), current_user(), chat_id, body.get("text"), body.get("clientMessageId"), images, file
+        runtime(),
+        current_user(),
+        chat_id,
+        body.get("text"),
+        body.get("clientMessageId"),
+        images,
+        file,
+        reply_to=body.get("replyTo"),
     )
     payload = [m.to_dict() for m in result.messages]
     response = jsonify(payload if len(payload) > 1 else payload[0])

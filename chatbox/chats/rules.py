@@ -15,9 +15,13 @@ def chat_not_found() -> ApiError:
     return not_found("No such chat.", "chat_not_found")
 
 
-def can_see(me: User, chat: Chat) -> bool:
+def sees_chat(user_id: ObjectId, chat: Chat) -> bool:
     """A chat's participants see it; so does a group's former member until they clear it."""
-    return me.id in chat.participants or (chat.is_group and me.id in chat.former_members)
+    return user_id in chat.participants or (chat.is_group and user_id in chat.former_members)
+
+
+def can_see(me: User, chat: Chat) -> bool:
+    return sees_chat(me.id, chat)
 
 
 def visible_chat(me: User, chat_id: str) -> Chat:

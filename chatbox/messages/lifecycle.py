@@ -13,6 +13,8 @@ from typing import Any
 
 from bson import ObjectId
 
+from chatbox.chats import actions as chat_actions
+from chatbox.chats import rules as chat_rules
 from chatbox.errors import ApiError, bad_request
 from chatbox.files.service import delete_stored_files
 from chatbox.messages import replies, rules
@@ -127,6 +129,7 @@ class Reactions:
 def react(rt: Runtime, me: User, message_id: str, emoji: str) -> Reactions:
     """Set my one reaction on a message (a new one replaces mine)."""
     message, chat = rules.visible_message(me, message_id)
+    rules.ensure_not_system(message)
     rules.ensure_not_deleted(message)
     rules.ensure_chat_open(me, chat)
     if not is_reaction_emoji(emoji, rt.config["REACTION_MAX_CODE_POINTS"]):
@@ -165,7 +168,7 @@ def unreact(rt: Runtime, me: User, message_id: str) -> Reactions:
 @dataclass
 class Target:
     key: str  # the id as the client gave it
-    receiver: User
+    receiver: User | None  # None for a group
     chat: Chat | None
 
 
@@ -173,8 +176,11 @@ def _check_target(me: User, key: str, is_chat: bool) -> Target:
     if is_chat:
         oid = parse_object_id(key)
         chat = Chat.objects(id=oid).first() if oid else None
-        if chat is None:
+        if chat is None or (chat.is_group and not chat_rules.can_see(me, chat)):
             raise ApiError(404, "No such chat.", "chat_not_found")
+        if chat.is_group:
+            chat_rules.ensure_member(me, chat)  # a former member: 403 not_a_member
+            return Target(key, None, chat)
         return Target(key, rules.ensure_can_send_to_chat(me, chat), chat)
     receiver = find_other_user(me, key, require_active=True)
     ensure_not_blocked(me, receiver)
@@ -198,6 +204,7 @@ def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_
     # Copies are sends: while the message queue is known to be down, 503 before anything is stored.
     events.ensure_announceable(rt)
     message, _chat = rules.visible_message(me, message_id)
+    rules.ensure_not_system(message)
     rules.ensure_not_deleted(message)
     wanted = [(k, False) for k in dict.fromkeys(to)] + [(k, True) for k in dict.fromkeys(chat_ids)]
     limit = rt.config["FORWARD_MAX_TARGETS"]
@@ -227,6 +234,7 @@ def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_
     copies: dict[ObjectId, Target] = {}
     for target in unique.values():
         if target.chat is None:
+            assert target.receiver is not None
             target.chat = find_chat(me, target.receiver) or create_chat(me, target.receiver)[0]
         copies.setdefault(target.chat.id, target)
     return _store_forwards(rt, me, message, list(copies.values()))
@@ -235,10 +243,18 @@ def forward_message(rt: Runtime, me: User, message_id: str, to: list[str], chat_
 def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Target]) -> list[Message]:
     now = utcnow()
     # Every question to shared presence first (Redis, with REDIS_URL): if one fails, nothing is stored.
-    views = [rt.presence.is_viewing(str(target.receiver.id), str(me.id)) for target in targets]
+    views = [
+        target.receiver is not None and rt.presence.is_viewing(str(target.receiver.id), str(me.id))
+        for target in targets
+    ]
     stored: list[tuple[Target, Message, bool]] = []
     for target, viewing in zip(targets, views, strict=True):
         assert target.chat is not None
+        if target.receiver is None:  # a group
+            group_copy = chat_actions.group_forward_copy(me, target.chat, original, now)
+            group_copy.save(force_insert=True)
+            stored.append((target, group_copy, False))
+            continue
         copy = Message(
             chat_id=target.chat.id,
             sender_id=me.id,
@@ -261,6 +277,9 @@ def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Targ
         raise ApiError(409, "This message was deleted.", "message_deleted")
     for target, copy, viewing in stored:
         assert target.chat is not None
+        if target.receiver is None:
+            chat_actions.announce_group_messages(rt, me, target.chat, [copy], now)
+            continue
         announce_messages(rt, me, target.receiver, target.chat, [copy], viewing, now)
     return [copy for _, copy, _ in stored]
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bson import ObjectId
 
+from chatbox.chats.rules import can_see, ensure_member, sees_chat
 from chatbox.errors import ApiError, forbidden, not_found
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import parse_object_id, utcnow
@@ -21,8 +22,15 @@ def message_not_found() -> ApiError:
 
 
 def sees_message(user_id: ObjectId, chat: Chat, message: Message) -> bool:
-    """A participant sees a message of their chat unless they cleared past it or deleted it for themselves."""
-    if user_id not in chat.participants or message.hidden_from(user_id):
+    """A participant sees a message of their chat unless they cleared past it or deleted it for themselves;
+    a group's member (or former member) only what was sent while they were in it."""
+    if chat.is_group:
+        member = chat.member(user_id)
+        if member is None or not member.saw(message.id) or not sees_chat(user_id, chat):
+            return False
+    elif user_id not in chat.participants:
+        return False
+    if message.hidden_from(user_id):
         return False
     mark = chat.cleared_mark_for(user_id)
     return mark is None or message.id > mark
@@ -34,8 +42,10 @@ def participant_message(me: User, message_id: str) -> tuple[Message, Chat]:
     oid = parse_object_id(message_id)
     message = Message.objects(id=oid).first() if oid else None
     chat = Chat.objects(id=message.chat_id).first() if message else None
-    if message is None or chat is None or me.id not in chat.participants:
+    if message is None or chat is None or not can_see(me, chat):
         raise message_not_found()
+    if chat.is_group and not sees_message(me.id, chat, message):
+        raise message_not_found()  # sent before I joined, or after I left
     return message, chat
 
 
@@ -51,6 +61,12 @@ def ensure_sender(me: User, message: Message) -> None:
     """Only a message's sender changes it for everyone; nobody changes a system message."""
     if message.system or message.sender_id != me.id:
         raise forbidden("Only the sender can change this message.", "not_sender")
+
+
+def ensure_not_system(message: Message) -> None:
+    """A group's system messages are records: nobody reacts to or forwards them (edits: `not_sender`)."""
+    if message.system:
+        raise forbidden("System messages cannot be reacted to or forwarded.", "system_message")
 
 
 def ensure_not_deleted(message: Message) -> None:
@@ -89,7 +105,11 @@ def direct_partners(me: User, chat: Chat) -> list[User]:
 
 
 def ensure_chat_open(me: User, chat: Chat) -> None:
-    """Nothing new goes into a direct chat while either side blocks the other (403 `blocked`)."""
+    """Nothing new goes into a direct chat while either side blocks the other (403 `blocked`), nor into a
+    group I am no longer a member of (403 `not_a_member`)."""
+    if chat.is_group:
+        ensure_member(me, chat)
+        return
     for other in direct_partners(me, chat):
         ensure_not_blocked(me, other)
 

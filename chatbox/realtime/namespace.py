@@ -235,7 +235,13 @@ class ChatNamespace(socketio.Namespace):
         def action(user: User, payload: dict[str, Any]) -> Ack:
             if payload["chatId"] is not None:
                 result = chats.send(
-                    self.rt, user, payload["chatId"], payload["text"], payload["clientMessageId"], origin_sid=sid
+                    self.rt,
+                    user,
+                    payload["chatId"],
+                    payload["text"],
+                    payload["clientMessageId"],
+                    origin_sid=sid,
+                    reply_to=payload["replyTo"],
                 )
                 return {"message": result.messages[0].to_dict()}
             result = messages.send_message(
