@@ -709,3 +709,33 @@ def test_forward_into_and_out_of_a_group(api: ApiClient, trio: tuple[User, User,
     assert response.status_code == 403 and response.get_json()["details"] == {"targets": {gid: "not_a_member"}}
     response = api.post(f"/api/messages/{direct['_id']}/forward", alice, json={"chatIds": [other]})
     assert response.status_code == 404 and response.get_json()["details"] == {"targets": {other: "chat_not_found"}}
+
+
+def test_avatar_by_multipart_patch_counts_against_the_quota_and_goes_with_the_group(
+    app: Any, api: ApiClient, trio: tuple[User, User, User]
+) -> None:
+    import io
+
+    from bson import ObjectId
+
+    from chatbox.models import StorageUsage, StoredFile
+
+    alice, bob, _carol = trio
+    gid = create(api, alice, [bob])["_id"]
+    response = api.patch(f"/api/chats/{gid}", bob, data={"avatar": (io.BytesIO(PNG_1PX), "team.png")})
+    assert response.status_code == 403 and response.get_json()["code"] == "not_admin"
+    assert StoredFile.objects.count() == 0  # nothing kept from a refused request
+    updated = api.patch(
+        f"/api/chats/{gid}", alice, data={"name": "With picture", "avatar": (io.BytesIO(PNG_1PX), "t.png")}
+    )
+    assert updated.status_code == 200, updated.get_json()
+    item = updated.get_json()
+    assert item["name"] == "With picture" and item["avatar"].startswith("/api/files/")
+    types = [m["system"]["type"] for m in history(api, bob, gid)[-2:]]
+    assert types == ["renamed", "avatar_changed"]
+    assert api.get(item["avatar"], bob).get_data() == PNG_1PX
+    assert StorageUsage.used_by(ObjectId(alice.id)) == len(PNG_1PX)  # the avatar is its uploader's
+    for user in (bob, alice):
+        assert api.delete(f"/api/chats/{gid}/members/{user.id}", user).status_code == 200
+    assert StoredFile.objects.count() == 0
+    assert StorageUsage.used_by(ObjectId(alice.id)) == 0
