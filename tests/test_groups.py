@@ -739,3 +739,22 @@ def test_avatar_by_multipart_patch_counts_against_the_quota_and_goes_with_the_gr
         assert api.delete(f"/api/chats/{gid}/members/{user.id}", user).status_code == 200
     assert StoredFile.objects.count() == 0
     assert StorageUsage.used_by(ObjectId(alice.id)) == 0
+
+
+def test_deleting_a_group_keeps_files_that_forwards_elsewhere_carry(
+    api: ApiClient, trio: tuple[User, User, User]
+) -> None:
+    import io
+
+    alice, bob, carol = trio
+    gid = create(api, alice, [bob])["_id"]
+    sent = api.post(f"/api/chats/{gid}/messages", bob, data={"text": "", "file": (io.BytesIO(b"plan\n"), "plan.txt")})
+    assert sent.status_code == 201
+    message = sent.get_json()
+    forwarded = api.post(f"/api/messages/{message['_id']}/forward", bob, json={"to": [carol.id]})
+    assert forwarded.status_code == 201
+    for user in (alice, bob):
+        assert api.delete(f"/api/chats/{gid}/members/{user.id}", user).status_code == 200
+    assert api.get(f"/api/chats/{gid}", bob).status_code == 404
+    file_url = message["attachments"][0]["url"]
+    assert api.get(file_url, carol).get_data() == b"plan\n"  # the forward still carries it

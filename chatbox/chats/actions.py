@@ -364,10 +364,11 @@ def remove_member(rt: Runtime, me: User, chat_id: str, user_id: str) -> dict[str
 
 def _delete_group(rt: Runtime, chat: Chat) -> None:
     """The last member left: the group, its messages and its files go, for everyone who still lists it."""
-    file_ids = queries.delete_group_data(chat)
+    message_ids, file_ids = queries.delete_group_data(chat)
+    # Replies elsewhere that quoted its messages (in forwards) show them as deleted.
+    replies.quoted_deleted(message_ids)
     if chat.avatar_file_id is not None:
         file_ids.append(chat.avatar_file_id)
-    file_ids += [s.id for s in StoredFile.objects(chat_id=chat.id).only("id")]
     delete_stored_files(rt.storage, list(dict.fromkeys(file_ids)))
     group_events.chat_removed(rt, chat.id, list(dict.fromkeys(chat.former_members)))
 

@@ -11,8 +11,9 @@ from typing import Any
 from bson import ObjectId
 from mongoengine import Q
 
-from chatbox.models import Chat, Message, ReceiptMark, User
+from chatbox.models import Chat, Message, ReceiptMark, StoredFile, User
 from chatbox.models.chat import KIND_GROUP, ChatMember
+from chatbox.models.message import files_still_attached
 from chatbox.models.receipt import MARK_DELIVERED, MARK_READ
 
 
@@ -209,10 +210,15 @@ def set_status(ids: list[ObjectId], status: str, at: datetime) -> None:
         )
 
 
-def delete_group_data(chat: Chat) -> list[ObjectId]:
-    """Delete a group's messages, receipt marks and document; the ids of the files they carried."""
-    file_ids = [a.file_id for m in Message.objects(chat_id=chat.id).only("attachments") for a in m.attachments]
+def delete_group_data(chat: Chat) -> tuple[list[ObjectId], list[ObjectId]]:
+    """Delete a group's messages, receipt marks and document. Returns the ids of the deleted messages,
+    and of the files uploaded to it or carried by its messages that no other message carries (forwards
+    elsewhere share files)."""
+    gone = list(Message.objects(chat_id=chat.id).only("id", "attachments"))
+    file_ids = {a.file_id for m in gone for a in m.attachments}
+    file_ids |= {s.id for s in StoredFile.objects(chat_id=chat.id).only("id")}
     Message.objects(chat_id=chat.id).delete()
     ReceiptMark.objects(chat_id=chat.id).delete()
     Chat.objects(id=chat.id).delete()
-    return file_ids
+    kept = files_still_attached(list(file_ids))
+    return [m.id for m in gone], [f for f in file_ids if f not in kept]
