@@ -357,7 +357,8 @@ def test_owner_leaving_hands_over_to_the_longest_standing_admin_else_member(
     }
     types = [m["system"]["type"] for m in history(api, bob, gid)[-2:]]
     assert types == ["member_left", "owner_changed"]
-    assert history(api, bob, gid)[-1]["system"]["userIds"] == [dave.id]
+    handed_over = history(api, bob, gid)[-1]
+    assert handed_over["system"]["userIds"] == [dave.id] and handed_over["system"]["actorId"] == alice.id
     # the leaver sees their member_left message, then chat-removed; not the hand-over
     assert [e for u, e, _ in events.sent if u == alice.id] == ["new-message", "chat-removed"]
     assert events.of("chat-removed", alice) == [{"chatId": gid}]

@@ -337,7 +337,8 @@ def remove_member(rt: Runtime, me: User, chat_id: str, user_id: str) -> dict[str
         successor = _successor(current.members, target_id) if target and target.role == ROLE_OWNER else None
         if successor is not None:
             system.append(
-                _system_message(current.id, successor.user_id, "owner_changed", now, user_ids=[successor.user_id])
+                # the leaving owner's act: they are its actor (and sender)
+                _system_message(current.id, me.id, "owner_changed", now, user_ids=[successor.user_id])
             )
         members = []
         for member in current.members:
@@ -356,7 +357,7 @@ def remove_member(rt: Runtime, me: User, chat_id: str, user_id: str) -> dict[str
     gone, rest = change.system[0], change.system[1:]
     group_events.group_messages(rt, chat, me.id, [gone], also=[target_id])
     if rest:
-        group_events.group_messages(rt, chat, rest[0].sender_id, rest)
+        group_events.group_messages(rt, chat, me.id, rest)
     group_events.chat_removed(rt, chat.id, [target_id])
     group_events.chat_updated(rt, chat)
     return {"left": True} if leaving else {"removed": True}
