@@ -73,6 +73,10 @@ class PresenceStore(Protocol):
         """Does any socket of `user_id` view the chat with `other_id`?"""
         ...
 
+    def viewing_among(self, user_ids: Iterable[str], other_id: str) -> set[str]:
+        """Those of `user_ids` with a socket viewing `other_id` (one round trip with Redis)."""
+        ...
+
     def refresh(self) -> None:
         """Keep this process's entries alive (a no-op where nothing expires)."""
         ...

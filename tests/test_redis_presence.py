@@ -71,6 +71,20 @@ def test_viewing_a_chat_is_seen_by_every_node_and_ends_with_the_socket(make_node
     assert not b.is_viewing("u1", "friend")
 
 
+def test_viewing_among_asks_every_node_at_once(make_node: Any) -> None:
+    a, b = make_node(), make_node()
+    for user, sid, node in (("u1", "s1", a), ("u2", "s2", b), ("u3", "s3", b)):
+        node.add_connection(user, sid)
+    a.set_viewing("u1", "s1", "chat:g")
+    b.set_viewing("u2", "s2", "chat:g")
+    b.set_viewing("u3", "s3", "chat:other")
+    assert a.viewing_among(["u1", "u2", "u3", "u4"], "chat:g") == {"u1", "u2"}
+    assert b.viewing_among(["u1", "u2", "u3"], "chat:other") == {"u3"}
+    assert a.viewing_among([], "chat:g") == set()
+    b.remove_connection("u2", "s2")
+    assert a.viewing_among(["u1", "u2"], "chat:g") == {"u1"}
+
+
 def test_concurrent_connects_and_disconnects_on_two_nodes_make_one_transition_each(make_node: Any) -> None:
     a, b = make_node(), make_node()
     sockets = [(a if i % 2 else b, f"s{i}") for i in range(40)]

@@ -580,8 +580,8 @@ def _read_on_arrival(rt: Runtime, chat: Chat, sender: User, up_to: ObjectId) -> 
     """Members with a socket showing the group read what arrives at once."""
     others = [p for p in chat.participants if p != sender.id]
     online = rt.presence.online_among([str(p) for p in others])
-    key = view_key(chat)
-    viewers = [p for p in others if str(p) in online and rt.presence.is_viewing(str(p), key)]
+    viewing = rt.presence.viewing_among([str(p) for p in others if str(p) in online], view_key(chat))
+    viewers = [p for p in others if str(p) in viewing]
     if not viewers:
         return
     for viewer in User.objects(id__in=viewers):

@@ -66,5 +66,8 @@ class MemoryPresence:
     def is_viewing(self, user_id: str, other_id: str) -> bool:
         return other_id in self._viewing.get(user_id, {}).values()
 
+    def viewing_among(self, user_ids: Iterable[str], other_id: str) -> set[str]:
+        return {u for u in user_ids if self.is_viewing(u, other_id)}
+
     def refresh(self) -> None:
         return None

@@ -331,3 +331,15 @@ class RedisPresence:
         if other_id in self._viewing.get(user_id, {}).values():
             return True
         return bool(int(self._viewing_script(keys=[self._view_key(user_id)], args=[other_id, self._alive_prefix])))
+
+    def viewing_among(self, user_ids: Iterable[str], other_id: str) -> set[str]:
+        ids = list(dict.fromkeys(user_ids))
+        viewing = {u for u in ids if other_id in self._viewing.get(u, {}).values()}
+        rest = [u for u in ids if u not in viewing]
+        if rest:
+            pipe = self.redis.pipeline(transaction=False)
+            for user_id in rest:
+                self._viewing_script(keys=[self._view_key(user_id)], args=[other_id, self._alive_prefix], client=pipe)
+            flags = pipe.execute()
+            viewing.update(u for u, flag in zip(rest, flags, strict=True) if int(flag))
+        return viewing
