@@ -38,9 +38,7 @@ def _fallback_id(me: User, chat: Chat) -> ObjectId | None:
     return ObjectId(remembered) if remembered else None
 
 
-def _shown_preview(
-    me: User, chat: Chat, preview: ObjectId | None, messages: dict[ObjectId, Message]
-) -> Message | None:
+def _shown_preview(me: User, chat: Chat, preview: ObjectId | None, messages: dict[ObjectId, Message]) -> Message | None:
     last = messages.get(preview) if preview is not None else None
     if last is None or not last.hidden_from(me.id):
         return last
