@@ -28,6 +28,9 @@ class Recorder:
     def to_user(self, user_id: Any, event: str, data: Any, skip_sid: str | None = None) -> None:
         self.sent.append((str(user_id), event, data))
 
+    def ensure_deliverable(self) -> None:
+        """The queue is up (the notifier's check before a change that must be announced)."""
+
     def of(self, event: str, user: User | None = None) -> list[Any]:
         return [d for u, e, d in self.sent if e == event and (user is None or u == user.id)]
 

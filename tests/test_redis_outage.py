@@ -206,9 +206,7 @@ def test_changes_other_than_sends_answer_during_an_outage_and_their_events_arriv
     os.kill(redis_server.process.pid, signal.SIGSTOP)
     try:
         answers = [
-            requests.request(
-                method, f"{node.url}{path}", json=body, headers=user.headers, timeout=ANSWER_BOUND_SECONDS
-            )
+            requests.request(method, f"{node.url}{path}", json=body, headers=user.headers, timeout=ANSWER_BOUND_SECONDS)
             for method, path, user, body in calls
         ]
     finally:
@@ -259,3 +257,30 @@ def test_a_node_that_cannot_hear_the_queue_checks_sessions_on_the_database(
         socket.close()
         if restarted is not None:
             restarted.stop()
+
+
+def test_group_sends_and_changes_answer_503_during_an_outage(node: Node, redis_server: RedisServer) -> None:
+    live = LiveApi(node.url)
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    created = live.call("POST", "/api/chats", alice, json={"name": "Outage", "memberIds": [bob.id]})
+    assert created.status_code == 201, created.text
+    chat_id = created.json()["_id"]
+    body = {"text": "group during the outage", "clientMessageId": "group-outage-1"}
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    try:
+        # refused before storing, or stored and then not announced: 503 either way, and a retry is safe
+        _assert_unavailable(live.call("POST", f"/api/chats/{chat_id}/messages", alice, json=body))
+        _assert_unavailable(live.call("POST", "/api/chats", alice, json={"name": "Later", "memberIds": [bob.id]}))
+        _assert_unavailable(live.call("PATCH", f"/api/chats/{chat_id}", alice, json={"name": "Renamed"}))
+        assert live.call("GET", f"/api/chats/{chat_id}/messages", bob).status_code == 200
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    wait_until(lambda: _health(node).status_code == 200, "the node to see Redis again")
+    retried = wait_until(
+        lambda: (r := live.call("POST", f"/api/chats/{chat_id}/messages", alice, json=body)).status_code in (200, 201)
+        and r,
+        "a retry to go through",
+    )
+    history = live.call("GET", f"/api/chats/{chat_id}/messages", bob).json()
+    assert [m["_id"] for m in history if m["text"] == "group during the outage"] == [retried.json()["_id"]]
+    assert live.call("GET", f"/api/chats/{chat_id}", bob).json()["name"] == "Outage"

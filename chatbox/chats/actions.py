@@ -177,6 +177,7 @@ def _store_avatar(rt: Runtime, me: User, data_url: str | None, upload: Upload | 
 
 
 def create_group(rt: Runtime, me: User, name: Any, member_ids: list[str], avatar: str | None) -> dict[str, Any]:
+    events.ensure_announceable(rt)  # a group nobody hears of is worse than a 503 to retry
     name = _clean_name(rt, name)
     wanted = _wanted_ids(me, member_ids)
     if not wanted:
@@ -223,6 +224,7 @@ def update_group(
 ) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
+    events.ensure_announceable(rt)
     rules.ensure_admin(me, chat)
     if name is None and avatar is None and avatar_upload is None:
         raise bad_request("Send a name or an avatar.", "validation_error", {"_schema": ["Nothing to update."]})
@@ -267,6 +269,7 @@ def update_group(
 def add_members(rt: Runtime, me: User, chat_id: str, user_ids: list[str]) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
+    events.ensure_announceable(rt)
     rules.ensure_admin(me, chat)
     wanted = [u for u in _wanted_ids(me, user_ids) if u not in chat.participants]
     if wanted:
@@ -312,6 +315,7 @@ def _successor(members: list[ChatMember], leaving: ObjectId) -> ChatMember | Non
 def remove_member(rt: Runtime, me: User, chat_id: str, user_id: str) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
+    events.ensure_announceable(rt)
     target_id = parse_object_id(user_id)
     leaving = target_id == me.id
     if target_id is None:
@@ -377,6 +381,7 @@ def _delete_group(rt: Runtime, chat: Chat) -> None:
 def set_role(rt: Runtime, me: User, chat_id: str, user_id: str, role: str) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
+    events.ensure_announceable(rt)
     target_id = parse_object_id(user_id)
     if target_id is None:
         rules.ensure_owner(me, chat)
@@ -469,6 +474,7 @@ def send(
         return direct.send_message(rt, me, other, text, client_message_id, images, file, origin_sid, reply_to)
     images = images or []
     try:
+        events.ensure_announceable(rt)
         rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(me.id))
         if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
             raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
@@ -749,10 +755,12 @@ def close_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> None:
 
 
 def typing(rt: Runtime, me: User, chat_id: str, started: bool) -> None:
+    """Typing by chat id: one RATELIMIT_TYPING budget per user, whichever way the chat is named."""
     chat = rules.visible_chat(me, chat_id)
     if not chat.is_group:
         direct.send_typing(rt, me, str(chat.other_participant(me.id)), started)
         return
+    rt.limiter.hit(rt.config["RATELIMIT_TYPING"], "typing", str(me.id))
     rules.ensure_member(me, chat)
     group_events.typing(rt, me, chat, started)
 
