@@ -92,11 +92,6 @@ def _system_message(
     )
 
 
-def _store_system(chat_id: ObjectId, messages: list[Message]) -> None:
-    Message.objects.insert(messages, load_bulk=False)
-    queries.record_last_message(chat_id, messages[-1])
-
-
 @dataclass
 class Change:
     """What a membership change computed from the chat as read: the new member list, other fields to set,
@@ -118,7 +113,7 @@ def _change_group(chat_id: ObjectId, compute: Callable[[Chat], Change | None]) -
             return chat, None
         if queries.save_membership(chat, change.members, **change.fields):
             if change.system:
-                _store_system(chat.id, change.system)
+                queries.store_messages(chat.id, change.system)
             fresh = queries.chat_by_id(chat_id)
             if fresh is None:
                 raise rules.chat_not_found()
@@ -158,7 +153,7 @@ def _wanted_ids(me: User, ids: list[str]) -> list[ObjectId]:
 def _new_members(rt: Runtime, me: User, wanted: list[ObjectId], current: int) -> dict[ObjectId, User]:
     if current + len(wanted) > rt.config["MAX_GROUP_MEMBERS"]:
         raise bad_request(f"A group has at most {rt.config['MAX_GROUP_MEMBERS']} members.", "group_full")
-    users = {u.id: u for u in User.objects(id__in=wanted)}
+    users = queries.users_by_id(wanted)
     rules.refused_members(me, users, wanted)
     return users
 
@@ -210,7 +205,7 @@ def create_group(rt: Runtime, me: User, name: Any, member_ids: list[str], avatar
         chat.save(force_insert=True)
         created.save(force_insert=True)
     except Exception:
-        Chat.objects(id=chat_id).delete()
+        queries.remove_chat(chat_id)
         if stored:
             delete_stored_files(rt.storage, [stored.id])
         raise
@@ -415,7 +410,7 @@ def history(me: User, chat_id: str, limit: int, cursor: str | None) -> Page:
     query = queries.member_bounds(me, chat) & Q(hidden_for__ne=me.id)
     if before is not None:
         query &= Q(id__lt=before)
-    rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
+    rows = queries.page_of_messages(query, limit)
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(list(reversed(rows)), encode_cursor({"before": str(rows[-1].id)}) if more else None)
@@ -433,23 +428,19 @@ def search(me: User, chat_id: str, text: str, limit: int, cursor: str | None) ->
     query &= Q(text=re.compile(re.escape(text), re.IGNORECASE))
     if before is not None:
         query &= Q(id__lt=before)
-    rows = list(Message.objects(query).order_by("-id").limit(limit + 1))
+    rows = queries.page_of_messages(query, limit)
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor({"before": str(rows[-1].id)}) if more else None)
 
 
 def _existing_group_send(sender: User, client_message_id: str, chat: Chat) -> list[Message]:
-    first = Message.objects(sender_id=sender.id, client_message_id=client_message_id).first()
-    if first is None:
-        return []
-    if first.chat_id != chat.id:
+    stored = queries.first_send(sender.id, client_message_id)
+    if stored and stored[0].chat_id != chat.id:
         raise ApiError(
             409, "This clientMessageId was already used for a message to someone else.", "client_message_id_reused"
         )
-    if first.batch_id is None:
-        return [first]
-    return list(Message.objects(batch_id=first.batch_id).order_by("id"))
+    return stored
 
 
 def view_key(chat: Chat) -> str:
@@ -546,7 +537,7 @@ def _create_group_messages(
             return SendResult(_existing_group_send(me, client_message_id, chat), created=False)
         messages.append(message)
     if stored:
-        StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat.id)
+        queries.attach_files([s.id for s in stored], chat.id)
     if quoted is not None:
         replies.catch_up(messages[0], quoted.id, chars)
     announce_group_messages(rt, me, chat, messages, now, origin_sid)
@@ -590,7 +581,7 @@ def _read_on_arrival(rt: Runtime, chat: Chat, sender: User, up_to: ObjectId) -> 
     viewers = [p for p in others if str(p) in viewing]
     if not viewers:
         return
-    for viewer in User.objects(id__in=viewers):
+    for viewer in queries.users_by_id(viewers).values():
         fresh = queries.chat_by_id(chat.id)
         if fresh is None:
             return
@@ -675,7 +666,7 @@ def _group_message_for(me: User, message_id: str) -> tuple[Chat, Message] | None
     """The group message `message_id` names, when it is one; None for a direct message (or no message:
     the direct action answers that)."""
     oid = parse_object_id(message_id)
-    message = Message.objects(id=oid).first() if oid else None
+    message = queries.message_by_id(oid) if oid else None
     if message is None or message.receiver_id is not None:
         return None
     chat = queries.chat_by_id(message.chat_id)
@@ -799,13 +790,8 @@ def clear(rt: Runtime, me: User, chat_id: str) -> dict[str, Any]:
         return {"cleared": True, "deleted": direct.clear_chat(rt, me, str(chat.other_participant(me.id)))}
     member = chat.member(me.id)
     newest = chat.last_message_id if member is None or member.is_current else member.until_id
-    changes: dict[str, Any] = {}
-    if newest is not None:
-        changes[f"set__cleared_up_to__{me.id}"] = str(newest)
-    if member is not None and not member.is_current:
-        changes["pull__former_members"] = me.id  # a former member's clear takes the group off their list
-    if changes:
-        Chat.objects(id=chat.id).update_one(**changes)
+    # a former member's clear takes the group off their list
+    queries.clear_for(chat.id, me.id, newest, unlist=member is not None and not member.is_current)
     group_events.chat_cleared(rt, me, chat)
     return {"cleared": True, "deleted": False}
 
@@ -820,8 +806,7 @@ def pin(rt: Runtime, me: User, chat_id: str, pinned: bool) -> dict[str, Any]:
             user_actions.unpin(me, other)
         return item(rt, me, chat)
     was = chat.id in me.pinned_group_chats
-    operator = "add_to_set" if pinned else "pull"
-    User.objects(id=me.id).update_one(**{f"{operator}__pinned_group_chats": chat.id})
+    queries.set_group_pin(me.id, chat.id, pinned)
     me.reload("pinned_group_chats")
     if was != pinned:
         group_events.group_pin_changed(rt, me, chat, pinned)
@@ -837,8 +822,8 @@ def mute(rt: Runtime, me: User, chat_id: str, until: datetime | None, muted: boo
                 "validation_error",
                 {"until": ["Must be a future time or null."]},
             )
-        Chat.objects(id=chat.id).update_one(**{f"set__muted_until__{me.id}": until or MUTED_FOREVER})
+        queries.set_mute(chat.id, me.id, until or MUTED_FOREVER)
     else:
-        Chat.objects(id=chat.id).update_one(**{f"unset__muted_until__{me.id}": True})
+        queries.set_mute(chat.id, me.id, None)
     chat.reload()
     return item(rt, me, chat)

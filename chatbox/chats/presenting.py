@@ -57,7 +57,7 @@ def group_unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
     if not conditions:
         return {}
     pipeline = [{"$match": {"$or": conditions}}, {"$group": {"_id": "$chatId", "count": {"$sum": 1}}}]
-    return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}
+    return queries.count_per_chat(pipeline)
 
 
 def _group_item(me: User, chat: Chat, last: Message | None, unread: int) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def group_items(rt: Runtime, me: User, chats: list[Chat]) -> list[dict[str, Any]
     previews = {c.id: _preview_id(me, c) for c in chats}
     wanted = [p for p in previews.values() if p is not None]
     wanted += [f for f in (_fallback_id(me, c) for c in chats) if f is not None]
-    messages = {m.id: m for m in Message.objects(id__in=wanted)} if wanted else {}
+    messages = queries.messages_by_id(wanted)
     unread = group_unread_counts(me, chats)
     return [
         _group_item(me, chat, _shown_preview(me, chat, previews[chat.id], messages), unread.get(chat.id, 0))
@@ -97,11 +97,11 @@ def group_items(rt: Runtime, me: User, chats: list[Chat]) -> list[dict[str, Any]
 
 def item_for_each(chat: Chat, viewer_ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
     """One group's item as each of `viewer_ids` sees it (for events): three queries whatever their number."""
-    viewers = list(User.objects(id__in=viewer_ids).only("id", "pinned_group_chats"))
+    viewers = list(queries.users_by_id(viewer_ids, "id", "pinned_group_chats").values())
     previews = {v.id: _preview_id(v, chat) for v in viewers}
     wanted = {p for p in previews.values() if p is not None}
     wanted |= {f for f in (_fallback_id(v, chat) for v in viewers) if f is not None}
-    messages = {m.id: m for m in Message.objects(id__in=list(wanted))} if wanted else {}
+    messages = queries.messages_by_id(list(wanted))
     unread = queries.unread_for_each(chat, [v.id for v in viewers])
     return {
         v.id: _group_item(v, chat, _shown_preview(v, chat, previews[v.id], messages), unread.get(v.id, 0))
@@ -112,7 +112,7 @@ def item_for_each(chat: Chat, viewer_ids: list[ObjectId]) -> dict[ObjectId, dict
 def members_list(rt: Runtime, me: User, chat: Chat) -> list[dict[str, Any]]:
     """`[{user, role, joinedAt}]` of the current members, in joining order: one query."""
     current = chat.current_members()
-    users = {u.id: u for u in User.objects(id__in=[m.user_id for m in current])}
+    users = queries.users_by_id([m.user_id for m in current])
     present = [m for m in current if m.user_id in users]
     shown = public_users(rt, me, [users[m.user_id] for m in present])
     return [

@@ -222,3 +222,76 @@ def delete_group_data(chat: Chat) -> tuple[list[ObjectId], list[ObjectId]]:
     Chat.objects(id=chat.id).delete()
     kept = files_still_attached(list(file_ids))
     return [m.id for m in gone], [f for f in file_ids if f not in kept]
+
+
+# --- reads and writes the actions and presenting need ---------------------------------------------------
+
+
+def users_by_id(user_ids: list[ObjectId], *fields: str) -> dict[ObjectId, User]:
+    query = User.objects(id__in=list(user_ids))
+    return {u.id: u for u in (query.only(*fields) if fields else query)}
+
+
+def messages_by_id(message_ids: list[ObjectId]) -> dict[ObjectId, Message]:
+    return {m.id: m for m in Message.objects(id__in=list(message_ids))} if message_ids else {}
+
+
+def message_by_id(message_id: ObjectId) -> Message | None:
+    return Message.objects(id=message_id).first()
+
+
+def count_per_chat(pipeline: list[dict[str, Any]]) -> dict[ObjectId, int]:
+    return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}
+
+
+def page_of_messages(query: Q, limit: int) -> list[Message]:
+    """Up to `limit + 1` messages matching `query`, newest first (index: chatId, -_id)."""
+    return list(Message.objects(query).order_by("-id").limit(limit + 1))
+
+
+def store_messages(chat_id: ObjectId, messages: list[Message]) -> None:
+    """Insert messages of one change (one round trip) and move the chat's summary to the last."""
+    Message.objects.insert(messages, load_bulk=False)
+    record_last_message(chat_id, messages[-1])
+
+
+def remove_chat(chat_id: ObjectId) -> None:
+    Chat.objects(id=chat_id).delete()
+
+
+def first_send(sender_id: ObjectId, client_message_id: str) -> list[Message]:
+    """The message(s) a send with this clientMessageId stored, oldest first (none: [])."""
+    first = Message.objects(sender_id=sender_id, client_message_id=client_message_id).first()
+    if first is None:
+        return []
+    if first.batch_id is None:
+        return [first]
+    return list(Message.objects(batch_id=first.batch_id).order_by("id"))
+
+
+def attach_files(file_ids: list[ObjectId], chat_id: ObjectId) -> None:
+    StoredFile.objects(id__in=file_ids).update(set__chat_id=chat_id)
+
+
+def clear_for(chat_id: ObjectId, user_id: ObjectId, up_to: ObjectId | None, unlist: bool) -> None:
+    """My clear mark moves to `up_to`; `unlist`: the group leaves my list (a former member's clear)."""
+    changes: dict[str, Any] = {}
+    if up_to is not None:
+        changes[f"set__cleared_up_to__{user_id}"] = str(up_to)
+    if unlist:
+        changes["pull__former_members"] = user_id
+    if changes:
+        Chat.objects(id=chat_id).update_one(**changes)
+
+
+def set_group_pin(user_id: ObjectId, chat_id: ObjectId, pinned: bool) -> None:
+    operator = "add_to_set" if pinned else "pull"
+    User.objects(id=user_id).update_one(**{f"{operator}__pinned_group_chats": chat_id})
+
+
+def set_mute(chat_id: ObjectId, user_id: ObjectId, until: datetime | None) -> None:
+    """Mute until then (MUTED_FOREVER: until unmuted), or unmute with None."""
+    if until is None:
+        Chat.objects(id=chat_id).update_one(**{f"unset__muted_until__{user_id}": True})
+    else:
+        Chat.objects(id=chat_id).update_one(**{f"set__muted_until__{user_id}": until})
