@@ -28,6 +28,11 @@ class Recorder:
     def to_user(self, user_id: Any, event: str, data: Any, skip_sid: str | None = None) -> None:
         self.sent.append((str(user_id), event, data))
 
+    def to_users(self, items: list[Any]) -> list[int | None]:
+        for item in items:
+            self.to_user(item.user_id, item.event, item.data, item.skip_sid)
+        return [None] * len(items)
+
     def ensure_deliverable(self) -> None:
         """The queue is up (the notifier's check before a change that must be announced)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -184,25 +185,41 @@ ROUND_TRIPS = (
 )
 
 
+STREAM_COLLECTIONS = {"event_counters", "events"}  # the event stream: one counter round trip per user
+
+
 @pytest.fixture
-def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], Any]], int]:
-    """Every call that would be a round trip to MongoDB (reads and writes)."""
-    calls = {"n": 0}
+def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], Any]], Counter[str]]:
+    """Every call that would be a round trip to MongoDB (reads and writes), per collection; a call that
+    mongomock makes inside another (find_one_and_update's find) is not one."""
+    calls: Counter[str] = Counter()
+    depth = {"n": 0}
     for name in ROUND_TRIPS:
         original = getattr(mongomock.collection.Collection, name)
 
         def counting(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            calls["n"] += 1
-            return _original(self, *args, **kwargs)
+            if depth["n"] == 0:
+                calls[self.name] += 1
+            depth["n"] += 1
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                depth["n"] -= 1
 
         monkeypatch.setattr(mongomock.collection.Collection, name, counting)
 
-    def measure(action: Callable[[], Any]) -> int:
-        before = calls["n"]
+    def measure(action: Callable[[], Any]) -> Counter[str]:
+        before = Counter(calls)
         action()
-        return calls["n"] - before
+        return calls - before
 
     return measure
+
+
+def _split(counts: Counter[str]) -> tuple[int, int]:
+    """(round trips of the chat data, round trips of the event stream)."""
+    stream = sum(n for name, n in counts.items() if name in STREAM_COLLECTIONS)
+    return sum(counts.values()) - stream, stream
 
 
 def _group_of(api: ApiClient, size: int, backlog: int) -> tuple[User, User, str]:
@@ -220,8 +237,9 @@ def test_group_list_send_and_read_cost_does_not_grow_with_members_or_messages(
     app: Any, api: ApiClient, count_round_trips: Any
 ) -> None:
     app.config["MAX_GROUP_MEMBERS"] = 100
-    costs = []
-    for size, backlog in ((3, 2), (60, 40)):
+    costs, streams = [], []
+    sizes = (3, 60)
+    for size, backlog in zip(sizes, (2, 40), strict=True):
         owner, reader, chat_id = _group_of(api, size, backlog)
         last = api.get(f"/api/chats/{chat_id}/messages?limit=1", reader).get_json()[-1]["_id"]
         listing = count_round_trips(lambda r=reader: api.get("/api/messages/chats", r))
@@ -232,10 +250,16 @@ def test_group_list_send_and_read_cost_does_not_grow_with_members_or_messages(
             lambda r=reader, c=chat_id, m=last: api.put(f"/api/chats/{c}/read", r, json={"upTo": m})
         )
         item = count_round_trips(lambda r=reader, c=chat_id: api.get(f"/api/chats/{c}", r))
-        costs.append((listing, sending, reading, item))
+        split = [_split(c) for c in (listing, sending, reading, item)]
+        costs.append(tuple(data for data, _ in split))
+        streams.append(tuple(stream for _, stream in split))
     assert api.get("/api/messages/chats", reader).get_json()[0]["unreadCount"] == 1
     small, large = costs
     assert large == small, f"round trips (list, send, read, item): 3 members {small}, 60 members {large}"
+    # The event stream numbers each concerned user's events with one round trip: at most one more per
+    # member (a send concerns every member; a read, the senders of what was read).
+    grown = [b - a for a, b in zip(*streams, strict=True)]
+    assert all(0 <= g <= sizes[1] - sizes[0] for g in grown), f"event stream round trips: {streams}"
 
 
 def test_group_queries_are_answered_from_an_index(api: ApiClient, record_filters: Any) -> None:

@@ -540,19 +540,21 @@ def _create_group_messages(
         queries.attach_files([s.id for s in stored], chat.id)
     if quoted is not None:
         replies.catch_up(messages[0], quoted.id, chars)
-    announce_group_messages(rt, me, chat, messages, now, origin_sid)
-    return SendResult(messages, created=True)
+    seqs = announce_group_messages(rt, me, chat, messages, now, origin_sid)
+    return SendResult(messages, created=True, seqs=seqs)
 
 
 def announce_group_messages(
     rt: Runtime, me: User, chat: Chat, messages: list[Message], now: datetime, origin_sid: str | None = None
-) -> None:
+) -> list[int | None]:
     """Stored messages of one send into a group (or a forward to it): into the group's summary, out to
-    every member, pushed to those offline, read at once by those viewing it."""
+    every member, pushed to those offline, read at once by those viewing it. Returns the sender's
+    `seq` of each message's `new-message` (for a socket send's ack)."""
     queries.record_last_message(chat.id, messages[-1])
-    group_events.group_messages(rt, chat, me.id, messages, origin_sid)
+    seqs = group_events.group_messages(rt, chat, me.id, messages, origin_sid)
     group_events.push_offline(rt, chat, me, messages, now)
     _read_on_arrival(rt, chat, me, messages[-1].id)
+    return seqs
 
 
 def group_forward_copy(me: User, chat: Chat, original: Message, now: datetime) -> Message:
@@ -617,12 +619,12 @@ def _advance(rt: Runtime, me: User, chat: Chat, up_to: ObjectId, read: bool) -> 
         unread = [m for m in passed if mark is None or m.id > mark]
     else:
         unread = []
-    _update_aggregates(rt, after, passed, now)
-    if read and passed:
-        by_sender: dict[ObjectId, list[ObjectId]] = {}
+    changed = _update_aggregates(after, passed, now)
+    by_sender: dict[ObjectId, list[ObjectId]] = {}
+    if read:
         for message in passed:
             by_sender.setdefault(message.sender_id, []).append(message.id)
-        group_events.messages_read(rt, after, me, by_sender, now)
+    group_events.receipts(rt, after, me, by_sender, now, changed)
     return len(unread)
 
 
@@ -631,9 +633,9 @@ def _recipients(chat: Chat, message: Message) -> list[ChatMember]:
     return [m for m in chat.members if m.user_id != message.sender_id and m.saw(message.id)]
 
 
-def _update_aggregates(rt: Runtime, chat: Chat, messages: list[Message], now: datetime) -> None:
-    """`sent` until every recipient has it delivered, `read` once all have read it; the sender hears of
-    each change."""
+def _update_aggregates(chat: Chat, messages: list[Message], now: datetime) -> list[Message]:
+    """`sent` until every recipient has it delivered, `read` once all have read it. Returns the messages
+    whose aggregate moved (their senders are to hear of it)."""
     to_read, to_deliver = [], []
     for message in messages:
         if message.status == STATUS_READ:
@@ -648,10 +650,9 @@ def _update_aggregates(rt: Runtime, chat: Chat, messages: list[Message], now: da
     for message in to_read:
         message.delivered_at = message.delivered_at or now
         message.status, message.read_at = STATUS_READ, now
-        events.message_status(rt, message)
     for message in to_deliver:
         message.status, message.delivered_at = STATUS_DELIVERED, now
-        events.message_status(rt, message)
+    return [*to_read, *to_deliver]
 
 
 def read_up_to(rt: Runtime, me: User, chat_id: str, message_id: str) -> int:
@@ -720,8 +721,10 @@ def deliver_pending(rt: Runtime, me: User) -> int:
             if chat.id in marks:
                 chat.delivered_up_to[str(me.id)] = newest
     by_chat = {c.id: c for c in chats}
+    changed: list[Message] = []
     for chat_id in {m.chat_id for m in waiting}:
-        _update_aggregates(rt, by_chat[chat_id], [m for m in waiting if m.chat_id == chat_id], now)
+        changed += _update_aggregates(by_chat[chat_id], [m for m in waiting if m.chat_id == chat_id], now)
+    group_events.receipts(rt, None, me, {}, now, changed)
     return len(waiting)
 
 
@@ -801,9 +804,9 @@ def pin(rt: Runtime, me: User, chat_id: str, pinned: bool) -> dict[str, Any]:
     if not chat.is_group:
         other = str(chat.other_participant(me.id))
         if pinned:
-            user_actions.pin(me, other)
+            user_actions.pin(rt, me, other)
         else:
-            user_actions.unpin(me, other)
+            user_actions.unpin(rt, me, other)
         return item(rt, me, chat)
     was = chat.id in me.pinned_group_chats
     queries.set_group_pin(me.id, chat.id, pinned)

@@ -11,10 +11,12 @@ from chatbox.api import Blueprint, PageArgs
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.chats import actions, schemas
 from chatbox.messages import schemas as message_schemas
-from chatbox.messages.routes import PAGED, _paged
+from chatbox.messages.routes import PAGED, PAGED_SYNCED, _paged
 from chatbox.messages.service import Upload
 from chatbox.pagination import page_size
 from chatbox.runtime import runtime
+from chatbox.sync import service as sync
+from chatbox.sync.headers import with_sync_position
 
 blp = Blueprint("chats", __name__, url_prefix="/api/chats", description="Chats by id, and groups")
 NOT_FOUND = "Unknown chat, or a group I never was a member of (code: chat_not_found)"
@@ -98,13 +100,14 @@ def set_role(body: dict[str, Any], chat_id: str, user_id: str) -> dict[str, Any]
 @blp.route("/<chat_id>/messages")
 @auth_required
 @blp.arguments(PageArgs, location="query")
-@blp.response(200, message_schemas.MessageSchema(many=True), description="A page, oldest first", **PAGED)
+@blp.response(200, message_schemas.MessageSchema(many=True), description="A page, oldest first", **PAGED_SYNCED)
 @blp.error(400, "Invalid limit or cursor")
 @blp.error(404, NOT_FOUND)
 @blp.secured()
 def history(args: dict[str, Any], chat_id: str) -> Response:
+    position = sync.position(current_user())
     page = actions.history(current_user(), chat_id, page_size(args["limit"], runtime().config), args["cursor"])
-    return _paged(page, [m.to_dict() for m in page.items])
+    return with_sync_position(_paged(page, [m.to_dict() for m in page.items]), position)
 
 
 @blp.route("/<chat_id>/messages", methods=["POST"])

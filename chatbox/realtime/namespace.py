@@ -243,16 +243,16 @@ class ChatNamespace(socketio.Namespace):
                     origin_sid=sid,
                     reply_to=payload["replyTo"],
                 )
-                return {"message": result.messages[0].to_dict()}
-            result = messages.send_message(
-                self.rt,
-                user,
-                payload["to"],
-                payload["text"],
-                payload["clientMessageId"],
-                origin_sid=sid,
-                reply_to=payload["replyTo"],
-            )
+            else:
+                result = messages.send_message(
+                    self.rt,
+                    user,
+                    payload["to"],
+                    payload["text"],
+                    payload["clientMessageId"],
+                    origin_sid=sid,
+                    reply_to=payload["replyTo"],
+                )
             # This socket gets no live new-message for its own send: the ack carries its seq instead.
             seq = result.seqs[0] if result.seqs else None
             if seq is None:
