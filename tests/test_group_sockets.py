@@ -57,6 +57,10 @@ def test_socket_send_by_chat_id_reaches_every_member_and_the_senders_other_devic
     for socket in (alice_laptop, bob_socket, carol_socket):
         socket.wait_for("new-message", lambda m: m["_id"] == message_id)
     assert not alice_phone.received("new-message", lambda m: m["_id"] == message_id)
+    # the sending socket learns its own seq of that new-message from the ack (the event stream)
+    stored = live.call("GET", "/api/sync?limit=500", alice).json()["events"]
+    (mine,) = [e for e in stored if e["event"] == "new-message" and e["data"]["_id"] == message_id]
+    assert ack["seq"] == mine["seq"]
     # both targets, or neither: refused
     refused = alice_phone.call("new-message", {"chatId": chat_id, "to": bob.id, "text": "x"})
     assert refused["ok"] is False and refused["code"] == "validation_error"

@@ -767,3 +767,28 @@ def test_deleting_a_group_keeps_files_that_forwards_elsewhere_carry(
     assert api.get(f"/api/chats/{gid}", bob).status_code == 404
     file_url = message["attachments"][0]["url"]
     assert api.get(file_url, carol).get_data() == b"plan\n"  # the forward still carries it
+
+
+def test_group_events_are_durable_in_each_members_stream(api: ApiClient, trio: tuple[User, User, User]) -> None:
+    alice, bob, carol = trio
+
+    def stream(user: User) -> list[tuple[str, dict[str, Any]]]:
+        body = api.get("/api/sync?limit=500", user).get_json()
+        seqs = [e["seq"] for e in body["events"]]
+        assert seqs == list(range(1, len(seqs) + 1))  # numbered per user, no gap
+        return [(e["event"], e["data"]) for e in body["events"]]
+
+    gid = create(api, alice, [bob, carol])["_id"]
+    message = say(api, alice, gid, "durable hello")
+    assert api.patch(f"/api/chats/{gid}", alice, json={"name": "Durable"}).status_code == 200
+    assert api.put(f"/api/chats/{gid}/read", bob, json={"upTo": message["_id"]}).status_code == 200
+    assert api.delete(f"/api/chats/{gid}/members/{carol.id}", alice).status_code == 200
+    names = [event for event, _ in stream(bob)]
+    assert names[:2] == ["new-chat", "new-message"] and "chat-updated" in names
+    assert any(event == "new-message" and data["_id"] == message["_id"] for event, data in stream(bob))
+    assert [d["messageIds"] for e, d in stream(alice) if e == "messages-read"] == [[message["_id"]]]
+    carols = stream(carol)
+    assert carols[-1] == ("chat-removed", {"chatId": gid})
+    assert carols[-2][0] == "new-message" and carols[-2][1]["system"]["type"] == "member_removed"
+    assert api.put(f"/api/chats/{gid}/pin", bob).status_code == 200
+    assert stream(bob)[-1] == ("chat-pinned", {"chatId": gid, "userId": None})
