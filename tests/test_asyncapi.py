@@ -159,6 +159,29 @@ def scenario(contract: Contract, live: LiveApi, open_socket: Callable[..., Socke
     late = open_socket(alice, auth={"token": alice.token, "since": 10**12})
     late.wait_for("sync-reset")
     contract.received_all(late)
+    # A group: created over REST (new-chat), written to and typed in by chat id, viewed, renamed
+    # (chat-updated), and left (chat-removed); pinned by chat id (chat-pinned with userId null).
+    group = live.call("POST", "/api/chats", alice, json={"name": "Async group", "memberIds": [bob.id]}).json()
+    gid = group["_id"]
+    b.wait_for("new-chat", lambda c: c["_id"] == gid)
+    said = contract.emit(a, "new-message", {"chatId": gid, "text": "hello group", "clientMessageId": "async-g"})
+    assert said["ok"] is True and said["message"]["receiverId"] is None
+    b.wait_for("new-message", lambda m: m["_id"] == said["message"]["_id"])
+    assert contract.emit(b, "typing", {"chatId": gid}) == {"ok": True}
+    assert contract.emit(b, "stop-typing", {"chatId": gid}) == {"ok": True}
+    a.wait_for("stop-typing", lambda t: t["chatId"] == gid)
+    assert contract.emit(b, "join-chat", {"chatId": gid}) == {"ok": True, "updated": 1}
+    a.wait_for("messages-read", lambda r: r["chatId"] == gid)
+    a.wait_for("message-status", lambda s: s["messageId"] == said["message"]["_id"] and s["status"] == "read")
+    assert contract.emit(b, "leave-chat", {"chatId": gid}) == {"ok": True}
+    assert live.call("PATCH", f"/api/chats/{gid}", alice, json={"name": "Async group 2"}).ok
+    b.wait_for("chat-updated", lambda c: c["name"] == "Async group 2")
+    assert live.call("PUT", f"/api/chats/{gid}/pin", bob).ok
+    b.wait_for("chat-pinned", lambda p: p["chatId"] == gid and p["userId"] is None)
+    assert live.call("DELETE", f"/api/chats/{gid}/members/{bob.id}", bob).ok
+    b.wait_for("chat-removed", lambda r: r["chatId"] == gid)
+    refused = contract.emit(b, "typing", {"chatId": gid})
+    assert refused["ok"] is False and refused["code"] == "not_a_member"
     # Refusals are acks of the same documented shape.
     refused = contract.emit(b, "new-message", {"to": bob.id, "text": "to myself"})
     assert refused["ok"] is False and refused["code"] == "self_not_allowed"

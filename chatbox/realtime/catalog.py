@@ -108,18 +108,19 @@ EVENTS: list[Event] = [
     ClientEvent(
         "typing",
         "typing",
-        "I am typing to user `to`, someone I share a chat with: they get `typing {from, chatId}`.",
+        "I am typing to user `to`, someone I share a chat with, or in chat `chatId` (any kind; give one of "
+        "the two): the other members get `typing {from, chatId}`.",
         schemas.ToUserEvent,
         schemas.EmptyAck,
-        ("user_not_found", "self_not_allowed", "blocked", "no_chat"),
+        ("user_not_found", "self_not_allowed", "blocked", "no_chat", "chat_not_found", "not_a_member"),
     ),
     ClientEvent(
         "stop-typing",
         "typing",
-        "I stopped typing to user `to`: they get `stop-typing {from, chatId}`.",
+        "I stopped typing to user `to` or in chat `chatId`: they get `stop-typing {from, chatId}`.",
         schemas.ToUserEvent,
         schemas.EmptyAck,
-        ("user_not_found", "self_not_allowed", "blocked", "no_chat"),
+        ("user_not_found", "self_not_allowed", "blocked", "no_chat", "chat_not_found", "not_a_member"),
     ),
     ServerEvent("typing", "typing", "To the user typed to, on the client event `typing`.", schemas.TypingPayload),
     ServerEvent(
@@ -129,8 +130,9 @@ EVENTS: list[Event] = [
     ClientEvent(
         "new-message",
         "messages",
-        "Send a text message to user `to`, with the rules of POST /api/messages/send (`replyTo`: the id of a "
-        "message of that chat it answers). A retry with a known `clientMessageId` acks the stored message.",
+        "Send a text message to user `to`, with the rules of POST /api/messages/send, or to any chat by "
+        "`chatId` (a group: POST /api/chats/{chatId}/messages); give one of the two. `replyTo`: the id of a "
+        "message of that chat it answers. A retry with a known `clientMessageId` acks the stored message.",
         schemas.NewMessageEvent,
         schemas.NewMessageAck,
         (
@@ -141,6 +143,8 @@ EVENTS: list[Event] = [
             "blocked",
             "client_message_id_reused",
             "invalid_reply",
+            "chat_not_found",
+            "not_a_member",
         ),
     ),
     ClientEvent(
@@ -164,32 +168,48 @@ EVENTS: list[Event] = [
     ClientEvent(
         "join-chat",
         "messages",
-        "This socket shows my chat with `userId`: its unread messages become `read`, and so do new ones on "
-        "arrival until `leave-chat`.",
+        "This socket shows my chat with `userId`, or chat `chatId` (any kind): its unread messages become "
+        "`read`, and so do new ones on arrival until `leave-chat`.",
         schemas.ChatUserEvent,
         schemas.UpdatedAck,
-        ("user_not_found", "self_not_allowed"),
+        ("user_not_found", "self_not_allowed", "chat_not_found", "not_a_member"),
     ),
     ClientEvent(
         "leave-chat",
         "messages",
-        "This socket stopped showing my chat with `userId` (a leave for another chat changes nothing).",
+        "This socket stopped showing my chat with `userId`, or chat `chatId` (a leave for another chat "
+        "changes nothing).",
         schemas.ChatUserEvent,
         schemas.EmptyAck,
-        ("user_not_found", "self_not_allowed"),
+        ("user_not_found", "self_not_allowed", "chat_not_found"),
     ),
     ServerEvent(
         "new-chat",
         "messages",
         "To both users, when the first message of their chat is stored, before that message's `new-message`; "
-        "the chat as its receiver sees it (its `unreadCount` already counts that message).",
+        "the chat as its receiver sees it (its `unreadCount` already counts that message). For a group: to "
+        "every member when it is created, and to those added, before the system message's `new-message`.",
         CHAT,
     ),
     ServerEvent(
         "new-message",
         "messages",
-        "To the receiver's sockets and the sender's other sockets, for every stored message (REST or socket).",
+        "To the receiver's sockets and the sender's other sockets, for every stored message (REST or socket); "
+        "in a group, to every member's sockets (system messages included).",
         MESSAGE,
+    ),
+    ServerEvent(
+        "chat-updated",
+        "groups",
+        "To every member of a group (as each sees it) after a rename, an avatar change, a member or role change.",
+        CHAT,
+    ),
+    ServerEvent(
+        "chat-removed",
+        "groups",
+        "To a member who left or was removed from a group (its history stays readable until they clear it), "
+        "and to every former member still listing it when the group is deleted.",
+        schemas.ChatRemovedPayload,
     ),
     ServerEvent(
         "message-status",

@@ -68,7 +68,7 @@ class UserOfflinePayload(ma.Schema):
 
 class TypingPayload(ma.Schema):
     from_ = object_id(required=True, data_key="from", metadata={"description": "The user who types"})
-    chatId = object_id(required=True, metadata={"description": "Their chat with me"})
+    chatId = object_id(required=True, metadata={"description": "The chat (direct or group) typed in"})
 
 
 class MessageStatusPayload(ma.Schema):
@@ -107,7 +107,11 @@ class EmptyAck(ma.Schema):
 
 class ChatPinPayload(ma.Schema):
     chatId = object_id(required=True, allow_none=True, metadata={"description": "null: no chat yet"})
-    userId = object_id(required=True)
+    userId = object_id(required=True, allow_none=True, metadata={"description": "null for a group"})
+
+
+class ChatRemovedPayload(ma.Schema):
+    chatId = object_id(required=True, metadata={"description": "The group I left or was removed from, or deleted"})
 
 
 class ChatClearedPayload(ma.Schema):
