@@ -2096,7 +2096,7 @@
   function updateTitle() {
     let unread = 0;
     if (state.me) {
-      for (const chat of state.chats.values()) if (chat.user._id !== state.peerId) unread += chat.unreadCount || 0;
+      for (const chat of state.chats.values()) if (chatKey(chat) !== state.peerId) unread += chat.unreadCount || 0;
     }
     document.title = unread > 0 ? `(${unread > 99 ? '99+' : unread}) ChatBox` : 'ChatBox';
   }
@@ -2115,11 +2115,15 @@
 
   async function clearChat() {
     const peerId = state.peerId;
-    const name = state.users.get(peerId).fullName;
-    const question = `Clear your chat with ${name}? Its messages disappear for you (not for ${name}).`;
+    const group = isGroup(peerId) ? state.chats.get(peerId) : null;
+    const name = group ? group.name : state.users.get(peerId).fullName;
+    const question = group
+      ? `Clear your history of ${name}? Its messages disappear for you (not for the other members).`
+      : `Clear your chat with ${name}? Its messages disappear for you (not for ${name}).`;
     if (!(await confirmDialog(question, 'Clear chat'))) return;
     try {
-      await request('DELETE', `/api/messages/chats/${peerId}`);
+      // A group by its id (a former member's clear also takes it off the list: chat-cleared reloads it).
+      await request('DELETE', group ? `/api/chats/${peerId}/messages` : `/api/messages/chats/${peerId}`);
       const chat = state.chats.get(peerId);
       if (chat) Object.assign(chat, { lastMessage: null, unreadCount: 0 });
       if (state.peerId === peerId) {
