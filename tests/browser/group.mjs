@@ -94,6 +94,12 @@ await main(async (browser) => {
   await groupRow(a, RENAMED).locator('.muted-mark').waitFor();
   const shots = [info, await screenshot(a, `group-a-${RUN}.png`), await screenshot(c, `group-c-${RUN}.png`)];
 
+  // C, a former member, clears the group: it leaves C's list.
+  await c.click('#chat-menu-button');
+  await c.click('#clear-chat');
+  await c.click('#confirm-ok');
+  await groupRow(c, RENAMED).waitFor({ state: 'detached' });
+
   const problems = [...a.problems, ...b.problems, ...c.problems];
   check(problems.length === 0, problems.join('\n'));
   return { readBy: 'Read by 2 of 2', renamed: RENAMED, screenshots: shots };
