@@ -46,6 +46,8 @@ class LimitsSchema(ma.Schema):
     editWindowMinutes = ma.fields.Integer(required=True, metadata={"description": "0: editing is off"})
     deleteWindowHours = ma.fields.Integer(required=True, metadata={"description": "0: delete for everyone is off"})
     forwardMaxTargets = ma.fields.Integer(required=True, metadata={"description": "Targets of one forward"})
+    maxGroupMembers = ma.fields.Integer(required=True, metadata={"description": "Members of a group, creator included"})
+    groupNameMax = ma.fields.Integer(required=True, metadata={"description": "Characters of a group name"})
 
 
 @blp.route("/api/limits")
@@ -67,4 +69,6 @@ def limits() -> Any:
         "editWindowMinutes": config["EDIT_WINDOW_MINUTES"],
         "deleteWindowHours": config["DELETE_WINDOW_HOURS"],
         "forwardMaxTargets": config["FORWARD_MAX_TARGETS"],
+        "maxGroupMembers": config["MAX_GROUP_MEMBERS"],
+        "groupNameMax": config["GROUP_NAME_MAX"],
     }

@@ -31,6 +31,8 @@ def test_limits_need_no_sign_in_and_follow_the_configuration(app: Any, api: ApiC
         "editWindowMinutes": 7,
         "deleteWindowHours": app.config["DELETE_WINDOW_HOURS"],
         "forwardMaxTargets": app.config["FORWARD_MAX_TARGETS"],
+        "maxGroupMembers": app.config["MAX_GROUP_MEMBERS"],
+        "groupNameMax": app.config["GROUP_NAME_MAX"],
     }
 
 
@@ -51,3 +53,4 @@ def test_the_web_client_copies_no_limit() -> None:
     script = (STATIC / "app.js").read_text()
     assert not re.search(r'maxlength="(5000|100)"', page)
     assert "MAX_IMAGES_PER_SEND" not in script and "/api/limits" in script
+    assert not re.search(r"maxlength: '\d+'", script)  # inputs built in code take theirs from limits too

@@ -10,8 +10,8 @@ from bson import ObjectId
 from chatbox.chats.presenting import item_for_each
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
-from chatbox.realtime.notifier import Outgoing
 from chatbox.runtime import Runtime
+from chatbox.services import Outgoing
 
 
 def new_chat(rt: Runtime, chat: Chat, user_ids: list[ObjectId]) -> None:

@@ -1951,7 +1951,7 @@
     const form = h(
       'form',
       { id: 'new-group-form', class: 'panel-form' },
-      h('label', {}, 'Group name ', h('input', { name: 'name', maxlength: '100', required: true })),
+      h('label', {}, 'Group name ', h('input', { name: 'name', maxlength: String(limits.groupNameMax), required: true })),
       picker,
       h('p', { class: 'form-error', role: 'alert' }),
       h('button', { type: 'submit', class: 'primary' }, 'Create group'),
@@ -2010,7 +2010,7 @@
       const rename = h(
         'form',
         { id: 'rename-form', class: 'panel-form inline' },
-        h('input', { name: 'name', maxlength: '100', value: chat.name, 'aria-label': 'Group name' }),
+        h('input', { name: 'name', maxlength: String(limits.groupNameMax), value: chat.name, 'aria-label': 'Group name' }),
         h('button', { type: 'submit', class: 'ghost' }, 'Rename'),
       );
       rename.addEventListener('submit', async (event) => {
