@@ -50,9 +50,7 @@ end
 # KEYS: user hash, node users set. ARGV: node, local count, alive-key prefix, user id, most sockets (0: any).
 # Returns 1 when another live node already had a socket of this user, -1 (writing nothing) when the
 # user's sockets on all live nodes would exceed the most allowed.
-_CONNECT = (
-    _ONLINE_ON_A_LIVE_NODE
-    + """
+_CONNECT = _ONLINE_ON_A_LIVE_NODE + """
 local most = tonumber(ARGV[5])
 if most > 0 then
   local total = tonumber(ARGV[2])
@@ -71,13 +69,10 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[4])
 return others
 """
-)
 
 # KEYS: user hash, node users set, view hash. ARGV: node, local count, alive-key prefix, user id, view field.
 # Returns 1 while some live node still has a socket of this user.
-_DISCONNECT = (
-    _ONLINE_ON_A_LIVE_NODE
-    + """
+_DISCONNECT = _ONLINE_ON_A_LIVE_NODE + """
 redis.call('HDEL', KEYS[3], ARGV[5])
 if tonumber(ARGV[2]) > 0 then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -87,19 +82,15 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', KEYS[2], ARGV[4])
 return online_on_a_live_node(KEYS[1], ARGV[3], nil)
 """
-)
 
 # KEYS: user hashes. ARGV: alive-key prefix. Returns one 0/1 per key.
-_ONLINE = (
-    _ONLINE_ON_A_LIVE_NODE
-    + """
+_ONLINE = _ONLINE_ON_A_LIVE_NODE + """
 local result = {}
 for k = 1, #KEYS do
   result[k] = online_on_a_live_node(KEYS[k], ARGV[1], nil)
 end
 return result
 """
-)
 
 # KEYS: view hash. ARGV: other user id, alive-key prefix.
 _VIEWING = """
@@ -117,9 +108,7 @@ return 0
 
 # KEYS: user hash, view hash. ARGV: dead node, alive-key prefix.
 # Returns -1 if the node came back meanwhile, else 1 while the user is still online elsewhere, else 0.
-_REAP_USER = (
-    _ONLINE_ON_A_LIVE_NODE
-    + """
+_REAP_USER = _ONLINE_ON_A_LIVE_NODE + """
 if redis.call('EXISTS', ARGV[2] .. ARGV[1]) == 1 then
   return -1
 end
@@ -133,7 +122,6 @@ for i = 1, #views do
 end
 return online_on_a_live_node(KEYS[1], ARGV[2], nil)
 """
-)
 
 
 def redis_client(
