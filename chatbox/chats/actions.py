@@ -810,6 +810,7 @@ def pin(rt: Runtime, me: User, chat_id: str, pinned: bool) -> dict[str, Any]:
         return item(rt, me, chat)
     was = chat.id in me.pinned_group_chats
     queries.set_group_pin(me.id, chat.id, pinned)
+    rt.sessions.user_changed(str(me.id))  # sockets' events read the user's document from the session cache
     me.reload("pinned_group_chats")
     if was != pinned:
         group_events.group_pin_changed(rt, me, chat, pinned)
