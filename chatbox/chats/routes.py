@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 
 from chatbox.api import Blueprint, PageArgs
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.chats import actions, schemas
 from chatbox.messages import schemas as message_schemas
-from chatbox.messages.routes import PAGED, PAGED_SYNCED, _paged
+from chatbox.messages.routes import (
+    PAGED,
+    PAGED_SYNCED,
+    SEND_QUEUE_DOWN,
+    SEND_TOO_LARGE,
+    SEND_UNSUPPORTED,
+    _paged,
+    form_uploads,
+    sent_response,
+)
 from chatbox.messages.service import Upload
 from chatbox.pagination import page_size
 from chatbox.runtime import runtime
@@ -120,14 +129,13 @@ def history(args: dict[str, Any], chat_id: str) -> Response:
 @blp.error(400, "Empty or too long text, too many images, or a bad replyTo (invalid_reply)")
 @blp.error(403, "A former member (not_a_member); a direct chat across a block (blocked)")
 @blp.error(404, NOT_FOUND)
-@blp.error(413, "A file is too large")
-@blp.error(415, "File type not allowed or content does not match")
+@blp.error(413, SEND_TOO_LARGE)
+@blp.error(415, SEND_UNSUPPORTED)
 @blp.error(429, "Too many messages")
+@blp.error(503, SEND_QUEUE_DOWN)
 @blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], chat_id: str) -> Response:
-    images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
-    upload = (files.get("file") or [None])[0]
-    file = Upload(upload.stream, upload.filename or "") if upload is not None else None
+    images, file = form_uploads(files)
     result = actions.send(
         runtime(),
         current_user(),
@@ -138,10 +146,7 @@ def send(body: dict[str, Any], files: dict[str, Any], chat_id: str) -> Response:
         file,
         reply_to=body.get("replyTo"),
     )
-    payload = [m.to_dict() for m in result.messages]
-    response = jsonify(payload if len(payload) > 1 else payload[0])
-    response.status_code = 201 if result.created else 200
-    return response
+    return sent_response(result)
 
 
 @blp.route("/<chat_id>/messages", methods=["DELETE"])

@@ -9,12 +9,20 @@ from chatbox.auth.guard import auth_required, current_user
 from chatbox.auth.schemas import PublicUserSchema
 from chatbox.chats import actions as chat_actions
 from chatbox.messages import lifecycle, schemas, service
-from chatbox.messages.service import Upload
+from chatbox.messages.service import SendResult, Upload
 from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
 from chatbox.runtime import runtime
 from chatbox.sync import service as sync
 from chatbox.sync.headers import SYNC_POSITION_DOC, with_sync_position
 from chatbox.users.presenting import public_users
+
+# The refusals every send shares (direct and group), as documented on both operations.
+SEND_TOO_LARGE = (
+    "A file is too large (file_too_large), an image has too many pixels (image_too_large), "
+    "or the files would take me past my storage quota (quota_exceeded)"
+)
+SEND_UNSUPPORTED = "File type not allowed, content does not match, or an image that does not decode"
+SEND_QUEUE_DOWN = "With REDIS_URL: the message queue (Redis) is unreachable (queue_unavailable); retry the same send"
 
 blp = Blueprint("messages", __name__, url_prefix="/api/messages", description="Chats and messages")
 PAGED = {
@@ -85,18 +93,14 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 @blp.error(404, "Unknown or deactivated receiver")
 @blp.error(409, "This clientMessageId was already used for a message to someone else (client_message_id_reused)")
 @blp.error(
-    413,
-    "A file is too large (file_too_large), an image has too many pixels (image_too_large), "
-    "or the files would take me past my storage quota (quota_exceeded)",
+    413, SEND_TOO_LARGE
 )
-@blp.error(415, "File type not allowed, content does not match, or an image that does not decode")
+@blp.error(415, SEND_UNSUPPORTED)
 @blp.error(429, "Too many messages")
-@blp.error(503, "With REDIS_URL: the message queue (Redis) is unreachable (queue_unavailable); retry the same send")
+@blp.error(503, SEND_QUEUE_DOWN)
 @blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
-    images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
-    upload = (files.get("file") or [None])[0]
-    file = Upload(upload.stream, upload.filename or "") if upload is not None else None
+    images, file = form_uploads(files)
     result = service.send_message(
         runtime(),
         current_user(),
@@ -107,6 +111,18 @@ def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
         file,
         reply_to=body.get("replyTo"),
     )
+    return sent_response(result)
+
+
+def form_uploads(files: dict[str, Any]) -> tuple[list[Upload], Upload | None]:
+    """A send's multipart parts: its `images` (one message each) and its one `file`."""
+    images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
+    upload = (files.get("file") or [None])[0]
+    return images, Upload(upload.stream, upload.filename or "") if upload is not None else None
+
+
+def sent_response(result: SendResult) -> Response:
+    """201 with the new message (an array for several images); 200 with the stored ones for a retry."""
     payload = [m.to_dict() for m in result.messages]
     response = jsonify(payload if len(payload) > 1 else payload[0])
     response.status_code = 201 if result.created else 200
