@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from mongoengine import NotUniqueError, Q
+from mongoengine import Q
 
 from chatbox.chats import queries, rules
 from chatbox.chats.presenting import members_list
@@ -503,39 +503,14 @@ def _create_group_messages(
     origin_sid: str | None,
     quoted: Message | None = None,
 ) -> SendResult:
-    images = [s for s in stored if s.kind == "image"]
-    others = [s for s in stored if s.kind != "image"]
-    groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
-    groups[0].extend(others)
     now = utcnow()
     alone = chat.participants == [me.id]  # nobody else to deliver to: delivered and read by all of them
     chars = rt.config["REPLY_PREVIEW_CHARS"]
-    ids = [ObjectId() for _ in groups]
-    messages: list[Message] = []
-    for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
-        message = Message(
-            id=message_id,
-            chat_id=chat.id,
-            sender_id=me.id,
-            receiver_id=None,
-            text=text if index == 0 else "",
-            attachments=[direct._attachment(s) for s in group],
-            status=STATUS_READ if alone else STATUS_SENT,
-            client_message_id=client_message_id if index == 0 else None,
-            batch_id=ids[0] if len(ids) > 1 else None,
-            reply_to=replies.preview_of(quoted, chars) if quoted is not None and index == 0 else None,
-            created_at=now,
-            updated_at=now,
-            delivered_at=now if alone else None,
-            read_at=now if alone else None,
-        )
-        try:
-            message.save(force_insert=True)
-        except NotUniqueError:
-            if not client_message_id or messages:
-                raise
-            return SendResult(_existing_group_send(me, client_message_id, chat), created=False)
-        messages.append(message)
+    messages = direct.insert_messages(
+        chat.id, me.id, None, text, client_message_id, stored, quoted, chars, now, read=alone
+    )
+    if messages is None:
+        return SendResult(_existing_group_send(me, client_message_id or "", chat), created=False)
     if stored:
         queries.attach_files([s.id for s in stored], chat.id)
     if quoted is not None:

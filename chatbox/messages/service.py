@@ -176,6 +176,55 @@ def send_message(
     return result
 
 
+def insert_messages(
+    chat_id: ObjectId,
+    sender_id: ObjectId,
+    receiver_id: ObjectId | None,
+    text: str,
+    client_message_id: str | None,
+    stored: list[StoredFile],
+    quoted: Message | None,
+    reply_chars: int,
+    now: datetime,
+    read: bool,
+) -> list[Message] | None:
+    """Store one send's messages (direct or group): one per image, the text, the reply and any other file
+    riding on the first. `read`: delivered and read on arrival. None when the first insert meets the
+    unique (sender, clientMessageId) index: the send is a retry, and the caller answers with the stored one."""
+    images = [s for s in stored if s.kind == "image"]
+    others = [s for s in stored if s.kind != "image"]
+    groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
+    groups[0].extend(others)
+    ids = [ObjectId() for _ in groups]
+    messages: list[Message] = []
+    for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
+        message = Message(
+            id=message_id,
+            chat_id=chat_id,
+            sender_id=sender_id,
+            receiver_id=receiver_id,
+            text=text if index == 0 else "",
+            attachments=[_attachment(s) for s in group],
+            status=STATUS_READ if read else STATUS_SENT,
+            # Only the first message carries the client's id; the others point at it through batch_id.
+            client_message_id=client_message_id if index == 0 else None,
+            batch_id=ids[0] if len(ids) > 1 else None,
+            reply_to=replies.preview_of(quoted, reply_chars) if quoted is not None and index == 0 else None,
+            created_at=now,
+            updated_at=now,
+            delivered_at=now if read else None,
+            read_at=now if read else None,
+        )
+        try:
+            message.save(force_insert=True)
+        except NotUniqueError:
+            if not client_message_id or messages:
+                raise
+            return None
+        messages.append(message)
+    return messages
+
+
 def _create_messages(
     rt: Runtime,
     sender: User,
@@ -187,45 +236,18 @@ def _create_messages(
     origin_sid: str | None,
     quoted: Message | None = None,
 ) -> SendResult:
-    images = [s for s in stored if s.kind == "image"]
-    others = [s for s in stored if s.kind != "image"]
-    # One message per image; a non-image file rides on the first message.
-    groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
-    groups[0].extend(others)
     if chat_id is None:  # send_message looked it up already
         chat_id = create_chat(sender, receiver)[0].id
     rt.chat_ids.put(pair_key(sender.id, receiver.id), chat_id)
     viewing = rt.presence.is_viewing(str(receiver.id), str(sender.id))
     now = utcnow()
     chars = rt.config["REPLY_PREVIEW_CHARS"]
-    ids = [ObjectId() for _ in groups]
-    messages: list[Message] = []
-    for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
-        message = Message(
-            id=message_id,
-            chat_id=chat_id,
-            sender_id=sender.id,
-            receiver_id=receiver.id,
-            text=text if index == 0 else "",
-            attachments=[_attachment(s) for s in group],
-            status=STATUS_READ if viewing else STATUS_SENT,
-            # Only the first message carries the client's id; the others point at it through batch_id.
-            client_message_id=client_message_id if index == 0 else None,
-            batch_id=ids[0] if len(ids) > 1 else None,
-            reply_to=replies.preview_of(quoted, chars) if quoted is not None and index == 0 else None,
-            created_at=now,
-            updated_at=now,
-            delivered_at=now if viewing else None,
-            read_at=now if viewing else None,
-        )
-        try:
-            message.save(force_insert=True)
-        except NotUniqueError:
-            if not client_message_id or messages:
-                raise
-            # A retry (or a concurrent one) with the same clientMessageId: answer with its message.
-            return SendResult(_existing_send(sender, client_message_id, str(receiver.id)), created=False)
-        messages.append(message)
+    messages = insert_messages(
+        chat_id, sender.id, receiver.id, text, client_message_id, stored, quoted, chars, now, read=viewing
+    )
+    if messages is None:
+        # A retry (or a concurrent one) with the same clientMessageId: answer with its message.
+        return SendResult(_existing_send(sender, client_message_id or "", str(receiver.id)), created=False)
     if stored:
         StoredFile.objects(id__in=[s.id for s in stored]).update(set__chat_id=chat_id)
     if quoted is not None:
