@@ -63,16 +63,7 @@ class PushService:
         def job() -> None:
             self._run(sender_user, receiver_id, batch)
 
-        with self._idle:
-            self._in_flight += 1
-        if self._spawn is None:
-            job()
-            return
-        try:
-            self._spawn(job)
-        except Exception:
-            log.exception("could not start a push task; the push for %d message(s) is dropped", len(batch))
-            self._finished()
+        self._start(job, len(batch))
 
     def notify_group_messages(
         self, sender_user: User, group_name: str, receiver_ids: list[ObjectId], messages: list[Message]
