@@ -18,7 +18,7 @@ from chatbox.errors import register_error_handlers
 from chatbox.files.images import configure_pillow
 from chatbox.files.storage import FileStorage
 from chatbox.messages.chat_ids import ChatIdCache
-from chatbox.push.service import build_push_service
+from chatbox.push.delivery import build_push_service
 from chatbox.ratelimit import RateLimiter
 from chatbox.realtime.engine import use_lean_engine
 from chatbox.realtime.namespace import ChatNamespace

@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from chatbox.admin import actions
 from chatbox.db import create_indexes
 from chatbox.errors import ApiError
-from chatbox.files.service import move_disk_files_to_gridfs
+from chatbox.files.actions import move_disk_files_to_gridfs
 from chatbox.migrations import BATCH, migrate_chats
 from chatbox.runtime import runtime
 

@@ -15,7 +15,7 @@ from chatbox.ratelimit import RateLimiter
 if TYPE_CHECKING:
     from chatbox.files.storage import FileStorage
     from chatbox.messages.chat_ids import ChatIdCache
-    from chatbox.push.service import PushService
+    from chatbox.push.delivery import PushService
     from chatbox.services import (
         ConnectionWatcher,
         EventSink,

@@ -619,7 +619,7 @@ def test_chat_list_mixes_kinds_pins_by_chat_and_searches_group_names(
 
 def test_group_membership_shares_no_presence(api: ApiClient, trio: tuple[User, User, User]) -> None:
     from chatbox.models import User as UserDocument
-    from chatbox.users.service import presence_audience
+    from chatbox.users.rules import presence_audience
 
     alice, bob, carol = trio
     create(api, alice, [bob, carol])

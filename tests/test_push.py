@@ -321,7 +321,7 @@ def test_device_cap_drops_the_least_recently_registered(
     app: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ticks = iter(datetime(2030, 1, 1) + timedelta(seconds=i) for i in range(1000))
-    monkeypatch.setattr("chatbox.push.service.utcnow", lambda: next(ticks))
+    monkeypatch.setattr("chatbox.push.actions.utcnow", lambda: next(ticks))
     app.config["MAX_DEVICES_PER_USER"] = 3
     alice, bob = pair(api)
     for token in ("one", "two", "three"):
@@ -339,7 +339,7 @@ def test_device_cap_drops_the_least_recently_registered(
 
 def test_default_device_cap_is_ten(app: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     ticks = iter(datetime(2030, 1, 1) + timedelta(seconds=i) for i in range(1000))
-    monkeypatch.setattr("chatbox.push.service.utcnow", lambda: next(ticks))
+    monkeypatch.setattr("chatbox.push.actions.utcnow", lambda: next(ticks))
     bob = api.signup("Bob")
     for i in range(12):
         register(api, bob, f"device-{i}")

@@ -6,10 +6,10 @@ from flask import Response, jsonify, request
 from flask_jwt_extended import get_jwt, set_access_cookies, unset_jwt_cookies
 
 from chatbox.api import Blueprint
-from chatbox.auth import schemas, service
+from chatbox.auth import actions, schemas
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.runtime import runtime
-from chatbox.sync import service as sync
+from chatbox.sync import queries as sync
 from chatbox.sync.headers import SYNC_POSITION_DOC, with_sync_position
 from chatbox.users.presenting import own_user
 
@@ -41,7 +41,7 @@ def _signed_in(user_dict: dict[str, Any], token: str, status: int) -> Response:
 def signup(body: dict[str, Any]) -> Response:
     rt = runtime()
     rt.limiter.hit(rt.config["RATELIMIT_AUTH"], "signup", _client_address())
-    user, token = service.sign_up(rt, body["fullName"], body["email"], body["password"])
+    user, token = actions.sign_up(rt, body["fullName"], body["email"], body["password"])
     return _signed_in(own_user(rt, user), token, 201)
 
 
@@ -53,7 +53,7 @@ def signup(body: dict[str, Any]) -> Response:
 @blp.error(429, "Too many failed attempts from this address or for this account")
 def login(body: dict[str, Any]) -> Response:
     rt = runtime()
-    user, token = service.log_in(rt, body["email"], body["password"], _client_address())
+    user, token = actions.log_in(rt, body["email"], body["password"], _client_address())
     return _signed_in(own_user(rt, user), token, 200)
 
 
@@ -63,7 +63,7 @@ def login(body: dict[str, Any]) -> Response:
 @blp.response(200, schemas.OkSchema, description="The token is revoked and the cookie cleared")
 @blp.secured()
 def logout(body: dict[str, Any]) -> Response:
-    service.log_out(runtime(), current_user(), get_jwt(), body.get("fcmToken"))
+    actions.log_out(runtime(), current_user(), get_jwt(), body.get("fcmToken"))
     response = jsonify({"message": "Logged out."})
     unset_jwt_cookies(response)
     return response
@@ -93,7 +93,7 @@ def update_profile(body: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
     rt = runtime()
     picture = files.get("profilePic")
     upload = (picture.stream, picture.filename or "") if picture is not None else None
-    user = service.update_profile(rt, current_user(), body.get("fullName"), upload, body.get("profilePic"))
+    user = actions.update_profile(rt, current_user(), body.get("fullName"), upload, body.get("profilePic"))
     return own_user(rt, user)
 
 
@@ -104,7 +104,7 @@ def update_profile(body: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
 @blp.error(400, "The current password is wrong, or the new one is not valid")
 @blp.secured()
 def change_password(body: dict[str, Any]) -> Response:
-    token = service.change_password(runtime(), current_user(), body["currentPassword"], body["newPassword"])
+    token = actions.change_password(runtime(), current_user(), body["currentPassword"], body["newPassword"])
     response = jsonify({"token": token})
     _set_token_cookie(response, token)
     return response

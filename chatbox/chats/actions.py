@@ -17,7 +17,7 @@ from mongoengine import Q
 from chatbox.chats import queries, rules
 from chatbox.chats.presenting import members_list
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
-from chatbox.files.service import delete_stored_files, store_image_data_url, store_upload
+from chatbox.files.actions import delete_stored_files, store_image_data_url, store_upload
 from chatbox.messages import replies
 from chatbox.messages import service as direct
 from chatbox.messages.presenting import chat_items

@@ -24,7 +24,7 @@ from chatbox.messages.routes import (
 from chatbox.messages.service import Upload
 from chatbox.pagination import page_size
 from chatbox.runtime import runtime
-from chatbox.sync import service as sync
+from chatbox.sync import queries as sync
 from chatbox.sync.headers import with_sync_position
 
 blp = Blueprint("chats", __name__, url_prefix="/api/chats", description="Chats by id, and groups")

@@ -8,7 +8,7 @@ from werkzeug.wsgi import FileWrapper
 
 from chatbox.api import Blueprint
 from chatbox.auth.guard import auth_required, current_user
-from chatbox.files.service import OpenedFile, readable_file
+from chatbox.files.queries import OpenedFile, readable_file
 from chatbox.runtime import runtime
 
 if TYPE_CHECKING:

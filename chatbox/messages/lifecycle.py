@@ -16,7 +16,7 @@ from bson import ObjectId
 from chatbox.chats import actions as chat_actions
 from chatbox.chats import rules as chat_rules
 from chatbox.errors import ApiError, bad_request
-from chatbox.files.service import delete_stored_files
+from chatbox.files.actions import delete_stored_files
 from chatbox.messages import replies, rules
 from chatbox.messages.emoji import is_reaction_emoji
 from chatbox.messages.presenting import newest_shown
@@ -26,7 +26,8 @@ from chatbox.models.ids import parse_object_id, utcnow
 from chatbox.models.message import STATUS_READ, STATUS_SENT, files_still_attached
 from chatbox.realtime import events
 from chatbox.runtime import Runtime
-from chatbox.users.service import ensure_not_blocked, find_other_user
+from chatbox.users.queries import find_other_user
+from chatbox.users.rules import ensure_not_blocked
 
 DELETE_FOR = ("everyone", "me")
 

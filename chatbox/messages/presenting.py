@@ -11,7 +11,7 @@ from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
 from chatbox.models.message import STATUS_DELIVERED, STATUS_SENT
 from chatbox.runtime import Runtime
-from chatbox.users.service import presence_visible
+from chatbox.users.rules import presence_visible
 
 
 def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from chatbox.messages import lifecycle, schemas, service
 from chatbox.messages.service import SendResult, Upload
 from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
 from chatbox.runtime import runtime
-from chatbox.sync import service as sync
+from chatbox.sync import queries as sync
 from chatbox.sync.headers import SYNC_POSITION_DOC, with_sync_position
 from chatbox.users.presenting import public_users
 

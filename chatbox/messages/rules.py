@@ -14,7 +14,7 @@ from chatbox.chats.rules import can_see, ensure_member, sees_chat
 from chatbox.errors import ApiError, forbidden, not_found
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import parse_object_id, utcnow
-from chatbox.users.service import ensure_not_blocked
+from chatbox.users.rules import ensure_not_blocked
 
 
 def message_not_found() -> ApiError:

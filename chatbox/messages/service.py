@@ -13,7 +13,7 @@ from mongoengine import NotUniqueError, Q
 
 from chatbox.chats import queries as chat_queries
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
-from chatbox.files.service import PreparedUpload, close_all, delete_stored_files, prepare_upload, store_prepared
+from chatbox.files.actions import PreparedUpload, close_all, delete_stored_files, prepare_upload, store_prepared
 from chatbox.messages import replies
 from chatbox.messages.presenting import chat_items
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
@@ -24,7 +24,8 @@ from chatbox.models.stored_file import PURPOSE_ATTACHMENT
 from chatbox.pagination import Page, decode_cursor, encode_cursor
 from chatbox.realtime import events
 from chatbox.runtime import Runtime
-from chatbox.users.service import ensure_not_blocked, find_other_user, is_blocked_between
+from chatbox.users.queries import find_other_user
+from chatbox.users.rules import ensure_not_blocked, is_blocked_between
 
 
 @dataclass

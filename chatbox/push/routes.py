@@ -7,7 +7,7 @@ import marshmallow as ma
 from chatbox.api import BaseSchema, Blueprint
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.auth.schemas import OkSchema
-from chatbox.push.service import register_device, unregister_device
+from chatbox.push.actions import register_device, unregister_device
 from chatbox.runtime import runtime
 
 blp = Blueprint("push", __name__, url_prefix="/api/push", description="Device tokens for push notifications")

@@ -11,7 +11,7 @@ from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso, utcnow
 from chatbox.runtime import Runtime
 from chatbox.services import Outgoing
-from chatbox.users.service import is_blocked_between, presence_audience, shares_chat
+from chatbox.users.rules import is_blocked_between, presence_audience, shares_chat
 
 
 def ensure_announceable(rt: Runtime) -> None:

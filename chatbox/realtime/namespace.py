@@ -28,7 +28,7 @@ from chatbox.realtime import connections, schemas
 from chatbox.realtime.notifier import user_room
 from chatbox.realtime.presence import TooManyConnections
 from chatbox.runtime import Runtime
-from chatbox.sync import service as sync
+from chatbox.sync import queries as sync
 from chatbox.sync.schemas import SyncEvent
 
 log = logging.getLogger("chatbox.realtime")

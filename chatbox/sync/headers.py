@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response
 
-from chatbox.sync.service import SYNC_POSITION_HEADER
+from chatbox.sync.queries import SYNC_POSITION_HEADER
 
 # For `@blp.response(..., headers=...)` of every endpoint that carries it.
 SYNC_POSITION_DOC = {

@@ -5,7 +5,7 @@ from typing import Any
 from chatbox.api import Blueprint
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.runtime import runtime
-from chatbox.sync import schemas, service
+from chatbox.sync import queries, schemas
 
 blp = Blueprint("sync", __name__, url_prefix="/api", description="Catching up on the event stream")
 
@@ -16,4 +16,4 @@ blp = Blueprint("sync", __name__, url_prefix="/api", description="Catching up on
 @blp.error(400, "since or limit is not valid (validation_error), or since is ahead of my position (invalid_since)")
 @blp.secured()
 def sync(args: dict[str, Any]) -> dict[str, Any]:
-    return service.catch_up(runtime(), current_user(), args["since"], args["limit"])
+    return queries.catch_up(runtime(), current_user(), args["since"], args["limit"])

@@ -8,7 +8,7 @@ from chatbox.auth.tokens import sessions_changed
 from chatbox.models import User
 from chatbox.realtime import events
 from chatbox.runtime import Runtime
-from chatbox.users.service import BLOCKED, PINNED, direct_chat, find_other_user
+from chatbox.users.queries import BLOCKED, PINNED, direct_chat, find_other_user
 
 
 def _change_list(me: User, other: User, field: str, add: bool) -> list[ObjectId]:

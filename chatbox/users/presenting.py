@@ -7,7 +7,7 @@ from typing import Any
 
 from chatbox.models import User
 from chatbox.runtime import Runtime
-from chatbox.users.service import presence_visible
+from chatbox.users.rules import presence_visible
 
 
 def own_user(rt: Runtime, user: User) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from chatbox.api import Blueprint
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.auth.schemas import PublicUserSchema
 from chatbox.runtime import runtime
-from chatbox.users import actions, schemas, service
+from chatbox.users import actions, queries, schemas
 from chatbox.users.presenting import public_users
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Block and pin")
@@ -43,7 +43,7 @@ def unblock(user_id: str) -> dict[str, Any]:
 @blp.response(200, PublicUserSchema(many=True))
 @blp.secured()
 def blocked() -> list[dict[str, Any]]:
-    return public_users(runtime(), current_user(), service.listed_users(current_user(), service.BLOCKED))
+    return public_users(runtime(), current_user(), queries.listed_users(current_user(), queries.BLOCKED))
 
 
 @blp.route("/pin/<user_id>", methods=["POST"])
@@ -71,4 +71,4 @@ def unpin(user_id: str) -> dict[str, Any]:
 @blp.response(200, PublicUserSchema(many=True))
 @blp.secured()
 def pinned() -> list[dict[str, Any]]:
-    return public_users(runtime(), current_user(), service.listed_users(current_user(), service.PINNED))
+    return public_users(runtime(), current_user(), queries.listed_users(current_user(), queries.PINNED))

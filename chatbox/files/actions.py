@@ -1,4 +1,4 @@
-"""Storing uploads and deciding who may read them.
+"""Storing uploads, deleting stored files, and moving them between backends.
 
 An upload goes through three steps, so that a refused request leaves nothing behind:
 `prepare_upload` (size cap, type check, image decode, EXIF removal, thumbnail: all on temporary
@@ -17,17 +17,13 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from bson import ObjectId
-from mongoengine import Q
 
-from chatbox.errors import ApiError, forbidden, not_found
+from chatbox.errors import ApiError
 from chatbox.files.images import NotAnImage, TooManyPixels, check_image
 from chatbox.files.names import display_name
 from chatbox.files.sniffing import IMAGE_MIME_TO_EXTENSION, FileType, UnsupportedFileType, identify
 from chatbox.files.storage import BACKEND_DISK, BACKEND_GRIDFS, BlobMissing, BlobStore, FileStorage, TooLarge
-from chatbox.models import Chat, StorageUsage, StoredFile, User
-from chatbox.models.ids import parse_object_id
-from chatbox.models.message import chats_sharing_file
-from chatbox.models.stored_file import PURPOSE_AVATAR
+from chatbox.models import StorageUsage, StoredFile
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
 
@@ -222,39 +218,6 @@ def delete_stored_files(storage: FileStorage, file_ids: list[ObjectId]) -> None:
         if record.thumb_storage_name:
             store.delete(record.thumb_storage_name)
         StorageUsage.give_back(record.uploader_id, record.size)
-
-
-@dataclass
-class OpenedFile:
-    record: StoredFile
-    stream: BinaryIO
-    length: int
-
-
-def readable_file(storage: FileStorage, user: User, file_id: str, thumbnail: bool = False) -> OpenedFile:
-    """The file (or its thumbnail), opened for reading, if `user` may read it: the uploader, the
-    participants of a chat with a message that carries it (forwards share files), or anyone signed in
-    for a profile picture."""
-    oid = parse_object_id(file_id)
-    record = StoredFile.objects(id=oid).first() if oid else None
-    if record is None:
-        raise not_found("No such file.")
-    allowed = record.uploader_id == user.id or record.purpose == PURPOSE_AVATAR
-    if not allowed:
-        # Attached to a message of a chat the user is in (forwards share files between chats); a group's
-        # former members keep reading its history, files included.
-        sharing = Q(id__in=chats_sharing_file(record.id))
-        allowed = Chat.objects(sharing & (Q(participants=user.id) | Q(former_members=user.id))).count() > 0
-    if not allowed:
-        raise forbidden("You may not read this file.")
-    name = record.thumb_storage_name if thumbnail else record.storage_name
-    if name is None:
-        raise not_found("This file has no thumbnail.", "no_thumbnail")
-    try:
-        stream, length = storage.store_for(record.backend).open(name)
-    except BlobMissing as exc:
-        raise not_found("The file's content is missing.", "file_missing") from exc
-    return OpenedFile(record, stream, length)
 
 
 @dataclass

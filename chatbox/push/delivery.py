@@ -1,4 +1,5 @@
-"""Device registration and offline push. The sender behind it is an interface (FCM, logging, recording)."""
+"""Offline push delivery: turns stored messages into sends off the request path. The sender behind it is an
+interface (FCM, logging, recording)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bson import ObjectId
-from mongoengine import NotUniqueError
 
 from chatbox.models import DeviceToken, Message, User
-from chatbox.models.ids import utcnow
 from chatbox.push.notification import Notification, group_notification_for, notification_for
 from chatbox.push.sender import PushSender, build_sender, describe
 
@@ -19,25 +18,6 @@ log = logging.getLogger("chatbox.push")
 
 # Starts `job()` off the caller's path (a greenlet under gevent); None runs it in place.
 Spawn = Callable[[Callable[[], None]], Any]
-
-
-def register_device(user: User, token: str, platform: str | None, max_devices: int) -> None:
-    """Idempotent; a token moves to the user who registers it last; the oldest devices past the cap go."""
-    now = utcnow()
-    try:
-        DeviceToken.objects(token=token).upsert_one(set__user_id=user.id, set__platform=platform, set__updated_at=now)
-    except NotUniqueError:
-        # Two registrations of one token raced; the other one inserted it, so update that document.
-        DeviceToken.objects(token=token).update_one(set__user_id=user.id, set__platform=platform, set__updated_at=now)
-    # Newest first; ids break ties between registrations within the same millisecond.
-    surplus = DeviceToken.objects(user_id=user.id).order_by("-updated_at", "-id").skip(max_devices).only("id")
-    stale = [d.id for d in surplus]
-    if stale:
-        DeviceToken.objects(id__in=stale).delete()
-
-
-def unregister_device(user: User, token: str) -> None:
-    DeviceToken.objects(token=token, user_id=user.id).delete()
 
 
 class PushService:

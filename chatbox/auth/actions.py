@@ -10,11 +10,11 @@ from mongoengine import NotUniqueError
 from chatbox.admin.actions import first_account_is_admin
 from chatbox.auth.tokens import ensure_may_use_account, issue_token, revoke
 from chatbox.errors import ApiError
-from chatbox.files.service import delete_stored_files, store_image_data_url, store_upload
+from chatbox.files.actions import delete_stored_files, store_image_data_url, store_upload
 from chatbox.models import User
 from chatbox.models.ids import utcnow
 from chatbox.models.stored_file import PURPOSE_AVATAR
-from chatbox.push.service import unregister_device
+from chatbox.push.actions import unregister_device
 from chatbox.runtime import Runtime
 
 log = logging.getLogger("chatbox.auth")

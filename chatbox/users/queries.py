@@ -1,0 +1,33 @@
+"""Finding users: the one named in a request, my block and pin lists, the direct chat of two users."""
+
+from __future__ import annotations
+
+from chatbox.errors import bad_request, not_found
+from chatbox.models import Chat, User, pair_key
+from chatbox.models.ids import parse_object_id
+
+BLOCKED = "blocked_users"
+PINNED = "pinned_chats"
+
+
+def find_other_user(me: User, user_id: str, require_active: bool = False) -> User:
+    """The user `user_id` names, refusing myself (400) and unknown users (404); with `require_active`,
+    also accounts that cannot be used (deactivated, or blocked by an administrator)."""
+    oid = parse_object_id(user_id)
+    if oid is not None and oid == me.id:
+        raise bad_request("You cannot do that with yourself.", "self_not_allowed")
+    other = User.objects(id=oid).first() if oid else None
+    if other is None or (require_active and not other.can_sign_in):
+        raise not_found("No such user.", "user_not_found")
+    return other
+
+
+def listed_users(me: User, field: str) -> list[User]:
+    ids = list(getattr(me, field))
+    by_id = {u.id: u for u in User.objects(id__in=ids)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def direct_chat(a: User, b: User) -> Chat | None:
+    """The direct chat of two users, if it has a message (an empty one is in nobody's list)."""
+    return Chat.objects(pair_key=pair_key(a.id, b.id), last_message_id__exists=True).only("id").first()
