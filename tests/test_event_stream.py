@@ -320,7 +320,7 @@ def test_lists_carry_the_position_read_before_them(api: ApiClient) -> None:
 
 def test_the_position_is_read_before_the_list(app: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """An event stored while the list is being read is at most seen twice (list and replay), never missed."""
-    from chatbox.messages import service as messages
+    from chatbox.messages import queries as messages
 
     alice, bob = api.signup("Alice"), api.signup("Bob")
     api.send(alice, bob, "first")

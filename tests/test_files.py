@@ -580,7 +580,7 @@ def test_a_retry_that_loses_the_race_keeps_none_of_its_files(
     files; the unique index lets one message in, and the other request's files must not stay behind."""
     from bson import ObjectId
 
-    from chatbox.messages import service
+    from chatbox.messages.actions import send as service
     from chatbox.models import StorageUsage
 
     alice, bob = api.signup("Alice"), api.signup("Bob")

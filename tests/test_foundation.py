@@ -51,7 +51,7 @@ def test_create_indexes_command_builds_the_unique_indexes(app: Any) -> None:
 
 
 def test_first_messages_racing_still_make_one_chat(api: ApiClient, monkeypatch: Any) -> None:
-    from chatbox.messages import service
+    from chatbox.messages.actions import send as service
     from chatbox.models import Chat, User
 
     alice, bob = api.signup("Alice"), api.signup("Bob")
@@ -104,7 +104,7 @@ def test_unreachable_mongodb_makes_healthz_503(tmp_path: Path) -> None:
 
 
 def test_chat_summary_never_moves_back_to_an_older_message(api: ApiClient) -> None:
-    from chatbox.messages.service import _record_in_chat
+    from chatbox.messages.actions.send import _record_in_chat
     from chatbox.models import Chat, Message
 
     alice, bob = api.signup("Alice"), api.signup("Bob")

@@ -521,7 +521,7 @@ def test_a_retry_gets_its_message_even_after_a_block(api: ApiClient) -> None:
 
 
 def test_a_chat_without_messages_is_not_listed_and_its_first_message_announces_it(app: Any, api: ApiClient) -> None:
-    from chatbox.messages.service import get_or_create_chat
+    from chatbox.messages.actions.send import get_or_create_chat
     from chatbox.models import User as UserDoc
 
     alice, bob = api.signup("Alice"), api.signup("Bob")

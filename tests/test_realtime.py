@@ -374,7 +374,7 @@ def test_one_sockets_sends_are_stored_and_delivered_in_the_order_sent(tmp_path: 
     even when the database answers an earlier send more slowly than a later one."""
     import gevent
 
-    from chatbox.messages import service
+    from chatbox.messages.actions import send as service
     from tests.support.served import served_app
 
     count = 5
@@ -412,7 +412,7 @@ def test_a_burst_from_one_socket_does_not_hold_back_what_others_are_sent(tmp_pat
     never yield on their own: between two events of a burst, the server must still flush what it
     queued for other connections (here the receiver's new-message events)."""
     from chatbox import socketio_of
-    from chatbox.messages import service
+    from chatbox.messages.actions import send as service
     from chatbox.realtime.engine import packets_waiting
     from tests.support.served import served_app
 

@@ -1,27 +1,26 @@
 """Chat-by-id and group actions: one function per state change (check, store, announce).
 
-Direct chats reached by their id go through the Part 1 actions in messages.service, so both kinds follow
-one set of rules."""
+Direct chats reached by their id go through the direct actions in messages.actions, so both kinds follow
+one set of rules. (Sends to any chat: messages.actions.send.)"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from mongoengine import Q
 
-from chatbox.chats import queries, rules
+from chatbox.chats import events, queries, rules
 from chatbox.chats.presenting import members_list
 from chatbox.errors import ApiError, bad_request, forbidden, not_found
-from chatbox.files.actions import delete_stored_files, store_image_data_url, store_upload
+from chatbox.files.actions import Upload, delete_stored_files, store_image_data_url, store_upload
+from chatbox.messages import events as message_events
 from chatbox.messages import replies
-from chatbox.messages import service as direct
+from chatbox.messages.actions import chat as direct_chat
+from chatbox.messages.actions import receipts as direct_receipts
 from chatbox.messages.presenting import chat_items
-from chatbox.messages.service import SendResult, Upload
 from chatbox.models import Chat, Message, StoredFile, User
 from chatbox.models.chat import (
     KIND_GROUP,
@@ -35,8 +34,6 @@ from chatbox.models.chat import (
 from chatbox.models.ids import iso, parse_object_id, utcnow
 from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
 from chatbox.models.stored_file import PURPOSE_AVATAR
-from chatbox.pagination import Page, encode_cursor
-from chatbox.realtime import events, group_events
 from chatbox.runtime import Runtime
 from chatbox.users import actions as user_actions
 
@@ -172,7 +169,7 @@ def _store_avatar(rt: Runtime, me: User, data_url: str | None, upload: Upload | 
 
 
 def create_group(rt: Runtime, me: User, name: Any, member_ids: list[str], avatar: str | None) -> dict[str, Any]:
-    events.ensure_announceable(rt)  # a group nobody hears of is worse than a 503 to retry
+    message_events.ensure_announceable(rt)  # a group nobody hears of is worse than a 503 to retry
     name = _clean_name(rt, name)
     wanted = _wanted_ids(me, member_ids)
     if not wanted:
@@ -209,8 +206,8 @@ def create_group(rt: Runtime, me: User, name: Any, member_ids: list[str], avatar
         if stored:
             delete_stored_files(rt.storage, [stored.id])
         raise
-    group_events.new_chat(rt, chat, chat.participants)
-    group_events.group_messages(rt, chat, me.id, [created])
+    events.new_chat(rt, chat, chat.participants)
+    message_events.group_messages(rt, chat, me.id, [created])
     return item(rt, me, chat, with_members=True)
 
 
@@ -219,7 +216,7 @@ def update_group(
 ) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
-    events.ensure_announceable(rt)
+    message_events.ensure_announceable(rt)
     rules.ensure_admin(me, chat)
     if name is None and avatar is None and avatar_upload is None:
         raise bad_request("Send a name or an avatar.", "validation_error", {"_schema": ["Nothing to update."]})
@@ -256,15 +253,15 @@ def update_group(
         return item(rt, me, chat)
     if old_avatar is not None and old_avatar != chat.avatar_file_id:
         delete_stored_files(rt.storage, [old_avatar])
-    group_events.group_messages(rt, chat, me.id, change.system)
-    group_events.chat_updated(rt, chat)
+    message_events.group_messages(rt, chat, me.id, change.system)
+    events.chat_updated(rt, chat)
     return item(rt, me, chat)
 
 
 def add_members(rt: Runtime, me: User, chat_id: str, user_ids: list[str]) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
-    events.ensure_announceable(rt)
+    message_events.ensure_announceable(rt)
     rules.ensure_admin(me, chat)
     wanted = [u for u in _wanted_ids(me, user_ids) if u not in chat.participants]
     if wanted:
@@ -293,9 +290,9 @@ def add_members(rt: Runtime, me: User, chat_id: str, user_ids: list[str]) -> dic
     chat, change = _change_group(chat.id, compute)
     if change is not None:
         added_ids = [ObjectId(u) for u in change.system[0].system["userIds"]]
-        group_events.new_chat(rt, chat, added_ids)
-        group_events.group_messages(rt, chat, me.id, change.system)
-        group_events.chat_updated(rt, chat, skip=added_ids)
+        events.new_chat(rt, chat, added_ids)
+        message_events.group_messages(rt, chat, me.id, change.system)
+        events.chat_updated(rt, chat, skip=added_ids)
     return item(rt, me, chat, with_members=True)
 
 
@@ -310,7 +307,7 @@ def _successor(members: list[ChatMember], leaving: ObjectId) -> ChatMember | Non
 def remove_member(rt: Runtime, me: User, chat_id: str, user_id: str) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
-    events.ensure_announceable(rt)
+    message_events.ensure_announceable(rt)
     target_id = parse_object_id(user_id)
     leaving = target_id == me.id
     if target_id is None:
@@ -354,11 +351,11 @@ def remove_member(rt: Runtime, me: User, chat_id: str, user_id: str) -> dict[str
         _delete_group(rt, chat)
         return {"left": True} if leaving else {"removed": True}
     gone, rest = change.system[0], change.system[1:]
-    group_events.group_messages(rt, chat, me.id, [gone], also=[target_id])
+    message_events.group_messages(rt, chat, me.id, [gone], also=[target_id])
     if rest:
-        group_events.group_messages(rt, chat, me.id, rest)
-    group_events.chat_removed(rt, chat.id, [target_id])
-    group_events.chat_updated(rt, chat)
+        message_events.group_messages(rt, chat, me.id, rest)
+    events.chat_removed(rt, chat.id, [target_id])
+    events.chat_updated(rt, chat)
     return {"left": True} if leaving else {"removed": True}
 
 
@@ -370,13 +367,13 @@ def _delete_group(rt: Runtime, chat: Chat) -> None:
     if chat.avatar_file_id is not None:
         file_ids.append(chat.avatar_file_id)
     delete_stored_files(rt.storage, list(dict.fromkeys(file_ids)))
-    group_events.chat_removed(rt, chat.id, list(dict.fromkeys(chat.former_members)))
+    events.chat_removed(rt, chat.id, list(dict.fromkeys(chat.former_members)))
 
 
 def set_role(rt: Runtime, me: User, chat_id: str, user_id: str, role: str) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     rules.ensure_group(chat)
-    events.ensure_announceable(rt)
+    message_events.ensure_announceable(rt)
     target_id = parse_object_id(user_id)
     if target_id is None:
         rules.ensure_owner(me, chat)
@@ -394,53 +391,9 @@ def set_role(rt: Runtime, me: User, chat_id: str, user_id: str, role: str) -> di
 
     chat, change = _change_group(chat.id, compute)
     if change is not None:
-        group_events.group_messages(rt, chat, me.id, change.system)
-        group_events.chat_updated(rt, chat)
+        message_events.group_messages(rt, chat, me.id, change.system)
+        events.chat_updated(rt, chat)
     return item(rt, me, chat, with_members=True)
-
-
-# --- messages ----------------------------------------------------------------------------------------
-
-
-def history(me: User, chat_id: str, limit: int, cursor: str | None) -> Page:
-    chat = rules.visible_chat(me, chat_id)
-    if not chat.is_group:
-        return direct.history(me, str(chat.other_participant(me.id)), limit, cursor)
-    before = direct._before_cursor(cursor)
-    query = queries.member_bounds(me, chat) & Q(hidden_for__ne=me.id)
-    if before is not None:
-        query &= Q(id__lt=before)
-    rows = queries.page_of_messages(query, limit)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(list(reversed(rows)), encode_cursor({"before": str(rows[-1].id)}) if more else None)
-
-
-def search(me: User, chat_id: str, text: str, limit: int, cursor: str | None) -> Page:
-    chat = rules.visible_chat(me, chat_id)
-    if not chat.is_group:
-        return direct.search(me, str(chat.other_participant(me.id)), text, limit, cursor)
-    text = text.strip()
-    if not 1 <= len(text) <= 100:
-        raise bad_request("The search text must be 1 to 100 characters.", "invalid_query")
-    before = direct._before_cursor(cursor)
-    query = queries.member_bounds(me, chat) & Q(hidden_for__ne=me.id) & Q(deleted_at=None)
-    query &= Q(text=re.compile(re.escape(text), re.IGNORECASE))
-    if before is not None:
-        query &= Q(id__lt=before)
-    rows = queries.page_of_messages(query, limit)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, encode_cursor({"before": str(rows[-1].id)}) if more else None)
-
-
-def _existing_group_send(sender: User, client_message_id: str, chat: Chat) -> list[Message]:
-    stored = queries.first_send(sender.id, client_message_id)
-    if stored and stored[0].chat_id != chat.id:
-        raise ApiError(
-            409, "This clientMessageId was already used for a message to someone else.", "client_message_id_reused"
-        )
-    return stored
 
 
 def view_key(chat: Chat) -> str:
@@ -448,127 +401,10 @@ def view_key(chat: Chat) -> str:
     return f"chat:{chat.id}"
 
 
-def send(
-    rt: Runtime,
-    me: User,
-    chat_id: str,
-    text: str | None,
-    client_message_id: str | None = None,
-    images: list[Upload] | None = None,
-    file: Upload | None = None,
-    origin_sid: str | None = None,
-    reply_to: str | None = None,
-) -> SendResult:
-    chat = rules.visible_chat(me, chat_id)
-    if not chat.is_group:
-        other = str(chat.other_participant(me.id))
-        return direct.send_message(rt, me, other, text, client_message_id, images, file, origin_sid, reply_to)
-    images = images or []
-    try:
-        events.ensure_announceable(rt)
-        rt.limiter.hit(rt.config["RATELIMIT_SEND"], "send", str(me.id))
-        if len(images) > rt.config["MAX_IMAGES_PER_SEND"]:
-            raise bad_request(f"At most {rt.config['MAX_IMAGES_PER_SEND']} images per message.", "too_many_images")
-        rules.ensure_member(me, chat)
-        text = direct.clean_text(rt, text, bool(images or file))
-        quoted = replies.quoted_message(me, chat, reply_to) if reply_to is not None else None
-    except ApiError:
-        existing = _existing_group_send(me, client_message_id, chat) if client_message_id else []
-        if existing:
-            return SendResult(existing, created=False)
-        raise
-    if client_message_id and (images or file):
-        existing = _existing_group_send(me, client_message_id, chat)
-        if existing:
-            return SendResult(existing, created=False)
-    stored = direct._store_uploads(rt, me, [*images, *([file] if file else [])])
-    try:
-        result = _create_group_messages(rt, me, chat, text, client_message_id, stored, origin_sid, quoted)
-    except Exception:
-        delete_stored_files(rt.storage, [s.id for s in stored])
-        raise
-    if not result.created:
-        # A concurrent send with the same clientMessageId won: its files are the message's, not ours.
-        delete_stored_files(rt.storage, [s.id for s in stored])
-    return result
-
-
-def _create_group_messages(
-    rt: Runtime,
-    me: User,
-    chat: Chat,
-    text: str,
-    client_message_id: str | None,
-    stored: list[StoredFile],
-    origin_sid: str | None,
-    quoted: Message | None = None,
-) -> SendResult:
-    now = utcnow()
-    alone = chat.participants == [me.id]  # nobody else to deliver to: delivered and read by all of them
-    chars = rt.config["REPLY_PREVIEW_CHARS"]
-    messages = direct.insert_messages(
-        chat.id, me.id, None, text, client_message_id, stored, quoted, chars, now, read=alone
-    )
-    if messages is None:
-        return SendResult(_existing_group_send(me, client_message_id or "", chat), created=False)
-    if stored:
-        queries.attach_files([s.id for s in stored], chat.id)
-    if quoted is not None:
-        replies.catch_up(messages[0], quoted.id, chars)
-    seqs = announce_group_messages(rt, me, chat, messages, now, origin_sid)
-    return SendResult(messages, created=True, seqs=seqs)
-
-
-def announce_group_messages(
-    rt: Runtime, me: User, chat: Chat, messages: list[Message], now: datetime, origin_sid: str | None = None
-) -> list[int | None]:
-    """Stored messages of one send into a group (or a forward to it): into the group's summary, out to
-    every member, pushed to those offline, read at once by those viewing it. Returns the sender's
-    `seq` of each message's `new-message` (for a socket send's ack)."""
-    queries.record_last_message(chat.id, messages[-1])
-    seqs = group_events.group_messages(rt, chat, me.id, messages, origin_sid)
-    group_events.push_offline(rt, chat, me, messages, now)
-    _read_on_arrival(rt, chat, me, messages[-1].id)
-    return seqs
-
-
-def group_forward_copy(me: User, chat: Chat, original: Message, now: datetime) -> Message:
-    """A forwarded copy for a group (stored by the caller): the original's text and shared files."""
-    alone = chat.participants == [me.id]
-    return Message(
-        chat_id=chat.id,
-        sender_id=me.id,
-        receiver_id=None,
-        text=original.text or "",
-        attachments=list(original.attachments),
-        status=STATUS_READ if alone else STATUS_SENT,
-        forwarded=True,
-        created_at=now,
-        updated_at=now,
-        delivered_at=now if alone else None,
-        read_at=now if alone else None,
-    )
-
-
-def _read_on_arrival(rt: Runtime, chat: Chat, sender: User, up_to: ObjectId) -> None:
-    """Members with a socket showing the group read what arrives at once."""
-    others = [p for p in chat.participants if p != sender.id]
-    online = rt.presence.online_among([str(p) for p in others])
-    viewing = rt.presence.viewing_among([str(p) for p in others if str(p) in online], view_key(chat))
-    viewers = [p for p in others if str(p) in viewing]
-    if not viewers:
-        return
-    for viewer in queries.users_by_id(viewers).values():
-        fresh = queries.chat_by_id(chat.id)
-        if fresh is None:
-            return
-        _advance(rt, viewer, fresh, up_to, read=True)
-
-
 # --- delivery and read state -------------------------------------------------------------------------
 
 
-def _advance(rt: Runtime, me: User, chat: Chat, up_to: ObjectId, read: bool) -> int:
+def move_watermark(rt: Runtime, me: User, chat: Chat, up_to: ObjectId, read: bool) -> int:
     """Move my read (or delivery) watermark in a group up to `up_to`; update the aggregate status of what
     it passes and tell the senders. Returns how many messages stopped being unread for me."""
     member = chat.member(me.id)
@@ -599,7 +435,7 @@ def _advance(rt: Runtime, me: User, chat: Chat, up_to: ObjectId, read: bool) -> 
     if read:
         for message in passed:
             by_sender.setdefault(message.sender_id, []).append(message.id)
-    group_events.receipts(rt, after, me, by_sender, now, changed)
+    message_events.receipts(rt, after, me, by_sender, now, changed)
     return len(unread)
 
 
@@ -634,8 +470,8 @@ def read_up_to(rt: Runtime, me: User, chat_id: str, message_id: str) -> int:
     chat = rules.visible_chat(me, chat_id)
     message = rules.visible_message(me, chat, message_id)
     if not chat.is_group:
-        return direct._read_up_to(rt, me, chat, chat.other_participant(me.id), message.id)
-    return _advance(rt, me, chat, message.id, read=True)
+        return direct_receipts.read_up_to(rt, me, chat, chat.other_participant(me.id), message.id)
+    return move_watermark(rt, me, chat, message.id, read=True)
 
 
 def _group_message_for(me: User, message_id: str) -> tuple[Chat, Message] | None:
@@ -659,18 +495,18 @@ def mark_read(rt: Runtime, me: User, message_id: str) -> int:
     """PUT /api/messages/read/:messageId and socket `message-read`, for either kind."""
     found = _group_message_for(me, message_id)
     if found is None:
-        return direct.mark_read(rt, me, message_id)
+        return direct_receipts.mark_read(rt, me, message_id)
     chat, message = found
-    return _advance(rt, me, chat, message.id, read=True)
+    return move_watermark(rt, me, chat, message.id, read=True)
 
 
 def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
     """Socket `message-delivered`, for either kind."""
     found = _group_message_for(me, message_id)
     if found is None:
-        return direct.mark_delivered(rt, me, message_id)
+        return direct_receipts.mark_delivered(rt, me, message_id)
     chat, message = found
-    _advance(rt, me, chat, message.id, read=False)
+    move_watermark(rt, me, chat, message.id, read=False)
     message.reload()
     return message
 
@@ -699,7 +535,7 @@ def deliver_pending(rt: Runtime, me: User) -> int:
     changed: list[Message] = []
     for chat_id in {m.chat_id for m in waiting}:
         changed += _update_aggregates(by_chat[chat_id], [m for m in waiting if m.chat_id == chat_id], now)
-    group_events.receipts(rt, None, me, {}, now, changed)
+    message_events.receipts(rt, None, me, {}, now, changed)
     return len(waiting)
 
 
@@ -707,18 +543,18 @@ def open_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> int:
     """socket `join-chat {chatId}`: read what waits, and (while viewing) what arrives."""
     chat = rules.visible_chat(me, chat_id)
     if not chat.is_group:
-        return direct.open_chat(rt, me, str(chat.other_participant(me.id)), sid)
+        return direct_chat.open_chat(rt, me, str(chat.other_participant(me.id)), sid)
     rules.ensure_member(me, chat)
     rt.presence.set_viewing(str(me.id), sid, view_key(chat))
     if chat.last_message_id is None:
         return 0
-    return _advance(rt, me, chat, chat.last_message_id, read=True)
+    return move_watermark(rt, me, chat, chat.last_message_id, read=True)
 
 
 def close_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> None:
     chat = rules.visible_chat(me, chat_id)
     if not chat.is_group:
-        direct.close_chat(rt, me, str(chat.other_participant(me.id)), sid)
+        direct_chat.close_chat(rt, me, str(chat.other_participant(me.id)), sid)
         return
     rt.presence.stop_viewing(str(me.id), sid, view_key(chat))
 
@@ -727,11 +563,11 @@ def typing(rt: Runtime, me: User, chat_id: str, started: bool) -> None:
     """Typing by chat id: one RATELIMIT_TYPING budget per user, whichever way the chat is named."""
     chat = rules.visible_chat(me, chat_id)
     if not chat.is_group:
-        direct.send_typing(rt, me, str(chat.other_participant(me.id)), started)
+        direct_chat.send_typing(rt, me, str(chat.other_participant(me.id)), started)
         return
     rt.limiter.hit(rt.config["RATELIMIT_TYPING"], "typing", str(me.id))
     rules.ensure_member(me, chat)
-    group_events.typing(rt, me, chat, started)
+    message_events.typing(rt, me, chat, started)
 
 
 def receipts(me: User, chat_id: str, message_id: str) -> list[dict[str, Any]]:
@@ -765,12 +601,12 @@ def receipts(me: User, chat_id: str, message_id: str) -> list[dict[str, Any]]:
 def clear(rt: Runtime, me: User, chat_id: str) -> dict[str, Any]:
     chat = rules.visible_chat(me, chat_id)
     if not chat.is_group:
-        return {"cleared": True, "deleted": direct.clear_chat(rt, me, str(chat.other_participant(me.id)))}
+        return {"cleared": True, "deleted": direct_chat.clear_chat(rt, me, str(chat.other_participant(me.id)))}
     member = chat.member(me.id)
     newest = chat.last_message_id if member is None or member.is_current else member.until_id
     # a former member's clear takes the group off their list
     queries.clear_for(chat.id, me.id, newest, unlist=member is not None and not member.is_current)
-    group_events.chat_cleared(rt, me, chat)
+    events.chat_cleared(rt, me, chat)
     return {"cleared": True, "deleted": False}
 
 
@@ -788,7 +624,7 @@ def pin(rt: Runtime, me: User, chat_id: str, pinned: bool) -> dict[str, Any]:
     rt.sessions.user_changed(str(me.id))  # sockets' events read the user's document from the session cache
     me.reload("pinned_group_chats")
     if was != pinned:
-        group_events.group_pin_changed(rt, me, chat, pinned)
+        events.group_pin_changed(rt, me, chat, pinned)
     return item(rt, me, chat)
 
 

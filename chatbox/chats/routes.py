@@ -10,7 +10,10 @@ from flask import Response
 from chatbox.api import Blueprint, PageArgs
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.chats import actions, schemas
+from chatbox.files.actions import Upload
+from chatbox.messages import queries as message_queries
 from chatbox.messages import schemas as message_schemas
+from chatbox.messages.actions import send as sending
 from chatbox.messages.routes import (
     PAGED,
     PAGED_SYNCED,
@@ -18,10 +21,9 @@ from chatbox.messages.routes import (
     SEND_TOO_LARGE,
     SEND_UNSUPPORTED,
     _paged,
-    form_uploads,
+    send_request,
     sent_response,
 )
-from chatbox.messages.service import Upload
 from chatbox.pagination import page_size
 from chatbox.runtime import runtime
 from chatbox.sync import queries as sync
@@ -115,7 +117,9 @@ def set_role(body: dict[str, Any], chat_id: str, user_id: str) -> dict[str, Any]
 @blp.secured()
 def history(args: dict[str, Any], chat_id: str) -> Response:
     position = sync.position(current_user())
-    page = actions.history(current_user(), chat_id, page_size(args["limit"], runtime().config), args["cursor"])
+    page = message_queries.chat_history(
+        current_user(), chat_id, page_size(args["limit"], runtime().config), args["cursor"]
+    )
     return with_sync_position(_paged(page, [m.to_dict() for m in page.items]), position)
 
 
@@ -135,18 +139,7 @@ def history(args: dict[str, Any], chat_id: str) -> Response:
 @blp.error(503, SEND_QUEUE_DOWN)
 @blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], chat_id: str) -> Response:
-    images, file = form_uploads(files)
-    result = actions.send(
-        runtime(),
-        current_user(),
-        chat_id,
-        body.get("text"),
-        body.get("clientMessageId"),
-        images,
-        file,
-        reply_to=body.get("replyTo"),
-    )
-    return sent_response(result)
+    return sent_response(sending.send_message(runtime(), send_request(body, files, chat_id=chat_id)))
 
 
 @blp.route("/<chat_id>/messages", methods=["DELETE"])
@@ -167,7 +160,9 @@ def clear(chat_id: str) -> dict[str, Any]:
 @blp.secured()
 def search(args: dict[str, Any], chat_id: str) -> Response:
     rt = runtime()
-    page = actions.search(current_user(), chat_id, args["q"], page_size(args["limit"], rt.config), args["cursor"])
+    page = message_queries.chat_search(
+        current_user(), chat_id, args["q"], page_size(args["limit"], rt.config), args["cursor"]
+    )
     return _paged(page, [m.to_dict() for m in page.items])
 
 

@@ -34,6 +34,15 @@ def _too_large(storage: FileStorage) -> ApiError:
 
 
 @dataclass
+class Upload:
+    """A file part of a request, not checked yet: `images_only` for the parts that must be JPG or PNG."""
+
+    stream: BinaryIO
+    filename: str
+    images_only: bool = False
+
+
+@dataclass
 class PreparedUpload:
     """A checked upload on temporary files, not stored yet."""
 
@@ -156,6 +165,18 @@ def store_prepared(
         return records
     finally:
         close_all(prepared)
+
+
+def store_uploads(storage: FileStorage, uploader_id: ObjectId, purpose: str, uploads: list[Upload]) -> list[StoredFile]:
+    """Check every upload first, then store them all or none (quota included)."""
+    prepared: list[PreparedUpload] = []
+    try:
+        for upload in uploads:
+            prepared.append(prepare_upload(storage, upload.stream, upload.filename, upload.images_only))
+    except BaseException:
+        close_all(prepared)
+        raise
+    return store_prepared(storage, uploader_id, purpose, prepared)
 
 
 def _store_one(store: BlobStore, uploader_id: ObjectId, purpose: str, upload: PreparedUpload) -> StoredFile:

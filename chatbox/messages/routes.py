@@ -8,8 +8,12 @@ from chatbox.api import Blueprint, PageArgs
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.auth.schemas import PublicUserSchema
 from chatbox.chats import actions as chat_actions
-from chatbox.messages import lifecycle, schemas, service
-from chatbox.messages.service import SendResult, Upload
+from chatbox.files.actions import Upload
+from chatbox.messages import queries, schemas
+from chatbox.messages.actions import chat as chat_actions_direct
+from chatbox.messages.actions import lifecycle
+from chatbox.messages.actions import send as sending
+from chatbox.messages.actions.send import SendRequest, SendResult
 from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
 from chatbox.runtime import runtime
 from chatbox.sync import queries as sync
@@ -51,7 +55,7 @@ def _paged(page: Page, items: list[Any]) -> Response:
 @blp.secured()
 def contacts(args: dict[str, Any]) -> Response:
     rt = runtime()
-    page = service.contacts(current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
+    page = queries.contacts(current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
     return _paged(page, public_users(rt, current_user(), page.items))
 
 
@@ -64,7 +68,7 @@ def contacts(args: dict[str, Any]) -> Response:
 def chats(args: dict[str, Any]) -> Response:
     rt = runtime()
     position = sync.position(current_user())
-    page = service.chat_list(rt, current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
+    page = queries.chat_list(rt, current_user(), page_size(args["limit"], rt.config), args["cursor"], args["q"])
     return with_sync_position(_paged(page, page.items), position)
 
 
@@ -77,7 +81,7 @@ def chats(args: dict[str, Any]) -> Response:
 @blp.secured()
 def search(args: dict[str, Any], user_id: str) -> Response:
     rt = runtime()
-    page = service.search(current_user(), user_id, args["q"], page_size(args["limit"], rt.config), args["cursor"])
+    page = queries.search(current_user(), user_id, args["q"], page_size(args["limit"], rt.config), args["cursor"])
     return _paged(page, [m.to_dict() for m in page.items])
 
 
@@ -92,33 +96,31 @@ def search(args: dict[str, Any], user_id: str) -> Response:
 @blp.error(403, "Blocked either way (code: blocked)")
 @blp.error(404, "Unknown or deactivated receiver")
 @blp.error(409, "This clientMessageId was already used for a message to someone else (client_message_id_reused)")
-@blp.error(
-    413, SEND_TOO_LARGE
-)
+@blp.error(413, SEND_TOO_LARGE)
 @blp.error(415, SEND_UNSUPPORTED)
 @blp.error(429, "Too many messages")
 @blp.error(503, SEND_QUEUE_DOWN)
 @blp.secured()
 def send(body: dict[str, Any], files: dict[str, Any], user_id: str) -> Response:
-    images, file = form_uploads(files)
-    result = service.send_message(
-        runtime(),
+    return sent_response(sending.send_message(runtime(), send_request(body, files, to=user_id)))
+
+
+def send_request(
+    body: dict[str, Any], files: dict[str, Any], to: str | None = None, chat_id: str | None = None
+) -> SendRequest:
+    """A REST send (JSON or multipart) as the send action's request: its `images` (one message each) and
+    its one `file` become uploads."""
+    uploads = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
+    uploads += [Upload(f.stream, f.filename or "") for f in (files.get("file") or [])[:1]]
+    return SendRequest(
         current_user(),
-        user_id,
-        body.get("text"),
-        body.get("clientMessageId"),
-        images,
-        file,
+        to=to,
+        chat_id=chat_id,
+        text=body.get("text"),
+        client_message_id=body.get("clientMessageId"),
         reply_to=body.get("replyTo"),
+        uploads=uploads,
     )
-    return sent_response(result)
-
-
-def form_uploads(files: dict[str, Any]) -> tuple[list[Upload], Upload | None]:
-    """A send's multipart parts: its `images` (one message each) and its one `file`."""
-    images = [Upload(f.stream, f.filename or "", images_only=True) for f in files.get("images") or []]
-    upload = (files.get("file") or [None])[0]
-    return images, Upload(upload.stream, upload.filename or "") if upload is not None else None
 
 
 def sent_response(result: SendResult) -> Response:
@@ -146,7 +148,7 @@ def read(message_id: str) -> dict[str, Any]:
 @blp.error(404, "Unknown user")
 @blp.secured()
 def clear(user_id: str) -> dict[str, Any]:
-    return {"cleared": True, "deleted": service.clear_chat(runtime(), current_user(), user_id)}
+    return {"cleared": True, "deleted": chat_actions_direct.clear_chat(runtime(), current_user(), user_id)}
 
 
 @blp.route("/<message_id>", methods=["PATCH"])
@@ -225,5 +227,5 @@ def forward(body: dict[str, Any], message_id: str) -> Response:
 @blp.secured()
 def history(args: dict[str, Any], user_id: str) -> Response:
     position = sync.position(current_user())
-    page = service.history(current_user(), user_id, page_size(args["limit"], runtime().config), args["cursor"])
+    page = queries.history(current_user(), user_id, page_size(args["limit"], runtime().config), args["cursor"])
     return with_sync_position(_paged(page, [m.to_dict() for m in page.items]), position)

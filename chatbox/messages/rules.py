@@ -6,15 +6,17 @@ user" of a pair. Blocks apply between the participants of a direct chat only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from bson import ObjectId
 
 from chatbox.chats.rules import can_see, ensure_member, sees_chat
-from chatbox.errors import ApiError, forbidden, not_found
+from chatbox.errors import ApiError, bad_request, forbidden, not_found
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import parse_object_id, utcnow
-from chatbox.users.rules import ensure_not_blocked
+from chatbox.users.rules import ensure_not_blocked, is_blocked_between
 
 
 def message_not_found() -> ApiError:
@@ -125,3 +127,21 @@ def ensure_can_send_to_chat(me: User, chat: Chat) -> User:
         raise not_found("No such user.", "user_not_found")
     ensure_not_blocked(me, partners[0])
     return partners[0]
+
+
+def receipt_may_pass(reader: User, sender: User | None) -> bool:
+    """No receipt (delivered or read) crosses a block, and a message's status is one for both sides: while
+    either blocks the other, what `reader` got from `sender` keeps its status until the block ends."""
+    return sender is not None and not is_blocked_between(reader, sender)
+
+
+def clean_text(config: Mapping[str, Any], text: str | None, has_attachments: bool) -> str:
+    """A message's text as stored: trimmed, at most MESSAGE_TEXT_MAX characters, and not empty unless
+    the message carries an attachment."""
+    text = (text or "").strip()
+    limit = config["MESSAGE_TEXT_MAX"]
+    if len(text) > limit:
+        raise bad_request(f"Text may be at most {limit} characters.", "text_too_long")
+    if not text and not has_attachments:
+        raise bad_request("A message needs text or an attachment.", "empty_message")
+    return text

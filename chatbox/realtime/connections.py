@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chatbox.chats.actions import deliver_pending as deliver_pending_in_groups
-from chatbox.messages.service import deliver_pending
+from chatbox.messages.actions.receipts import deliver_pending
 from chatbox.models import User
 from chatbox.models.ids import utcnow
-from chatbox.realtime import events
 from chatbox.runtime import Runtime
+from chatbox.users import events
 
 
 def socket_opened(rt: Runtime, user: User, sid: str) -> bool:

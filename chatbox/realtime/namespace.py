@@ -21,7 +21,9 @@ from flask import Flask
 from chatbox.auth.tokens import TokenSession, user_from_token
 from chatbox.chats import actions as chats
 from chatbox.errors import ApiError, QueueUnavailable
-from chatbox.messages import service as messages
+from chatbox.messages.actions import chat as messages
+from chatbox.messages.actions import send as sending
+from chatbox.messages.actions.send import SendRequest
 from chatbox.models import User
 from chatbox.models.ids import utcnow
 from chatbox.realtime import connections, schemas
@@ -233,26 +235,16 @@ class ChatNamespace(socketio.Namespace):
 
     def on_new_message(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            if payload["chatId"] is not None:
-                result = chats.send(
-                    self.rt,
-                    user,
-                    payload["chatId"],
-                    payload["text"],
-                    payload["clientMessageId"],
-                    origin_sid=sid,
-                    reply_to=payload["replyTo"],
-                )
-            else:
-                result = messages.send_message(
-                    self.rt,
-                    user,
-                    payload["to"],
-                    payload["text"],
-                    payload["clientMessageId"],
-                    origin_sid=sid,
-                    reply_to=payload["replyTo"],
-                )
+            request = SendRequest(
+                user,
+                to=payload["to"],
+                chat_id=payload["chatId"],
+                text=payload["text"],
+                client_message_id=payload["clientMessageId"],
+                reply_to=payload["replyTo"],
+                origin_sid=sid,
+            )
+            result = sending.send_message(self.rt, request)
             # This socket gets no live new-message for its own send: the ack carries its seq instead.
             seq = result.seqs[0] if result.seqs else None
             if seq is None:

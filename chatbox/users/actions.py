@@ -6,8 +6,8 @@ from bson import ObjectId
 
 from chatbox.auth.tokens import sessions_changed
 from chatbox.models import User
-from chatbox.realtime import events
 from chatbox.runtime import Runtime
+from chatbox.users import events
 from chatbox.users.queries import BLOCKED, PINNED, direct_chat, find_other_user
 
 

@@ -1,7 +1,7 @@
 """Message lifecycle actions: edit, delete for everyone or for me, react, forward.
 
 Each action checks (messages.rules), stores with one atomic conditional update (never a read, then a
-write of what was read), and announces (realtime.events). Every change to a message is conditional on
+write of what was read), and announces (messages.events). Every change to a message is conditional on
 `deletedAt: null`, so a delete racing an edit, a reaction or a forward always wins cleanly: the
 tombstone never carries text, attachments or reactions written after it.
 """
@@ -9,22 +9,22 @@ tombstone never carries text, attachments or reactions written after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
-from chatbox.chats import actions as chat_actions
 from chatbox.chats import rules as chat_rules
 from chatbox.errors import ApiError, bad_request
 from chatbox.files.actions import delete_stored_files
-from chatbox.messages import replies, rules
+from chatbox.messages import events, replies, rules
+from chatbox.messages.actions.send import announce_direct, announce_group, create_chat
 from chatbox.messages.emoji import is_reaction_emoji
 from chatbox.messages.presenting import newest_shown
-from chatbox.messages.service import announce_messages, clean_text, create_chat, find_chat
+from chatbox.messages.queries import find_chat
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import parse_object_id, utcnow
 from chatbox.models.message import STATUS_READ, STATUS_SENT, files_still_attached
-from chatbox.realtime import events
 from chatbox.runtime import Runtime
 from chatbox.users.queries import find_other_user
 from chatbox.users.rules import ensure_not_blocked
@@ -42,7 +42,7 @@ def edit_message(rt: Runtime, me: User, message_id: str, text: str) -> Message:
     rules.ensure_not_deleted(message)
     rules.ensure_edit_window(rt.config, message)
     rules.ensure_chat_open(me, chat)
-    text = clean_text(rt, text, bool(message.attachments))
+    text = rules.clean_text(rt.config, text, bool(message.attachments))
     if text == (message.text or ""):
         return message  # nothing changes, nobody is told
     now = utcnow()
@@ -252,7 +252,7 @@ def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Targ
     for target, viewing in zip(targets, views, strict=True):
         assert target.chat is not None
         if target.receiver is None:  # a group
-            group_copy = chat_actions.group_forward_copy(me, target.chat, original, now)
+            group_copy = _group_copy(me, target.chat, original, now)
             group_copy.save(force_insert=True)
             stored.append((target, group_copy, False))
             continue
@@ -279,10 +279,28 @@ def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Targ
     for target, copy, viewing in stored:
         assert target.chat is not None
         if target.receiver is None:
-            chat_actions.announce_group_messages(rt, me, target.chat, [copy], now)
+            announce_group(rt, me, target.chat, [copy], now)
             continue
-        announce_messages(rt, me, target.receiver, target.chat, [copy], viewing, now)
+        announce_direct(rt, me, target.receiver, target.chat, [copy], viewing, now)
     return [copy for _, copy, _ in stored]
+
+
+def _group_copy(me: User, chat: Chat, original: Message, now: datetime) -> Message:
+    """A forwarded copy for a group (stored by the caller): the original's text and shared files."""
+    alone = chat.participants == [me.id]
+    return Message(
+        chat_id=chat.id,
+        sender_id=me.id,
+        receiver_id=None,
+        text=original.text or "",
+        attachments=list(original.attachments),
+        status=STATUS_READ if alone else STATUS_SENT,
+        forwarded=True,
+        created_at=now,
+        updated_at=now,
+        delivered_at=now if alone else None,
+        read_at=now if alone else None,
+    )
 
 
 def _take_back(rt: Runtime, copies: list[Message]) -> None:
