@@ -20,22 +20,15 @@ from chatbox.files.storage import FileStorage
 from chatbox.messages.chat_ids import ChatIdCache
 from chatbox.push.delivery import build_push_service
 from chatbox.ratelimit import RateLimiter
+from chatbox.realtime.builders import build_event_bus, build_presence, build_sequencer
 from chatbox.realtime.engine import use_lean_engine
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
-from chatbox.realtime.server import (
-    EVENT_BUS_KEY,
-    MalformedPacketGuard,
-    PollingPayloadGuard,
-    UnclaimedConnectionCloser,
-    build_event_bus,
-    build_presence,
-    build_redis_health,
-    build_sequencer,
-    socketio_options,
-    start_scale_out,
-)
+from chatbox.realtime.packet_guards import MalformedPacketGuard, PollingPayloadGuard
+from chatbox.realtime.scale_out import EVENT_BUS_KEY, build_redis_health, start_scale_out
 from chatbox.realtime.sessions import SessionCache, SessionGuard
+from chatbox.realtime.socketio_options import socketio_options
+from chatbox.realtime.unclaimed_connections import UnclaimedConnectionCloser
 from chatbox.runtime import EXTENSION_KEY, REDIS_HEALTH_KEY, Runtime
 from chatbox.security import register_origin_check, register_security_headers
 from config import build_config

@@ -7,7 +7,7 @@ from flask import current_app, jsonify
 
 from chatbox.api import Blueprint
 from chatbox.db import ping
-from chatbox.realtime.server import queue_status
+from chatbox.realtime.scale_out import queue_status
 from chatbox.runtime import REDIS_HEALTH_KEY
 
 blp = Blueprint("health", __name__, description="Operations")

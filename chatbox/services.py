@@ -95,7 +95,7 @@ class SessionChecks(Protocol):
 
 
 class ConnectionWatcher(Protocol):
-    """Closes connections that never sign in to Socket.IO in time (chatbox/realtime/server.py)."""
+    """Closes connections that never sign in to Socket.IO in time (chatbox/realtime/unclaimed_connections.py)."""
 
     def watch(self, eio_sid: str | None) -> None: ...
 

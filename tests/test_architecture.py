@@ -89,3 +89,47 @@ def test_chatbox_has_no_import_circle() -> None:
 
 def test_the_runtime_knows_interfaces_not_the_transport() -> None:
     assert not {m for m in import_graph()["chatbox.runtime"] if m.startswith("chatbox.realtime")}
+
+
+# One file name per role across areas (docs/architecture.md, "File roles").
+AREAS = ("admin", "auth", "chats", "files", "messages", "push", "sync", "users")
+DECIDING_OR_PAYLOAD_ROLES = ("rules", "presenting", "events")
+
+
+def _role(module: str) -> str:
+    """The role a module plays by its name: `chatbox.messages.actions.send` plays `actions`."""
+    parts = module.split(".")
+    return next((p for p in parts[2:] if p in {"actions", "queries", *DECIDING_OR_PAYLOAD_ROLES}), parts[-1])
+
+
+def test_no_module_is_named_service() -> None:
+    # "service" meant actions in one area and rules or reads in another: each file now says its role.
+    assert sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("service.py")) == []
+
+
+def test_the_areas_import_nothing_from_the_transport() -> None:
+    graph = import_graph()
+    assert graph["chatbox.messages.actions.send"]  # the graph sees the areas' modules
+    offenders = {
+        module: sorted(t for t in targets if t.startswith("chatbox.realtime"))
+        for module, targets in graph.items()
+        if module.split(".")[1:2] and module.split(".")[1] in AREAS
+    }
+    assert {m: t for m, t in offenders.items() if t} == {}
+
+
+def test_the_transport_decides_no_rule_and_builds_no_payload() -> None:
+    """realtime/ calls actions and reads; the rules, the presenting and the events stay in the areas."""
+    graph = import_graph()
+    offenders = {
+        module: sorted(t for t in targets if _role(t) in DECIDING_OR_PAYLOAD_ROLES)
+        for module, targets in graph.items()
+        if module.startswith("chatbox.realtime.")
+    }
+    assert {m: t for m, t in offenders.items() if t} == {}
+    assert not [m for m in graph if m.startswith("chatbox.realtime.") and _role(m) in DECIDING_OR_PAYLOAD_ROLES]
+
+
+def test_the_role_checks_can_fail() -> None:
+    assert _role("chatbox.users.rules") == "rules" and _role("chatbox.messages.actions.send") == "actions"
+    assert _role("chatbox.realtime.namespace") == "namespace"

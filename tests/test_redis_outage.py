@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from chatbox.processes import RedisServer, start_redis_server
-from chatbox.realtime.server import QUEUE_CHANNEL
+from chatbox.realtime.scale_out import QUEUE_CHANNEL
 from tests.support.inprocess import Node, start_node
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
 

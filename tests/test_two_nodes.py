@@ -15,7 +15,7 @@ import redis
 
 from chatbox.processes import RedisServer, start_redis_server
 from chatbox.push.notification import Notification
-from chatbox.realtime.server import QUEUE_CHANNEL
+from chatbox.realtime.scale_out import QUEUE_CHANNEL
 from tests.support.files import PDF, image_bytes
 from tests.support.inprocess import Node, start_node
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until

@@ -7,6 +7,7 @@ from typing import Any
 from bson import ObjectId
 
 from chatbox.chats import queries
+from chatbox.chats.rules import my_role
 from chatbox.models import Chat, Message, User
 from chatbox.models.chat import MUTED_FOREVER
 from chatbox.models.ids import iso, utcnow
@@ -61,7 +62,6 @@ def group_unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
 
 
 def _group_item(me: User, chat: Chat, last: Message | None, unread: int) -> dict[str, Any]:
-    member = chat.member(me.id)
     return {
         "_id": str(chat.id),
         "kind": "group",
@@ -69,7 +69,7 @@ def _group_item(me: User, chat: Chat, last: Message | None, unread: int) -> dict
         "name": chat.name or "",
         "avatar": chat.avatar or "",
         "memberCount": len(chat.participants),
-        "myRole": member.role if member is not None and member.is_current else None,
+        "myRole": my_role(me, chat),
         "lastMessage": last.to_dict() if last else None,
         "lastMessageAt": iso(last.created_at if last is not None else chat.last_message_at),
         "unreadCount": unread,

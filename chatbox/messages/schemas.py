@@ -20,6 +20,9 @@ REPLY_TO = {
 
 
 class SendJsonSchema(BaseSchema):
+    """The body of a send, over REST (JSON, or the text fields of a multipart form) and over the socket
+    (realtime.schemas.NewMessageEvent adds the target)."""
+
     # Length is a sending rule (MESSAGE_TEXT_MAX after trimming, text_too_long); the body cap bounds the rest.
     text = ma.fields.String(load_default="")
     clientMessageId = ma.fields.String(**CLIENT_MESSAGE_ID)
@@ -116,6 +119,8 @@ class SystemSchema(ma.Schema):
 
 
 class MessageSchema(ma.Schema):
+    """The message JSON as `Message.to_dict` produces it (field for field and in its order; tests check it)."""
+
     _id = object_id(required=True)
     chatId = object_id(required=True)
     senderId = object_id(required=True)

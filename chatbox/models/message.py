@@ -146,6 +146,9 @@ class Message(Document):
         return user_id in (self.hidden_for or [])
 
     def to_dict(self) -> dict[str, Any]:
+        """The message's JSON: the only code that produces it (a plain dict, as it is on every send's path).
+        messages.schemas.MessageSchema describes it for the OpenAPI document; tests/test_message_shape.py
+        fails if the two differ in any field."""
         attachments = [a.to_dict() for a in self.attachments]
         image = next((a["url"] for a in attachments if a["kind"] == "image"), None)
         file = next((a["url"] for a in attachments if a["kind"] == "file"), None)

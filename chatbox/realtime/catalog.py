@@ -43,18 +43,6 @@ MESSAGE_DELETED = {
         },
     ]
 }
-# Any client event may fail with these, besides its own codes.
-COMMON_FAILURES = (
-    "validation_error",
-    "rate_limited",
-    "unauthorized",
-    "token_expired",
-    "token_revoked",
-    "token_outdated",
-    "account_deactivated",
-    "account_blocked",
-    "internal_error",
-)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""What a socket opening or closing changes: presence, lastSeen, waiting deliveries."""
+"""What a socket opening or closing sets off: the socket counted in presence, then the actions it causes
+(coming online or going offline, waiting deliveries)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Callable
 from chatbox.chats.actions import deliver_pending as deliver_pending_in_groups
 from chatbox.messages.actions.receipts import deliver_pending
 from chatbox.models import User
-from chatbox.models.ids import utcnow
 from chatbox.runtime import Runtime
-from chatbox.users import events
+from chatbox.users import actions as user_actions
+from chatbox.users.queries import online_contacts
 
 
 def socket_opened(rt: Runtime, user: User, sid: str) -> bool:
@@ -22,8 +23,8 @@ def after_socket_opened(
     rt: Runtime, user: User, came_online: bool, send_online_users: Callable[[list[str]], None]
 ) -> None:
     if came_online:
-        events.came_online(rt, user)
-    send_online_users(events.online_contacts(rt, user))
+        user_actions.came_online(rt, user)
+    send_online_users(online_contacts(rt, user))
     deliver_pending(rt, user)
     deliver_pending_in_groups(rt, user)
 
@@ -31,13 +32,4 @@ def after_socket_opened(
 def socket_closed(rt: Runtime, user_id: str, sid: str) -> None:
     """Forget the socket; when it was the user's last, save lastSeen and tell their contacts."""
     if rt.presence.remove_connection(user_id, sid):
-        user_went_offline(rt, user_id)
-
-
-def user_went_offline(rt: Runtime, user_id: str) -> None:
-    """Save lastSeen and tell the user's contacts (their last socket closed, or its server died)."""
-    if not User.objects(id=user_id).update_one(set__last_seen=utcnow()):
-        return
-    user = User.objects(id=user_id).first()
-    if user is not None:
-        events.went_offline(rt, user)
+        user_actions.went_offline(rt, user_id)

@@ -3,8 +3,7 @@
 import marshmallow as ma
 
 from chatbox.api import BaseSchema, ObjectIdString, object_id, timestamp
-from chatbox.messages.schemas import MessageSchema
-from config import CLIENT_MESSAGE_ID_MAX
+from chatbox.messages.schemas import MessageSchema, SendJsonSchema
 
 
 def _one_target(data: dict, key: str) -> None:
@@ -13,15 +12,11 @@ def _one_target(data: dict, key: str) -> None:
         raise ma.ValidationError(f"Give either {key} or chatId.", "_schema")
 
 
-class NewMessageEvent(BaseSchema):
+class NewMessageEvent(SendJsonSchema):
+    """A socket send: the REST send's body (one definition), plus its target, which REST takes from the path."""
+
     to = ObjectIdString(load_default=None)
     chatId = ObjectIdString(load_default=None)
-    text = ma.fields.String(load_default="")
-    clientMessageId = ma.fields.String(
-        load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=CLIENT_MESSAGE_ID_MAX)
-    )
-    # Checked by the send (invalid_reply), like REST's.
-    replyTo = ma.fields.String(load_default=None, allow_none=True)
 
     @ma.validates_schema
     def _target(self, data: dict, **kwargs: object) -> None:

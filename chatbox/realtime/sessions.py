@@ -26,7 +26,7 @@ from chatbox.errors import ApiError
 from chatbox.models import User
 from chatbox.models.ids import utcnow
 from chatbox.realtime.notifier import user_room
-from chatbox.realtime.server import QueueManager
+from chatbox.realtime.scale_out import QueueManager
 
 log = logging.getLogger("chatbox.realtime")
 

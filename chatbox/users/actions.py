@@ -1,4 +1,5 @@
-"""Block, unblock, pin and unpin: each one state change, with the events it causes."""
+"""Block, unblock, pin and unpin, and a user coming online or going offline: each one state change, with
+the events it causes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from bson import ObjectId
 
 from chatbox.auth.tokens import sessions_changed
 from chatbox.models import User
+from chatbox.models.ids import utcnow
 from chatbox.runtime import Runtime
 from chatbox.users import events
 from chatbox.users.queries import BLOCKED, PINNED, direct_chat, find_other_user
@@ -56,3 +58,17 @@ def _change_pin(rt: Runtime, me: User, user_id: str, add: bool) -> list[ObjectId
     if was_pinned != add:  # idempotent repeats announce nothing
         events.pin_changed(rt, me, other, direct_chat(me, other), pinned=add)
     return pinned
+
+
+def came_online(rt: Runtime, user: User) -> None:
+    """The user's first socket (on any process) opened: the people who share a chat with them are told."""
+    events.came_online(rt, user)
+
+
+def went_offline(rt: Runtime, user_id: str) -> None:
+    """Save lastSeen and tell the user's contacts (their last socket closed, or its server died)."""
+    if not User.objects(id=user_id).update_one(set__last_seen=utcnow()):
+        return
+    user = User.objects(id=user_id).first()
+    if user is not None:
+        events.went_offline(rt, user)

@@ -25,12 +25,6 @@ def went_offline(rt: Runtime, user: User) -> None:
         rt.notifier.to_user(other.id, "user-offline", _offline_payload(user))
 
 
-def online_contacts(rt: Runtime, user: User) -> list[str]:
-    """The payload of `online-users`: who of the user's presence audience is online now."""
-    audience = [str(u.id) for u in presence_audience(user)]
-    return sorted(rt.presence.online_among(audience))
-
-
 def block_changed(rt: Runtime, me: User, other: User) -> None:
     """A block or unblock changes what two chat partners see of each other's presence: tell them.
     (Users who share no chat were never told of each other, so they are told nothing now either.)"""

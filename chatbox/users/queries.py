@@ -1,10 +1,13 @@
-"""Finding users: the one named in a request, my block and pin lists, the direct chat of two users."""
+"""Finding users: the one named in a request, my block and pin lists, the direct chat of two users, and who
+of my presence audience is online."""
 
 from __future__ import annotations
 
 from chatbox.errors import bad_request, not_found
 from chatbox.models import Chat, User, pair_key
 from chatbox.models.ids import parse_object_id
+from chatbox.runtime import Runtime
+from chatbox.users.rules import presence_audience
 
 BLOCKED = "blocked_users"
 PINNED = "pinned_chats"
@@ -31,3 +34,9 @@ def listed_users(me: User, field: str) -> list[User]:
 def direct_chat(a: User, b: User) -> Chat | None:
     """The direct chat of two users, if it has a message (an empty one is in nobody's list)."""
     return Chat.objects(pair_key=pair_key(a.id, b.id), last_message_id__exists=True).only("id").first()
+
+
+def online_contacts(rt: Runtime, user: User) -> list[str]:
+    """The payload of `online-users`: who of the user's presence audience is online now."""
+    audience = [str(u.id) for u in presence_audience(user)]
+    return sorted(rt.presence.online_among(audience))

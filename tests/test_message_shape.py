@@ -1,0 +1,84 @@
+"""The message JSON has one producer (`Message.to_dict`, on the hot path) and one description (the
+OpenAPI `Message` schema, messages.schemas.MessageSchema): these tests fail as soon as the two drift
+apart, in a top-level field or in a nested one (attachments, reply preview, reactions, system)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from chatbox.messages.schemas import MessageSchema
+from chatbox.models import Attachment, Message
+from chatbox.models.message import ReplyPreview
+
+AT = datetime(2030, 1, 2, 3, 4, 5, 678000)
+
+
+def _bare() -> Message:
+    return Message(
+        id=ObjectId(), chat_id=ObjectId(), sender_id=ObjectId(), receiver_id=None, created_at=AT, updated_at=AT
+    )
+
+
+def _full() -> Message:
+    """Every optional part of a message filled in."""
+    message = _bare()
+    message.receiver_id = ObjectId()
+    message.text = "hello"
+    message.client_message_id = "c-1"
+    message.status = "read"
+    message.delivered_at = message.read_at = message.edited_at = AT
+    message.attachments = [
+        Attachment(
+            file_id=ObjectId(),
+            kind="image",
+            url="/i",
+            name="a.png",
+            size=3,
+            mime_type="image/png",
+            width=2,
+            height=1,
+            thumb_url="/t",
+        ),
+        Attachment(file_id=ObjectId(), kind="file", url="/f", name="a.pdf", size=3, mime_type="application/pdf"),
+    ]
+    message.reply_to = ReplyPreview(message_id=ObjectId(), sender_id=ObjectId(), text="q", kind="text")
+    message.reactions = {str(ObjectId()): {"emoji": "👍", "at": AT}}
+    message.forwarded = True
+    return message
+
+
+def _system() -> Message:
+    message = _bare()
+    message.deleted_at = AT
+    message.system = {
+        "type": "member_added",
+        "actorId": str(ObjectId()),
+        "userIds": [str(ObjectId())],
+        "name": None,
+        "role": None,
+    }
+    return message
+
+
+def _problems(payload: dict[str, Any]) -> dict[str, Any]:
+    # Every documented field is required and marshmallow refuses unknown ones: a field that one side
+    # has and the other lacks, at any depth, shows up here.
+    return MessageSchema().validate(payload)
+
+
+def test_to_dict_produces_exactly_the_documented_message() -> None:
+    for message in (_bare(), _full(), _system()):
+        payload = message.to_dict()
+        assert _problems(payload) == {}
+        assert list(payload) == list(MessageSchema().fields)  # the same fields, in the documented order
+
+
+def test_a_drift_either_way_is_caught() -> None:
+    payload = _full().to_dict()
+    assert "extra" in _problems({**payload, "extra": 1})
+    assert "forwarded" in _problems({k: v for k, v in payload.items() if k != "forwarded"})
+    attachment = {**payload["attachments"][0], "extra": 1}
+    assert "attachments" in _problems({**payload, "attachments": [attachment]})
