@@ -251,24 +251,9 @@ def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Targ
     stored: list[tuple[Target, Message, bool]] = []
     for target, viewing in zip(targets, views, strict=True):
         assert target.chat is not None
-        if target.receiver is None:  # a group
-            group_copy = _group_copy(me, target.chat, original, now)
-            group_copy.save(force_insert=True)
-            stored.append((target, group_copy, False))
-            continue
-        copy = Message(
-            chat_id=target.chat.id,
-            sender_id=me.id,
-            receiver_id=target.receiver.id,
-            text=original.text or "",
-            attachments=list(original.attachments),
-            status=STATUS_READ if viewing else STATUS_SENT,
-            forwarded=True,
-            created_at=now,
-            updated_at=now,
-            delivered_at=now if viewing else None,
-            read_at=now if viewing else None,
-        )
+        # Read on arrival: a direct receiver viewing the chat; a group's sender alone in it.
+        read = viewing if target.receiver is not None else target.chat.participants == [me.id]
+        copy = _copy(me, target.chat, target.receiver, original, now, read)
         copy.save(force_insert=True)
         stored.append((target, copy, viewing))
     # The original may have been deleted for everyone since we read it. If so, its delete may have
@@ -285,21 +270,20 @@ def _store_forwards(rt: Runtime, me: User, original: Message, targets: list[Targ
     return [copy for _, copy, _ in stored]
 
 
-def _group_copy(me: User, chat: Chat, original: Message, now: datetime) -> Message:
-    """A forwarded copy for a group (stored by the caller): the original's text and shared files."""
-    alone = chat.participants == [me.id]
+def _copy(me: User, chat: Chat, receiver: User | None, original: Message, now: datetime, read: bool) -> Message:
+    """A forwarded copy (stored by the caller): the original's text and shared files."""
     return Message(
         chat_id=chat.id,
         sender_id=me.id,
-        receiver_id=None,
+        receiver_id=receiver.id if receiver is not None else None,
         text=original.text or "",
         attachments=list(original.attachments),
-        status=STATUS_READ if alone else STATUS_SENT,
+        status=STATUS_READ if read else STATUS_SENT,
         forwarded=True,
         created_at=now,
         updated_at=now,
-        delivered_at=now if alone else None,
-        read_at=now if alone else None,
+        delivered_at=now if read else None,
+        read_at=now if read else None,
     )
 
 
