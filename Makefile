@@ -38,6 +38,7 @@ system-packages:
 test: system-packages
 	@$(MAKE) --no-print-directory install
 	$(BIN)/ruff check .
+	node --test tests/webclient/
 	@mkdir -p test-artifacts
 	@$(BIN)/python -m pytest -q -m slow > test-artifacts/slow-tests.log 2>&1 & slow=$$!; \
 	$(BIN)/python -m pytest -q -m "not slow"; rest=$$?; \

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,32 @@ def test_unknown_paths_stay_json_404_and_the_api_is_untouched(app: Any) -> None:
     assert health.status_code == 200 and "Content-Security-Policy" not in health.headers
     paths = client.get("/api/openapi.json").get_json()["paths"]
     assert "/" not in paths and not any(p.startswith("/web") for p in paths)
+
+
+IMPORT = re.compile(r"""^\s*(?:import|export)\b[^'"]*?\bfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]""", re.M)
+
+
+def test_the_client_is_es_modules_each_served_as_javascript_from_this_origin(app: Any) -> None:
+    """app.js is loaded as a module; every module it imports, transitively, is a file served here as
+    JavaScript (a browser refuses a module of another MIME type), named by a relative path: no CDN."""
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert '<script src="/web/app.js" type="module"></script>' in page
+    static = ROOT / "chatbox" / "web" / "static"
+    seen: set[str] = set()
+    todo = ["/web/app.js"]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.mimetype == "text/javascript", url
+        for match in IMPORT.finditer(response.get_data(as_text=True)):
+            specifier = match.group(1) or match.group(2)
+            assert specifier.startswith(("./", "../")), f"{url} imports {specifier}: not a file of this server"
+            todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(url), specifier)))
+    on_disk = {"/web/" + p.relative_to(static).as_posix() for p in static.rglob("*.js") if "vendor" not in p.parts}
+    assert seen == on_disk, "every module is reachable from app.js, and every import is a file"
+    assert len(seen) > 10
