@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from config import build_config
 from tests.support.live import ROOT, LiveServer
 
 # Starts its own servers or browsers: runs in the suite's second process (see Makefile).
@@ -103,5 +104,13 @@ def test_client_fixes_search_title_ticks_block_notice_clear_profile_blocked_list
 def test_three_users_in_a_group(live_server: LiveServer) -> None:
     result = run_script("group.mjs", live_server)
     assert result["readBy"] == "Read by 2 of 2"
+    for shot in result["screenshots"]:
+        assert Path(shot).stat().st_size > 0
+
+
+def test_a_socket_refused_for_too_many_connections_is_tried_again(live_server: LiveServer) -> None:
+    result = run_script("reconnect.mjs", live_server)
+    limit = build_config({"CHATBOX_ENV": "testing", "JWT_SECRET": "x" * 40})["MAX_SOCKETS_PER_USER"]
+    assert result["held"] == limit  # the live server runs with the default
     for shot in result["screenshots"]:
         assert Path(shot).stat().st_size > 0
