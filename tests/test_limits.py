@@ -54,3 +54,14 @@ def test_the_web_client_copies_no_limit() -> None:
     assert not re.search(r'maxlength="(5000|100)"', page)
     assert "MAX_IMAGES_PER_SEND" not in script and "/api/limits" in script
     assert not re.search(r"maxlength: '\d+'", script)  # inputs built in code take theirs from limits too
+
+
+def test_no_module_of_the_web_client_copies_a_limit(app: Any) -> None:
+    """The client's modules (static/js/) size inputs and pages from GET /api/limits, like app.js:
+    their code (comments aside) names no configured limit and builds no input with a fixed maxlength."""
+    limits = [name for name in app.config if name.isupper() and "MAX" in name]
+    assert "MAX_IMAGES_PER_SEND" in limits and "PAGE_MAX" in limits
+    for module in sorted((STATIC / "js").rglob("*.js")):
+        code = re.sub(r"/\*.*?\*/|//[^\n]*", "", module.read_text(), flags=re.S)
+        assert not [name for name in limits if re.search(rf"\b{name}\b", code)], module
+        assert not re.search(r"maxlength: '\d+'", code), module

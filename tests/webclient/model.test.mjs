@@ -224,3 +224,10 @@ test('a reply preview keeps the first 100 characters and the kind', () => {
     deleted: false,
   });
 });
+
+test('page sizes stay within the server limit pageMax', () => {
+  assert.equal(model.pageSize({ pageMax: 100 }, 30), 30);
+  assert.equal(model.pageSize({ pageMax: 25 }, 30), 25);
+  assert.equal(model.pageSize({ pageMax: 100 }), 100);
+  assert.throws(() => model.pageSize({}, 30), /limits are not loaded/);
+});

@@ -289,6 +289,12 @@ export function lastEditable(s) {
   return [...s.messages].reverse().find((m) => m._id && m.senderId === s.me._id && !m.deletedAt) || null;
 }
 
+/** A page size the client would like, within this server's `pageMax` (and the whole page when `wanted` is omitted). */
+export function pageSize(limits, wanted = Infinity) {
+  if (!(limits.pageMax > 0)) throw new Error('the server limits are not loaded');
+  return Math.min(wanted, limits.pageMax);
+}
+
 /**
  * The requests of one send from the composer. The contract: one request carries up to
  * `maxImagesPerSend` `images` and/or one `file`; the text (and the reply) ride on the first.

@@ -10,7 +10,6 @@ import * as model from '../model.js';
 const TOAST_MS = 4000;
 const CHATS_PAGE = 50;
 const SEARCH_PAGE = 20;
-const CONTACTS_PAGE = 100;
 
 export function chatActions(app) {
   const { store, api, ui } = app;
@@ -41,7 +40,7 @@ export function chatActions(app) {
     loadingChats = true;
     try {
       const { body, nextCursor, syncPosition } = await api.page('/api/messages/chats', {
-        limit: CHATS_PAGE,
+        limit: model.pageSize(s.limits, CHATS_PAGE),
         cursor: reset ? null : s.chatsCursor,
       });
       update((st) => {
@@ -67,8 +66,8 @@ export function chatActions(app) {
     }
     try {
       const [chats, people] = await Promise.all([
-        api.get('/api/messages/chats', { q: query, limit: SEARCH_PAGE }),
-        api.get('/api/messages/contacts', { q: query, limit: SEARCH_PAGE }),
+        api.get('/api/messages/chats', { q: query, limit: model.pageSize(store.state.limits, SEARCH_PAGE) }),
+        api.get('/api/messages/contacts', { q: query, limit: model.pageSize(store.state.limits, SEARCH_PAGE) }),
       ]);
       if (seq !== searchSeq) return; // a newer query is on its way
       update((s) => {
@@ -223,9 +222,9 @@ export function chatActions(app) {
     }
   }
 
-  /** Contacts for a picker (the first page of GET /api/messages/contacts). */
+  /** Contacts for a picker (the first page of GET /api/messages/contacts, as long as the server allows). */
   async function contacts() {
-    const { body } = await api.page('/api/messages/contacts', { limit: CONTACTS_PAGE });
+    const { body } = await api.page('/api/messages/contacts', { limit: model.pageSize(store.state.limits) });
     return body;
   }
 

@@ -108,7 +108,7 @@ export function messageActions(app) {
   async function loadNewestMessages() {
     const peerId = store.state.peerId;
     try {
-      const { body, nextCursor } = await api.page(paths.history(peerId, group(peerId)), { limit: PAGE_SIZE });
+      const { body, nextCursor } = await api.page(paths.history(peerId, group(peerId)), { limit: model.pageSize(store.state.limits, PAGE_SIZE) });
       if (store.state.peerId !== peerId) return;
       update((s) => {
         s.messages = s.messages.filter((m) => !m._id); // keep sends still in flight
@@ -130,7 +130,7 @@ export function messageActions(app) {
       st.loadingOlder = true;
     });
     try {
-      const { body, nextCursor } = await api.page(paths.history(peerId, group(peerId)), { limit: PAGE_SIZE, cursor: s.nextCursor });
+      const { body, nextCursor } = await api.page(paths.history(peerId, group(peerId)), { limit: model.pageSize(s.limits, PAGE_SIZE), cursor: s.nextCursor });
       if (store.state.peerId !== peerId) return false;
       update((st) => {
         model.mergeMessages(st, body);
@@ -380,7 +380,7 @@ export function messageActions(app) {
     const peerId = store.state.peerId;
     if (!query || !peerId) return;
     try {
-      const { body, nextCursor } = await api.page(paths.search(peerId, group(peerId)), { q: query, limit: SEARCH_PAGE, cursor });
+      const { body, nextCursor } = await api.page(paths.search(peerId, group(peerId)), { q: query, limit: model.pageSize(store.state.limits, SEARCH_PAGE), cursor });
       update((s) => {
         if (!s.conversationSearch || s.peerId !== peerId) return;
         const hits = cursor ? [...s.conversationSearch.hits, ...body] : body;
