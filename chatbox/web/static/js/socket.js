@@ -44,6 +44,7 @@ export function connectSocket({ io, handshake, onStatus, onUnauthorized, onAny =
     onStatus('offline');
     // `active` is false when the server refused the connection: socket.io-client will not retry it.
     if (RETRY_LATER.has(message) && !socket.active && !closed) {
+      socket.disconnect(); // no idle transport held open while waiting: the next try opens a new one
       timers.clearTimeout(retryTimer);
       retryTimer = timers.setTimeout(() => {
         retryTimer = null;
