@@ -184,3 +184,21 @@ export async function main(scenario) {
   }
   process.exit(failed ? 1 : 0);
 }
+
+/** A REST call outside the browser (another user's device): {status, body}. */
+export async function rest(method, path, token, body) {
+  const response = await fetch(new URL(path, BASE_URL), {
+    method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Sign up `first` through REST; `tag` keeps the email apart from other scripts' users. */
+export async function restSignUp(first, tag) {
+  const user = { fullName: `${first} ${RUN}`, email: `${first.toLowerCase()}-${tag}-${RUN}@example.com` };
+  const { status, body } = await rest('POST', '/api/auth/signup', null, { ...user, password: PASSWORD });
+  check(status === 201, `signup of ${first} failed: ${JSON.stringify(body)}`);
+  return { ...user, id: body._id, token: body.token };
+}

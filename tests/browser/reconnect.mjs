@@ -3,23 +3,7 @@
 // When one of the others closes, the page connects by itself (no reload) and gets messages live.
 import { io } from 'socket.io-client';
 
-import { BASE_URL, PASSWORD, RUN, check, main, newUserPage, screenshot } from './lib.mjs';
-
-async function rest(method, path, token, body) {
-  const response = await fetch(new URL(path, BASE_URL), {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-async function restSignUp(first) {
-  const user = { fullName: `${first} ${RUN}`, email: `${first.toLowerCase()}-rc-${RUN}@example.com` };
-  const { status, body } = await rest('POST', '/api/auth/signup', null, { ...user, password: PASSWORD });
-  check(status === 201, `signup of ${first} failed: ${JSON.stringify(body)}`);
-  return { ...user, id: body._id, token: body.token };
-}
+import { BASE_URL, PASSWORD, check, main, newUserPage, rest, restSignUp, screenshot } from './lib.mjs';
 
 /** One more socket of `user`: resolves once connected, or to the refusal's message. */
 function connect(user) {
@@ -34,8 +18,8 @@ function connect(user) {
 }
 
 await main(async (browser) => {
-  const rae = await restSignUp('Rae');
-  const sam = await restSignUp('Sam');
+  const rae = await restSignUp('Rae', 'rc');
+  const sam = await restSignUp('Sam', 'rc');
   check((await rest('POST', `/api/messages/send/${rae.id}`, sam.token, { text: 'Hi Rae' })).status === 201, 'Sam could not write');
   const others = [];
   for (;;) {
