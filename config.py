@@ -31,6 +31,9 @@ PAGE_MAX = 100
 SYNC_PAGE_DEFAULT = 100
 SYNC_PAGE_MAX = 500
 MAX_IMAGES_PER_SEND = 10
+FULL_NAME_MAX = 60
+PASSWORD_MIN = 8
+REPLY_PREVIEW_CHARS = 100
 
 
 class ConfigError(RuntimeError):
@@ -192,7 +195,7 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # everyone (0 turns that off); a reply's preview length; forward targets; a reaction's size.
         "EDIT_WINDOW_MINUTES": _int(environ, "EDIT_WINDOW_MINUTES", 15),
         "DELETE_WINDOW_HOURS": _int(environ, "DELETE_WINDOW_HOURS", 48),
-        "REPLY_PREVIEW_CHARS": 100,
+        "REPLY_PREVIEW_CHARS": REPLY_PREVIEW_CHARS,
         "FORWARD_MAX_TARGETS": 5,
         "REACTION_MAX_CODE_POINTS": 16,
         # Group chats: members in all (the creator included), and the longest group name.
@@ -202,6 +205,8 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CLIENT_MESSAGE_ID_MAX": CLIENT_MESSAGE_ID_MAX,
         "PAGE_DEFAULT": PAGE_DEFAULT,
         "PAGE_MAX": PAGE_MAX,
+        "FULL_NAME_MAX": FULL_NAME_MAX,
+        "PASSWORD_MIN": PASSWORD_MIN,
         "BCRYPT_LOG_ROUNDS": _int(environ, "BCRYPT_LOG_ROUNDS", 4 if env_name == "testing" else 12),
         # flask-jwt-extended
         "JWT_SECRET_KEY": jwt_secret,

@@ -47,6 +47,11 @@ class LimitsSchema(ma.Schema):
     deleteWindowHours = ma.fields.Integer(required=True, metadata={"description": "0: delete for everyone is off"})
     forwardMaxTargets = ma.fields.Integer(required=True, metadata={"description": "Targets of one forward"})
     maxGroupMembers = ma.fields.Integer(required=True, metadata={"description": "Members of a group, creator included"})
+    fullNameMax = ma.fields.Integer(required=True, metadata={"description": "Characters of a full name"})
+    passwordMin = ma.fields.Integer(required=True, metadata={"description": "Characters of a new password, at least"})
+    replyPreviewChars = ma.fields.Integer(
+        required=True, metadata={"description": "Characters of the quoted text a reply keeps"}
+    )
     groupNameMax = ma.fields.Integer(required=True, metadata={"description": "Characters of a group name"})
 
 
@@ -71,4 +76,7 @@ def limits() -> Any:
         "forwardMaxTargets": config["FORWARD_MAX_TARGETS"],
         "maxGroupMembers": config["MAX_GROUP_MEMBERS"],
         "groupNameMax": config["GROUP_NAME_MAX"],
+        "fullNameMax": config["FULL_NAME_MAX"],
+        "passwordMin": config["PASSWORD_MIN"],
+        "replyPreviewChars": config["REPLY_PREVIEW_CHARS"],
     }

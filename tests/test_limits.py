@@ -33,6 +33,9 @@ def test_limits_need_no_sign_in_and_follow_the_configuration(app: Any, api: ApiC
         "forwardMaxTargets": app.config["FORWARD_MAX_TARGETS"],
         "maxGroupMembers": app.config["MAX_GROUP_MEMBERS"],
         "groupNameMax": app.config["GROUP_NAME_MAX"],
+        "fullNameMax": config.FULL_NAME_MAX,
+        "passwordMin": config.PASSWORD_MIN,
+        "replyPreviewChars": config.REPLY_PREVIEW_CHARS,
     }
 
 
@@ -51,7 +54,7 @@ def test_the_request_schemas_take_their_limits_from_config(api: ApiClient) -> No
 def test_the_web_client_copies_no_limit() -> None:
     page = (STATIC / "index.html").read_text()
     script = (STATIC / "app.js").read_text()
-    assert not re.search(r'maxlength="(5000|100)"', page)
+    assert not re.search(r'(maxlength|minlength)="\d+"', page)  # inputs are sized from /api/limits
     assert "MAX_IMAGES_PER_SEND" not in script and "/api/limits" in script
     assert not re.search(r"maxlength: '\d+'", script)  # inputs built in code take theirs from limits too
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from chatbox.api import BaseSchema, object_id, timestamp
+from config import FULL_NAME_MAX, PASSWORD_MIN
 
 BCRYPT_MAX_BYTES = 72
 
@@ -21,13 +22,13 @@ def _full_name_not_blank(value: str) -> None:
 FULL_NAME_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 FULL_NAME = {
     "validate": [
-        ma.validate.Length(min=1, max=60),
+        ma.validate.Length(min=1, max=FULL_NAME_MAX),
         _full_name_not_blank,
         ma.validate.Regexp("^[^\\x00-\\x1f\\x7f-\\x9f]*$", error="Must not contain control characters."),
     ],
     "metadata": {"pattern": FULL_NAME_PATTERN},
 }
-NEW_PASSWORD = {"validate": [ma.validate.Length(min=8), _password_fits_bcrypt]}
+NEW_PASSWORD = {"validate": [ma.validate.Length(min=PASSWORD_MIN), _password_fits_bcrypt]}
 
 
 class SignupSchema(BaseSchema):

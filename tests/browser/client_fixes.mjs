@@ -45,6 +45,11 @@ await main(async (browser) => {
   const wes = await restSignUp('Wes');
   const page = await newUserPage(browser, { name: 'Uma' });
   await page.goto(BASE_URL);
+  // 0. The account inputs are sized by the server's limits (GET /api/limits), not numbers copied into the page.
+  const limits = (await rest('GET', '/api/limits')).body;
+  await page.waitForFunction((max) => document.querySelector('#signup-form input[name=fullName]').maxLength === max, limits.fullNameMax);
+  const minimum = await page.evaluate(() => document.querySelector('#signup-form input[name=password]').minLength);
+  check(minimum === limits.passwordMin, `the new password's minimum is ${minimum}, not the server's ${limits.passwordMin}`);
   await logIn(page, uma.email);
 
   // 1. Opening a chat from people-search results brings back the chat list, and the new chat joins it live.

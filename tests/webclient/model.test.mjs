@@ -126,7 +126,7 @@ test('a receipt that overtakes its message is kept until the message shows up', 
 });
 
 test('an edit updates the message, the chat preview and every quote of it', () => {
-  const s = state();
+  const s = state({ limits: { replyPreviewChars: 100 } });
   const quoted = msg('0001', { text: 'helo' });
   model.upsertChat(s, direct('bob', { lastMessage: { ...quoted, status: 'read' } }));
   model.mergeMessages(s, [quoted, msg('0002', { replyTo: { _id: '0001', text: 'helo', kind: 'text' } })]);
@@ -214,12 +214,12 @@ test('arrow-up edits my last message that is stored and not deleted', () => {
   assert.equal(model.lastEditable(s)._id, '0001');
 });
 
-test('a reply preview keeps the first 100 characters and the kind', () => {
+test('a reply preview keeps the server\'s replyPreviewChars characters and the kind', () => {
   const long = 'x'.repeat(150);
-  assert.deepEqual(model.quotePreview({ _id: '1', senderId: 'a', text: long, attachments: [{ kind: 'file' }] }), {
+  assert.deepEqual(model.quotePreview({ _id: '1', senderId: 'a', text: long, attachments: [{ kind: 'file' }] }, { replyPreviewChars: 40 }), {
     _id: '1',
     senderId: 'a',
-    text: 'x'.repeat(100),
+    text: 'x'.repeat(40),
     kind: 'file',
     deleted: false,
   });

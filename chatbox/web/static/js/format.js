@@ -3,7 +3,6 @@
  * Dates use the browser's locale, as the page always did.
  */
 
-export const REPLY_PREVIEW_CHARS = 100; // what a reply's preview keeps of the quoted text
 
 export function sameDay(a, b) {
   return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();

@@ -4,7 +4,7 @@
  * given and are called inside `store.update`; the others only read it.
  */
 
-import { REPLY_PREVIEW_CHARS, systemText } from './format.js';
+import { systemText } from './format.js';
 
 export const STATUS_RANK = { sending: 0, failed: 0, sent: 1, delivered: 2, read: 3 };
 export const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
@@ -216,7 +216,7 @@ export function applyMessageUpdate(s, message) {
     }
   }
   eachLoadedMessage(s, (m) => {
-    if (m.replyTo && m.replyTo._id === message._id && !m.replyTo.deleted) m.replyTo.text = (message.text || '').slice(0, REPLY_PREVIEW_CHARS);
+    if (m.replyTo && m.replyTo._id === message._id && !m.replyTo.deleted) m.replyTo.text = (message.text || '').slice(0, s.limits.replyPreviewChars);
   });
 }
 
@@ -263,11 +263,11 @@ export function kindOf(message) {
 }
 
 /** A reply's preview of `message`, as the server stores it (shown while the send is in flight). */
-export function quotePreview(message) {
+export function quotePreview(message, limits) {
   return {
     _id: message._id,
     senderId: message.senderId,
-    text: (message.text || '').slice(0, REPLY_PREVIEW_CHARS),
+    text: (message.text || '').slice(0, limits.replyPreviewChars),
     kind: kindOf(message),
     deleted: Boolean(message.deletedAt),
   };

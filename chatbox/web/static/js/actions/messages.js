@@ -198,7 +198,7 @@ export function messageActions(app) {
       st.stickToBottom = true;
     });
     if (files.length === 0) {
-      await sendText(peerId, text, addPending(peerId, { text, replyTo: replyTo && model.quotePreview(replyTo) }));
+      await sendText(peerId, text, addPending(peerId, { text, replyTo: replyTo && model.quotePreview(replyTo, store.state.limits) }));
       return;
     }
     const batches = model.planBatches(files, { text, replyTo, maxImagesPerSend: s.limits.maxImagesPerSend });
@@ -270,7 +270,7 @@ export function messageActions(app) {
         text: batch.text || '',
         pendingFiles: [...batch.images, batch.file].filter(Boolean).map((f) => f.name),
         batch,
-        replyTo: batch.replyTo ? model.quotePreview(batch.replyTo) : null,
+        replyTo: batch.replyTo ? model.quotePreview(batch.replyTo, store.state.limits) : null,
       });
     const form = new FormData();
     if (batch.text) form.append('text', batch.text);

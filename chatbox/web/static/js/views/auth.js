@@ -2,6 +2,15 @@
 
 import { $, show } from '../dom.js';
 
+/** Full names and new passwords, wherever the page asks for them, sized by the server's limits. */
+export function sizeAccountInputs(limits) {
+  if (!limits.fullNameMax) return;
+  for (const input of document.querySelectorAll('input[name=fullName]')) input.maxLength = limits.fullNameMax;
+  for (const input of document.querySelectorAll('#signup-form input[name=password], input[name=newPassword]')) {
+    input.minLength = limits.passwordMin;
+  }
+}
+
 export function authView(app) {
   const { store, actions } = app;
   let shownMode = null;
@@ -26,6 +35,7 @@ export function authView(app) {
   $('#logout').addEventListener('click', () => actions.logOut());
 
   return function render(s) {
+    sizeAccountInputs(s.limits);
     const signedOut = s.booted && !s.me;
     show($('#app-view'), Boolean(s.me));
     show($('#auth-view'), signedOut);

@@ -4,7 +4,7 @@
  */
 
 import { $, h, icon, setChildren, show } from '../dom.js';
-import { REPLY_PREVIEW_CHARS, formatSize } from '../format.js';
+import { formatSize } from '../format.js';
 import * as model from '../model.js';
 
 const MAX_INPUT_PX = 160;
@@ -61,7 +61,7 @@ export function composerView(app) {
       $('#composer-context-text'),
       s.editing ? h('strong', {}, 'Editing: ') : h('strong', {}, `Replying to ${model.memberName(s, target.senderId)}: `),
       preview.icon && icon(preview.icon),
-      preview.text.slice(0, REPLY_PREVIEW_CHARS),
+      preview.text.slice(0, s.limits.replyPreviewChars),
     );
   }
 
