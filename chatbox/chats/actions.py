@@ -14,12 +14,12 @@ from bson import ObjectId
 
 from chatbox.chats import events, queries, rules
 from chatbox.chats.presenting import members_list
-from chatbox.errors import ApiError, bad_request, forbidden, not_found
+from chatbox.errors import ApiError, bad_request, not_found
 from chatbox.files.actions import Upload, delete_stored_files, store_image_data_url, store_upload
 from chatbox.messages import events as message_events
 from chatbox.messages import replies
 from chatbox.messages.actions import chat as direct_chat
-from chatbox.messages.actions import receipts as direct_receipts
+from chatbox.messages.actions import receipts
 from chatbox.messages.presenting import chat_items
 from chatbox.models import Chat, Message, StoredFile, User
 from chatbox.models.chat import (
@@ -31,8 +31,8 @@ from chatbox.models.chat import (
     ChatMember,
     group_key,
 )
-from chatbox.models.ids import iso, parse_object_id, utcnow
-from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
+from chatbox.models.ids import parse_object_id, utcnow
+from chatbox.models.message import STATUS_SENT
 from chatbox.models.stored_file import PURPOSE_AVATAR
 from chatbox.runtime import Runtime
 from chatbox.users import actions as user_actions
@@ -401,142 +401,7 @@ def view_key(chat: Chat) -> str:
     return f"chat:{chat.id}"
 
 
-# --- delivery and read state -------------------------------------------------------------------------
-
-
-def move_watermark(rt: Runtime, me: User, chat: Chat, up_to: ObjectId, read: bool) -> int:
-    """Move my read (or delivery) watermark in a group up to `up_to`; update the aggregate status of what
-    it passes and tell the senders. Returns how many messages stopped being unread for me."""
-    member = chat.member(me.id)
-    if member is None:
-        return 0
-    if member.until_id is not None and up_to > member.until_id:
-        up_to = member.until_id
-    field_name = "read_up_to" if read else "delivered_up_to"
-    old = chat.read_mark(member) if read else chat.delivered_mark(member)
-    if up_to <= old:
-        return 0
-    now = utcnow()
-    previous, after = queries.advance_marks(chat, me.id, field_name, up_to, now)
-    if after is None:
-        return 0
-    if isinstance(previous, ObjectId) and previous > old:
-        old = previous  # another call moved it meanwhile: count from there
-    if up_to <= old:
-        return 0
-    passed = queries.messages_after(after, me, old, up_to)
-    if read:
-        mark = after.cleared_mark_for(me.id)
-        unread = [m for m in passed if mark is None or m.id > mark]
-    else:
-        unread = []
-    changed = _update_aggregates(after, passed, now)
-    by_sender: dict[ObjectId, list[ObjectId]] = {}
-    if read:
-        for message in passed:
-            by_sender.setdefault(message.sender_id, []).append(message.id)
-    message_events.receipts(rt, after, me, by_sender, now, changed)
-    return len(unread)
-
-
-def _recipients(chat: Chat, message: Message) -> list[ChatMember]:
-    """Members at send time, except the sender."""
-    return [m for m in chat.members if m.user_id != message.sender_id and m.saw(message.id)]
-
-
-def _update_aggregates(chat: Chat, messages: list[Message], now: datetime) -> list[Message]:
-    """`sent` until every recipient has it delivered, `read` once all have read it. Returns the messages
-    whose aggregate moved (their senders are to hear of it)."""
-    to_read, to_deliver = [], []
-    for message in messages:
-        if message.status == STATUS_READ:
-            continue
-        recipients = _recipients(chat, message)
-        if all(chat.read_mark(r) >= message.id for r in recipients):
-            to_read.append(message)
-        elif message.status == STATUS_SENT and all(chat.delivered_mark(r) >= message.id for r in recipients):
-            to_deliver.append(message)
-    queries.set_status([m.id for m in to_read], STATUS_READ, now)
-    queries.set_status([m.id for m in to_deliver], STATUS_DELIVERED, now)
-    for message in to_read:
-        message.delivered_at = message.delivered_at or now
-        message.status, message.read_at = STATUS_READ, now
-    for message in to_deliver:
-        message.status, message.delivered_at = STATUS_DELIVERED, now
-    return [*to_read, *to_deliver]
-
-
-def read_up_to(rt: Runtime, me: User, chat_id: str, message_id: str) -> int:
-    chat = rules.visible_chat(me, chat_id)
-    message = rules.visible_message(me, chat, message_id)
-    if not chat.is_group:
-        return direct_receipts.read_up_to(rt, me, chat, chat.other_participant(me.id), message.id)
-    return move_watermark(rt, me, chat, message.id, read=True)
-
-
-def _group_message_for(me: User, message_id: str) -> tuple[Chat, Message] | None:
-    """The group message `message_id` names, when it is one; None for a direct message (or no message:
-    the direct action answers that)."""
-    oid = parse_object_id(message_id)
-    message = queries.message_by_id(oid) if oid else None
-    if message is None or message.receiver_id is not None:
-        return None
-    chat = queries.chat_by_id(message.chat_id)
-    if chat is None or not chat.is_group:
-        return None
-    if not rules.can_see(me, chat) or not queries.can_see_message(me, chat, message):
-        raise not_found("No such message.", "message_not_found")
-    if message.sender_id == me.id:
-        raise forbidden("Only the receiver can change a message's status.", "not_receiver")
-    return chat, message
-
-
-def mark_read(rt: Runtime, me: User, message_id: str) -> int:
-    """PUT /api/messages/read/:messageId and socket `message-read`, for either kind."""
-    found = _group_message_for(me, message_id)
-    if found is None:
-        return direct_receipts.mark_read(rt, me, message_id)
-    chat, message = found
-    return move_watermark(rt, me, chat, message.id, read=True)
-
-
-def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
-    """Socket `message-delivered`, for either kind."""
-    found = _group_message_for(me, message_id)
-    if found is None:
-        return direct_receipts.mark_delivered(rt, me, message_id)
-    chat, message = found
-    move_watermark(rt, me, chat, message.id, read=False)
-    message.reload()
-    return message
-
-
-def deliver_pending(rt: Runtime, me: User) -> int:
-    """On connect: everything in my groups is delivered to me; senders hear of aggregate changes. A
-    fixed number of queries, whatever the number of groups or messages."""
-    chats = queries.groups_of(me.id)
-    if not chats:
-        return 0
-    waiting = queries.waiting_in_groups(me, chats)
-    now = utcnow()
-    marks = {}
-    for chat in chats:
-        member = chat.member(me.id)
-        newest = chat.last_message_id
-        if member is not None and newest is not None and newest > chat.delivered_mark(member):
-            marks[chat.id] = newest
-    queries.advance_delivered_in_many(me.id, marks, now)
-    if marks:
-        newest = max(marks.values())
-        for chat in chats:
-            if chat.id in marks:
-                chat.delivered_up_to[str(me.id)] = newest
-    by_chat = {c.id: c for c in chats}
-    changed: list[Message] = []
-    for chat_id in {m.chat_id for m in waiting}:
-        changed += _update_aggregates(by_chat[chat_id], [m for m in waiting if m.chat_id == chat_id], now)
-    message_events.receipts(rt, None, me, {}, now, changed)
-    return len(waiting)
+# --- opening a chat, typing ----------------------------------------------------------------------------
 
 
 def open_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> int:
@@ -548,7 +413,7 @@ def open_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> int:
     rt.presence.set_viewing(str(me.id), sid, view_key(chat))
     if chat.last_message_id is None:
         return 0
-    return move_watermark(rt, me, chat, chat.last_message_id, read=True)
+    return receipts.move_watermark(rt, me, chat, chat.last_message_id, read=True)
 
 
 def close_chat(rt: Runtime, me: User, chat_id: str, sid: str) -> None:
@@ -568,31 +433,6 @@ def typing(rt: Runtime, me: User, chat_id: str, started: bool) -> None:
     rt.limiter.hit(rt.config["RATELIMIT_TYPING"], "typing", str(me.id))
     rules.ensure_member(me, chat)
     message_events.typing(rt, me, chat, started)
-
-
-def receipts(me: User, chat_id: str, message_id: str) -> list[dict[str, Any]]:
-    chat = rules.visible_chat(me, chat_id)
-    message = rules.visible_message(me, chat, message_id)
-    rules.ensure_sender(me, message)
-    if not chat.is_group:
-        return [
-            {
-                "userId": str(message.receiver_id),
-                "deliveredAt": iso(message.delivered_at),
-                "readAt": iso(message.read_at),
-            }
-        ]
-    if message.system:
-        return []
-    times = queries.receipt_times(chat.id, message.id)
-    rows = []
-    for member in _recipients(chat, message):
-        read_at = times.get((member.user_id, "read")) if chat.read_mark(member) >= message.id else None
-        delivered_at = times.get((member.user_id, "delivered"))
-        if read_at is not None and (delivered_at is None or read_at < delivered_at):
-            delivered_at = read_at
-        rows.append({"userId": str(member.user_id), "deliveredAt": iso(delivered_at), "readAt": iso(read_at)})
-    return rows
 
 
 # --- my view of a chat: clear, pin, mute ---------------------------------------------------------------

@@ -160,43 +160,6 @@ def advance_delivered_in_many(user_id: ObjectId, up_to: dict[ObjectId, ObjectId]
     )
 
 
-def receipt_times(chat_id: ObjectId, message_id: ObjectId) -> dict[tuple[ObjectId, str], datetime]:
-    """(userId, kind) -> the first time that member's watermark of that kind passed the message."""
-    pipeline = [
-        {"$match": {"chatId": chat_id, "upTo": {"$gte": message_id}}},
-        {"$group": {"_id": {"u": "$userId", "k": "$kind"}, "at": {"$min": "$at"}}},
-    ]
-    return {(row["_id"]["u"], row["_id"]["k"]): row["at"] for row in ReceiptMark.objects.aggregate(pipeline)}
-
-
-def messages_after(chat: Chat, me: User, low: ObjectId, high: ObjectId, **filters: Any) -> list[Message]:
-    """Others' non-system messages of `chat` in (low, high], oldest first."""
-    return list(
-        Message.objects(chat_id=chat.id, id__gt=low, id__lte=high, sender_id__ne=me.id, system=None, **filters)
-        .order_by("id")
-        .only("id", "sender_id", "status", "delivered_at", "read_at", "chat_id")
-    )
-
-
-def waiting_in_groups(me: User, chats: list[Chat]) -> list[Message]:
-    """Others' messages still `sent` in these groups after my delivery watermark: one query."""
-    clauses = []
-    for chat in chats:
-        member = chat.member(me.id)
-        if member is None or chat.last_message_id is None:
-            continue
-        mark = chat.delivered_mark(member)
-        if chat.last_message_id > mark:
-            clauses.append({"chatId": chat.id, "_id": {"$gt": mark}})
-    if not clauses:
-        return []
-    raw = Message._get_collection().find(
-        {"$or": clauses, "status": "sent", "senderId": {"$ne": me.id}, "system": None},
-        {"_id": 1, "chatId": 1, "senderId": 1, "status": 1},
-    )
-    return [Message(id=r["_id"], chat_id=r["chatId"], sender_id=r["senderId"], status=r["status"]) for r in raw]
-
-
 def set_status(ids: list[ObjectId], status: str, at: datetime) -> None:
     """The aggregate status of group messages moved (never back)."""
     if not ids:

@@ -13,6 +13,7 @@ from chatbox.chats import actions, schemas
 from chatbox.files.actions import Upload
 from chatbox.messages import queries as message_queries
 from chatbox.messages import schemas as message_schemas
+from chatbox.messages.actions import receipts as receipt_actions
 from chatbox.messages.actions import send as sending
 from chatbox.messages.routes import (
     PAGED,
@@ -174,7 +175,7 @@ def search(args: dict[str, Any], chat_id: str) -> Response:
 @blp.error(404, "Unknown chat (chat_not_found) or message (message_not_found)")
 @blp.secured()
 def read(body: dict[str, Any], chat_id: str) -> dict[str, Any]:
-    return {"updated": actions.read_up_to(runtime(), current_user(), chat_id, body["upTo"])}
+    return {"updated": receipt_actions.read_in_chat(runtime(), current_user(), chat_id, body["upTo"])}
 
 
 @blp.route("/<chat_id>/pin", methods=["PUT"])
@@ -224,4 +225,4 @@ def unmute(chat_id: str) -> dict[str, Any]:
 @blp.error(404, "Unknown chat (chat_not_found) or message (message_not_found)")
 @blp.secured()
 def receipts(chat_id: str, message_id: str) -> list[dict[str, Any]]:
-    return actions.receipts(current_user(), chat_id, message_id)
+    return receipt_actions.message_receipts(current_user(), chat_id, message_id)

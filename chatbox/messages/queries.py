@@ -1,5 +1,5 @@
 """Reading messages and chats: history and search (by the other user or by chat id), the chat list,
-contacts, and finding a direct chat. Nothing here writes."""
+contacts, finding a direct chat, and what receipts read. Nothing here writes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from chatbox.chats import queries as chat_queries
 from chatbox.chats import rules as chat_rules
 from chatbox.errors import ApiError, bad_request
 from chatbox.messages.presenting import chat_items
-from chatbox.models import Chat, Message, User, pair_key
+from chatbox.models import Chat, Message, ReceiptMark, User, pair_key
 from chatbox.models.chat import KIND_GROUP
 from chatbox.models.ids import iso, parse_object_id
 from chatbox.pagination import Page, decode_cursor, encode_cursor
@@ -208,3 +208,43 @@ def contacts(me: User, limit: int, cursor: str | None, text: str) -> Page:
     rows = rows[:limit]
     next_cursor = encode_cursor({"n": rows[-1].full_name, "i": str(rows[-1].id)}) if more else None
     return Page(rows, next_cursor)
+
+
+# --- receipts -----------------------------------------------------------------------------------------
+
+
+def receipt_times(chat_id: ObjectId, message_id: ObjectId) -> dict[tuple[ObjectId, str], datetime]:
+    """(userId, kind) -> the first time that member's watermark of that kind passed the message."""
+    pipeline = [
+        {"$match": {"chatId": chat_id, "upTo": {"$gte": message_id}}},
+        {"$group": {"_id": {"u": "$userId", "k": "$kind"}, "at": {"$min": "$at"}}},
+    ]
+    return {(row["_id"]["u"], row["_id"]["k"]): row["at"] for row in ReceiptMark.objects.aggregate(pipeline)}
+
+
+def messages_after(chat: Chat, me: User, low: ObjectId, high: ObjectId, **filters: Any) -> list[Message]:
+    """Others' non-system messages of `chat` in (low, high], oldest first."""
+    return list(
+        Message.objects(chat_id=chat.id, id__gt=low, id__lte=high, sender_id__ne=me.id, system=None, **filters)
+        .order_by("id")
+        .only("id", "sender_id", "status", "delivered_at", "read_at", "chat_id")
+    )
+
+
+def waiting_in_groups(me: User, chats: list[Chat]) -> list[Message]:
+    """Others' messages still `sent` in these groups after my delivery watermark: one query."""
+    clauses = []
+    for chat in chats:
+        member = chat.member(me.id)
+        if member is None or chat.last_message_id is None:
+            continue
+        mark = chat.delivered_mark(member)
+        if chat.last_message_id > mark:
+            clauses.append({"chatId": chat.id, "_id": {"$gt": mark}})
+    if not clauses:
+        return []
+    raw = Message._get_collection().find(
+        {"$or": clauses, "status": "sent", "senderId": {"$ne": me.id}, "system": None},
+        {"_id": 1, "chatId": 1, "senderId": 1, "status": 1},
+    )
+    return [Message(id=r["_id"], chat_id=r["chatId"], sender_id=r["senderId"], status=r["status"]) for r in raw]

@@ -7,11 +7,10 @@ from flask import Response, jsonify
 from chatbox.api import Blueprint, PageArgs
 from chatbox.auth.guard import auth_required, current_user
 from chatbox.auth.schemas import PublicUserSchema
-from chatbox.chats import actions as chat_actions
 from chatbox.files.actions import Upload
 from chatbox.messages import queries, schemas
 from chatbox.messages.actions import chat as chat_actions_direct
-from chatbox.messages.actions import lifecycle
+from chatbox.messages.actions import lifecycle, receipts
 from chatbox.messages.actions import send as sending
 from chatbox.messages.actions.send import SendRequest, SendResult
 from chatbox.pagination import NEXT_CURSOR_HEADER, Page, page_size
@@ -138,7 +137,7 @@ def sent_response(result: SendResult) -> Response:
 @blp.error(404, "Unknown message")
 @blp.secured()
 def read(message_id: str) -> dict[str, Any]:
-    return {"updated": chat_actions.mark_read(runtime(), current_user(), message_id)}
+    return {"updated": receipts.mark_read(runtime(), current_user(), message_id)}
 
 
 @blp.route("/chats/<user_id>", methods=["DELETE"])

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chatbox.chats.actions import deliver_pending as deliver_pending_in_groups
-from chatbox.messages.actions.receipts import deliver_pending
+from chatbox.messages.actions.receipts import deliver_pending, deliver_pending_in_groups
 from chatbox.models import User
 from chatbox.runtime import Runtime
 from chatbox.users import actions as user_actions

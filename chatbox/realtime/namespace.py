@@ -22,6 +22,7 @@ from chatbox.auth.tokens import TokenSession, user_from_token
 from chatbox.chats import actions as chats
 from chatbox.errors import ApiError, QueueUnavailable
 from chatbox.messages.actions import chat as messages
+from chatbox.messages.actions import receipts
 from chatbox.messages.actions import send as sending
 from chatbox.messages.actions.send import SendRequest
 from chatbox.models import User
@@ -279,14 +280,14 @@ class ChatNamespace(socketio.Namespace):
 
     def on_message_delivered(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            message = chats.mark_delivered(self.rt, user, payload["messageId"])
+            message = receipts.mark_delivered(self.rt, user, payload["messageId"])
             return {"status": message.status}
 
         return self._handle(sid, schemas.MessageIdEvent, data, action)
 
     def on_message_read(self, sid: str, data: Any = None) -> Ack:
         def action(user: User, payload: dict[str, Any]) -> Ack:
-            return {"updated": chats.mark_read(self.rt, user, payload["messageId"])}
+            return {"updated": receipts.mark_read(self.rt, user, payload["messageId"])}
 
         return self._handle(sid, schemas.MessageIdEvent, data, action)
 

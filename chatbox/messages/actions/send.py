@@ -16,7 +16,7 @@ from chatbox.chats import rules as chat_rules
 from chatbox.errors import ApiError, bad_request
 from chatbox.files.actions import Upload, delete_stored_files, store_uploads
 from chatbox.messages import events, replies, rules
-from chatbox.messages.actions.receipts import read_up_to
+from chatbox.messages.actions.receipts import move_watermark, read_up_to
 from chatbox.messages.queries import find_chat
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
 from chatbox.models.ids import parse_object_id, utcnow
@@ -342,4 +342,4 @@ def _read_on_arrival(rt: Runtime, chat: Chat, sender: User, up_to: ObjectId) -> 
         fresh = chat_queries.chat_by_id(chat.id)
         if fresh is None:
             return
-        chat_actions.move_watermark(rt, viewer, fresh, up_to, read=True)
+        move_watermark(rt, viewer, fresh, up_to, read=True)
