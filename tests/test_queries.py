@@ -10,8 +10,11 @@ from typing import Any
 import mongomock
 import pytest
 
-from tests.support.api import ApiClient, User
+from tests.support.api import PASSWORD, ApiClient, User
 from tests.support.files import PNG
+from tests.support.round_trips import recording
+from tests.support.served import served_app
+from tests.support.sockets import LiveApi, Socket
 
 
 @pytest.fixture
@@ -87,7 +90,7 @@ def test_chat_list_queries_do_not_grow_with_messages_deleted_for_me(api: ApiClie
 # --- every query on an index -------------------------------------------------------------------------
 
 FILTERING = ("find", "find_one", "count_documents", "distinct", "update_one", "update_many", "find_one_and_update")
-FILTERING += ("delete_many", "delete_one", "aggregate")
+FILTERING += ("delete_many", "delete_one", "aggregate", "bulk_write")
 
 
 @pytest.fixture
@@ -98,7 +101,12 @@ def record_filters(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str,
         original = getattr(mongomock.collection.Collection, name)
 
         def recording(self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
-            if _name == "aggregate":
+            if _name == "bulk_write":  # each update or delete of the batch is a query of its own
+                requests = args[0] if args else kwargs.get("requests", [])
+                if depth["n"] == 0:
+                    seen.extend((self, getattr(r, "_filter", None) or {}) for r in requests if hasattr(r, "_filter"))
+                condition = {"_id": "(recorded per request)"}
+            elif _name == "aggregate":
                 pipeline = args[0] if args else kwargs.get("pipeline", [])
                 condition = pipeline[0].get("$match", {}) if pipeline else {}
             elif _name == "distinct":
@@ -170,50 +178,22 @@ def test_lifecycle_queries_are_answered_from_an_index(api: ApiClient, record_fil
 
 # --- groups: reading the list, sending and marking read cost the same for 3 members or 60 -------------------
 
-ROUND_TRIPS = (
-    "find",
-    "find_one",
-    "count_documents",
-    "aggregate",
-    "insert_one",
-    "insert_many",
-    "update_one",
-    "update_many",
-    "find_one_and_update",
-    "bulk_write",
-    "delete_many",
-)
-
 
 STREAM_COLLECTIONS = {"event_counters", "events"}  # the event stream: one counter round trip per user
 
 
 @pytest.fixture
-def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], Any]], Counter[str]]:
-    """Every call that would be a round trip to MongoDB (reads and writes), per collection; a call that
-    mongomock makes inside another (find_one_and_update's find) is not one."""
-    calls: Counter[str] = Counter()
-    depth = {"n": 0}
-    for name in ROUND_TRIPS:
-        original = getattr(mongomock.collection.Collection, name)
+def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], Any]], Counter[str]]]:
+    """Every call that would be a round trip to MongoDB (reads and writes), per collection (see
+    tests/support/round_trips.py: a find counts when its cursor is read)."""
+    with recording(monkeypatch) as calls:
 
-        def counting(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            if depth["n"] == 0:
-                calls[self.name] += 1
-            depth["n"] += 1
-            try:
-                return _original(self, *args, **kwargs)
-            finally:
-                depth["n"] -= 1
+        def measure(action: Callable[[], Any]) -> Counter[str]:
+            start = len(calls)
+            action()
+            return Counter(collection for collection, _command, _filter in calls[start:])
 
-        monkeypatch.setattr(mongomock.collection.Collection, name, counting)
-
-    def measure(action: Callable[[], Any]) -> Counter[str]:
-        before = Counter(calls)
-        action()
-        return calls - before
-
-    return measure
+        yield measure
 
 
 def _split(counts: Counter[str]) -> tuple[int, int]:
@@ -287,4 +267,170 @@ def test_group_queries_are_answered_from_an_index(api: ApiClient, record_filters
     for user in (dave, bob, alice):
         assert api.delete(f"/api/chats/{gid}/members/{user.id}", user).status_code == 200
     assert record_filters
+    assert not _unindexed(record_filters)
+
+
+# --- each hot operation at its floor: the exact round trips, by collection --------------------------------
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], Any]], list[tuple[str, str, Any]]]]:
+    """The round trips an action makes, in order: (collection, command, filter)."""
+    with recording(monkeypatch) as calls:
+
+        def measure(action: Callable[[], Any]) -> list[tuple[str, str, Any]]:
+            start = len(calls)
+            action()
+            return list(calls[start:])
+
+        yield measure
+
+
+def _data(calls: list[tuple[str, str, Any]]) -> Counter[str]:
+    """Round trips by collection, but the event stream's."""
+    return Counter(collection for collection, _command, _filter in calls if collection not in STREAM_COLLECTIONS)
+
+
+def _stream(calls: list[tuple[str, str, Any]]) -> int:
+    return sum(1 for collection, _command, _filter in calls if collection in STREAM_COLLECTIONS)
+
+
+def _listed(calls: list[tuple[str, str, Any]]) -> str:
+    return "\n".join(f"{collection}.{command} {condition}" for collection, command, condition in calls)
+
+
+# The stream numbers each concerned user's events (one round trip per user) and stores them (one).
+def _stream_ok(calls: list[tuple[str, str, Any]], concerned: int) -> bool:
+    return _stream(calls) <= concerned + 1
+
+
+def test_a_rest_request_reads_its_user_and_asks_the_revocation_list_only_after_a_change(
+    api: ApiClient, trips: Any
+) -> None:
+    alice = api.signup("Alice")
+    calls = trips(lambda: api.get("/api/auth/check", alice))
+    assert _data(calls) == Counter({"users": 1}), _listed(calls)
+    # A logout elsewhere changes Alice's sessions: her older tokens are looked up on the list again.
+    other_device = api.post("/api/auth/login", json={"email": alice.email, "password": PASSWORD}).get_json()["token"]
+    assert api.post("/api/auth/logout", headers={"Authorization": f"Bearer {other_device}"}).status_code == 200
+    calls = trips(lambda: api.get("/api/auth/check", alice))
+    assert _data(calls) == Counter({"users": 1, "revoked_tokens": 1}), _listed(calls)
+    assert api.get("/api/auth/check", headers={"Authorization": f"Bearer {other_device}"}).status_code == 401
+
+
+def test_a_direct_send_into_an_existing_chat_is_at_its_floor(api: ApiClient, trips: Any) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    api.send(alice, bob, "first")
+    calls = trips(lambda: api.send(alice, bob, "second"))
+    # me, the receiver (active, blocks); the insert; the chat's summary ($max, returning the chat as before)
+    assert _data(calls) == Counter({"users": 2, "messages": 1, "chats": 1}), _listed(calls)
+    assert _stream_ok(calls, concerned=2), _listed(calls)
+
+
+def test_a_group_send_is_at_its_floor(api: ApiClient, trips: Any) -> None:
+    alice, bob, carol = api.signup("Alice"), api.signup("Bob"), api.signup("Carol")
+    gid = api.post("/api/chats", alice, json={"name": "G", "memberIds": [bob.id, carol.id]}).get_json()["_id"]
+    calls = trips(lambda: api.post(f"/api/chats/{gid}/messages", alice, json={"text": "hello"}))
+    # me; the group (membership); the insert; the group's summary
+    assert _data(calls) == Counter({"users": 1, "chats": 2, "messages": 1}), _listed(calls)
+    assert _stream_ok(calls, concerned=3), _listed(calls)
+
+
+def test_a_direct_read_receipt_is_at_its_floor(api: ApiClient, trips: Any) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    api.send(alice, bob, "one")
+    last = api.send(alice, bob, "two").get_json()
+    calls = trips(lambda: api.put(f"/api/messages/read/{last['_id']}", bob))
+    assert api.get(f"/api/messages/{alice.id}", bob).get_json()[0]["status"] == "read"
+    # me; the message named (once); its chat (clear mark); the sender's blocks; the unread ids; one
+    # bulk update (delivered where not yet, and read)
+    assert _data(calls) == Counter({"users": 2, "messages": 3, "chats": 1}), _listed(calls)
+    assert [c for c in calls if c[0] == "messages"][-1][1] == "bulk_write"
+    assert _stream_ok(calls, concerned=1), _listed(calls)
+
+
+def test_a_group_read_receipt_is_at_its_floor(api: ApiClient, trips: Any) -> None:
+    alice, bob, carol = api.signup("Alice"), api.signup("Bob"), api.signup("Carol")
+    gid = api.post("/api/chats", alice, json={"name": "G", "memberIds": [bob.id, carol.id]}).get_json()["_id"]
+    api.post(f"/api/chats/{gid}/messages", alice, json={"text": "one"})
+    last = api.post(f"/api/chats/{gid}/messages", alice, json={"text": "two"}).get_json()
+    assert api.put(f"/api/chats/{gid}/read", carol, json={"upTo": last["_id"]}).status_code == 200
+    by_message = trips(lambda: api.put(f"/api/messages/read/{last['_id']}", bob))
+    # me; the message named; its group; the watermark ($max); the receipt mark; the messages passed; one
+    # bulk update of their aggregate status (now read by all)
+    assert _data(by_message) == Counter({"users": 1, "messages": 3, "chats": 2, "receipt_marks": 1}), _listed(
+        by_message
+    )
+    assert api.get(f"/api/chats/{gid}/messages", alice).get_json()[-1]["status"] == "read"
+    assert _stream_ok(by_message, concerned=1), _listed(by_message)
+
+
+def test_a_chat_list_page_is_at_its_floor(api: ApiClient, trips: Any) -> None:
+    alice, bob, carol = api.signup("Alice"), api.signup("Bob"), api.signup("Carol")
+    api.send(bob, alice, "direct")
+    gid = api.post("/api/chats", alice, json={"name": "G", "memberIds": [bob.id, carol.id]}).get_json()["_id"]
+    api.post(f"/api/chats/{gid}/messages", carol, json={"text": "group"})
+    calls = trips(lambda: api.get("/api/messages/chats", alice))
+    assert [c["unreadCount"] for c in api.get("/api/messages/chats", alice).get_json()] == [1, 1]
+    # me; the chats; the other users of the direct ones; one read of every preview and one aggregation
+    # of every unread count, both kinds together
+    assert _data(calls) == Counter({"users": 2, "chats": 1, "messages": 2}), _listed(calls)
+    assert _stream(calls) <= 1, _listed(calls)  # the sync position read before the list
+
+
+def test_a_sync_page_is_at_its_floor(api: ApiClient, trips: Any) -> None:
+    alice, bob = api.signup("Alice"), api.signup("Bob")
+    api.send(bob, alice, "hello")
+    calls = trips(lambda: api.get("/api/sync", alice))
+    assert _data(calls) == Counter({"users": 1}), _listed(calls)
+    assert _stream(calls) <= 2, _listed(calls)  # the position, one page of events
+
+
+def _drop_collections() -> None:
+    """What a served app stored goes with it (as the `app` fixture's): the next app builds its indexes
+    on an empty database."""
+    from mongoengine.connection import get_db
+
+    db = get_db()
+    for name in db.list_collection_names():
+        db.drop_collection(name)
+
+
+def test_a_socket_send_into_an_existing_chat_is_at_its_floor(tmp_path: Any, trips: Any) -> None:
+    with served_app(tmp_path, {"SESSION_SWEEP_SECONDS": 3600, "EVENT_CHECK_SECONDS": 3600}) as (_app, url):
+        live = LiveApi(url)
+        alice, bob = live.signup("Alice"), live.signup("Bob")
+        a, b = Socket(url, alice), Socket(url, bob)
+        try:
+            b.wait_for("online-users")  # online: no device lookup for a push
+            assert a.call("new-message", {"to": bob.id, "text": "first"})["ok"] is True
+            calls = trips(lambda: a.call("new-message", {"to": bob.id, "text": "second"}))
+        finally:
+            a.close()
+            b.close()
+            _drop_collections()
+    # the receiver (the socket's own user is cached); the insert; the chat's summary
+    assert _data(calls) == Counter({"users": 1, "messages": 1, "chats": 1}), _listed(calls)
+    assert _stream_ok(calls, concerned=2), _listed(calls)
+
+
+def test_hot_path_queries_are_answered_from_an_index(api: ApiClient, record_filters: Any) -> None:
+    """The operations above (sends, receipts both ways, the chat list of both kinds, a sync page, a
+    request after a logout elsewhere): each query, and each update of a bulk write, starts on an index."""
+    alice, bob, carol = api.signup("Alice"), api.signup("Bob"), api.signup("Carol")
+    record_filters.clear()
+    api.send(alice, bob, "first")
+    last = api.send(alice, bob, "second").get_json()
+    assert api.put(f"/api/messages/read/{last['_id']}", bob).status_code == 200
+    gid = api.post("/api/chats", alice, json={"name": "G", "memberIds": [bob.id, carol.id]}).get_json()["_id"]
+    posted = api.post(f"/api/chats/{gid}/messages", alice, json={"text": "hello"}).get_json()
+    assert api.put(f"/api/chats/{gid}/read", carol, json={"upTo": posted["_id"]}).status_code == 200
+    assert api.put(f"/api/messages/read/{posted['_id']}", bob).status_code == 200
+    assert api.get("/api/messages/chats", bob).status_code == 200
+    assert api.get("/api/sync", bob).status_code == 200
+    other_device = api.post("/api/auth/login", json={"email": bob.email, "password": PASSWORD}).get_json()["token"]
+    assert api.post("/api/auth/logout", headers={"Authorization": f"Bearer {other_device}"}).status_code == 200
+    assert api.get("/api/auth/check", bob).status_code == 200
+    collections = {collection.name for collection, _condition in record_filters}
+    assert {"users", "chats", "messages", "revoked_tokens", "events"} <= collections
     assert not _unindexed(record_filters)

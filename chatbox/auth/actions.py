@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 from mongoengine import NotUniqueError
 
 from chatbox.admin.actions import first_account_is_admin
-from chatbox.auth.tokens import ensure_may_use_account, issue_token, revoke
+from chatbox.auth.tokens import ensure_may_use_account, issue_token, new_account_mark, revoke
 from chatbox.errors import ApiError
 from chatbox.files.actions import delete_stored_files, store_image_data_url, store_upload
 from chatbox.models import User
@@ -46,6 +46,7 @@ def sign_up(rt: Runtime, full_name: str, email: str, password: str) -> tuple[Use
         email=normalize_email(email),
         password_hash=rt.bcrypt.generate_password_hash(password).decode(),
         is_admin=first_account_is_admin(rt.config),
+        sessions_changed_at=new_account_mark(),
     )
     try:
         user.save(force_insert=True)

@@ -72,10 +72,22 @@ def user_from_claims(claims: dict[str, Any]) -> User:
         raise unauthorized("This token's user no longer exists.", "invalid_token")
     if claims.get("ver") != user.token_version:
         raise unauthorized("This token was issued before the password changed.", "token_outdated")
-    if RevokedToken.objects(jti=claims.get("jti")).count():
+    if _may_be_revoked(user, claims.get("iat")) and RevokedToken.holds(str(claims["jti"])):
         raise unauthorized("This token has been revoked.", "token_revoked")
     ensure_may_use_account(user)
     return user
+
+
+def _may_be_revoked(user: User, issued_at: Any) -> bool:
+    """Could the revocation list hold a token issued at `issued_at` (seconds)? Every revocation moves
+    the user's `sessions_changed_at` (after storing it), as sign-up sets it first: a token issued after
+    the last change cannot be on the list, and a request needs not ask it. (No mark, as for an account
+    from before the mark existed, or no issue time: ask.)"""
+    changed = user.sessions_changed_at
+    if changed is None or not isinstance(issued_at, int) or isinstance(issued_at, bool):
+        return True
+    issued = datetime.fromtimestamp(issued_at, UTC).replace(tzinfo=None)
+    return changed >= issued - CLOCK_MARGIN
 
 
 def user_from_token(token: str) -> tuple[User, dict[str, Any]]:
@@ -106,6 +118,13 @@ class TokenSession:
         return cls(str(user.id), str(claims["jti"]), int(claims.get("ver", -1)), int(claims["exp"]), checked_at)
 
 
+def new_account_mark() -> datetime:
+    """A new account's `sessions_changed_at`: no token of it can be on the revocation list, so the mark
+    is set before any of them could be issued (by the margin, and a second: `iat` counts in seconds);
+    until the account's sessions change, its requests skip the revocation list."""
+    return utcnow() - CLOCK_MARGIN - timedelta(seconds=1)
+
+
 def user_for_session(session: TokenSession) -> User:
     """Re-check a connection's token on use: an older token stops working for sockets too."""
     return check_session(session, User.objects(id=session.user_id).first())
@@ -125,7 +144,7 @@ def check_session(session: TokenSession, user: User | None) -> User:
     changed = user.sessions_changed_at
     if changed is not None and changed >= session.checked_at - CLOCK_MARGIN:
         checked_at = utcnow()
-        if RevokedToken.objects(jti=session.jti).count():
+        if RevokedToken.holds(session.jti):
             raise unauthorized("This token has been revoked.", "token_revoked")
         session.checked_at = checked_at
     return user

@@ -52,15 +52,6 @@ def _shown_preview(me: User, chat: Chat, preview: ObjectId | None, messages: dic
     return fallback if mark is None or fallback.id > mark else None
 
 
-def group_unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
-    """One aggregation for all the groups given."""
-    conditions = [c for c in (queries.group_unread_condition(me, chat) for chat in chats) if c is not None]
-    if not conditions:
-        return {}
-    pipeline = [{"$match": {"$or": conditions}}, {"$group": {"_id": "$chatId", "count": {"$sum": 1}}}]
-    return queries.count_per_chat(pipeline)
-
-
 def _group_item(me: User, chat: Chat, last: Message | None, unread: int) -> dict[str, Any]:
     return {
         "_id": str(chat.id),
@@ -80,17 +71,24 @@ def _group_item(me: User, chat: Chat, last: Message | None, unread: int) -> dict
     }
 
 
-def group_items(rt: Runtime, me: User, chats: list[Chat]) -> list[dict[str, Any]]:
-    """List items of groups for one viewer: two queries whatever the number of groups or members."""
-    if not chats:
-        return []
-    previews = {c.id: _preview_id(me, c) for c in chats}
-    wanted = [p for p in previews.values() if p is not None]
-    wanted += [f for f in (_fallback_id(me, c) for c in chats) if f is not None]
-    messages = queries.messages_by_id(wanted)
-    unread = group_unread_counts(me, chats)
+def group_message_ids(me: User, chats: list[Chat]) -> list[ObjectId]:
+    """The messages the list items of these groups may show (read with the direct chats' in one query)."""
+    wanted = [p for p in (_preview_id(me, c) for c in chats) if p is not None]
+    return wanted + [f for f in (_fallback_id(me, c) for c in chats) if f is not None]
+
+
+def group_unread_conditions(me: User, chats: list[Chat]) -> list[dict[str, Any]]:
+    """`$or` branches counting my unread messages in these groups (counted with the direct chats')."""
+    return [c for c in (queries.group_unread_condition(me, chat) for chat in chats) if c is not None]
+
+
+def group_items(
+    me: User, chats: list[Chat], messages: dict[ObjectId, Message], unread: dict[ObjectId, int]
+) -> list[dict[str, Any]]:
+    """List items of groups for one viewer, from the messages of `group_message_ids` and the counts of
+    `group_unread_conditions`: no query of its own."""
     return [
-        _group_item(me, chat, _shown_preview(me, chat, previews[chat.id], messages), unread.get(chat.id, 0))
+        _group_item(me, chat, _shown_preview(me, chat, _preview_id(me, chat), messages), unread.get(chat.id, 0))
         for chat in chats
     ]
 

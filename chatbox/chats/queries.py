@@ -13,7 +13,7 @@ from mongoengine import Q
 
 from chatbox.models import Chat, Message, ReceiptMark, StoredFile, User
 from chatbox.models.chat import KIND_GROUP, ChatMember
-from chatbox.models.message import files_still_attached
+from chatbox.models.message import files_still_attached, set_read
 from chatbox.models.receipt import MARK_DELIVERED, MARK_READ
 
 
@@ -165,8 +165,7 @@ def set_status(ids: list[ObjectId], status: str, at: datetime) -> None:
     if not ids:
         return
     if status == "read":
-        Message.objects(id__in=ids, delivered_at=None).update(set__delivered_at=at)
-        Message.objects(id__in=ids, status__ne="read").update(set__status="read", set__read_at=at, set__updated_at=at)
+        set_read(ids, at)
     else:
         Message.objects(id__in=ids, status="sent").update(
             set__status="delivered", set__delivered_at=at, set__updated_at=at
@@ -201,10 +200,6 @@ def messages_by_id(message_ids: list[ObjectId]) -> dict[ObjectId, Message]:
 
 def message_by_id(message_id: ObjectId) -> Message | None:
     return Message.objects(id=message_id).first()
-
-
-def count_per_chat(pipeline: list[dict[str, Any]]) -> dict[ObjectId, int]:
-    return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}
 
 
 def page_of_messages(query: Q, limit: int) -> list[Message]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from chatbox.chats.presenting import group_items, mute_fields
+from chatbox.chats.presenting import group_items, group_message_ids, group_unread_conditions, mute_fields
 from chatbox.models import Chat, Message, User
 from chatbox.models.ids import iso
 from chatbox.models.message import STATUS_DELIVERED, STATUS_SENT
@@ -15,45 +15,42 @@ from chatbox.users.rules import presence_visible
 
 
 def chat_items(rt: Runtime, me: User, chats: list[Chat], pinned: set[ObjectId] | None = None) -> list[dict[str, Any]]:
-    """Chat list items as `me` sees them: four queries whatever the number of chats (two more for groups)."""
+    """Chat list items as `me` sees them, either kind: three queries whatever the number of chats (the
+    other users of direct chats, every preview message, every unread count)."""
     if not chats:
         return []
-    if any(c.is_group for c in chats):
-        groups = {item["_id"]: item for item in group_items(rt, me, [c for c in chats if c.is_group])}
-        direct = {item["_id"]: item for item in chat_items(rt, me, [c for c in chats if not c.is_group], pinned)}
-        return [item for item in (groups.get(str(c.id)) or direct.get(str(c.id)) for c in chats) if item]
     pinned = set(me.pinned_chats) if pinned is None else pinned
-    other_ids = [c.other_participant(me.id) for c in chats]
-    users = {u.id: u for u in User.objects(id__in=other_ids)}
+    groups = [c for c in chats if c.is_group]
+    directs = [c for c in chats if not c.is_group]
+    other_ids = [c.other_participant(me.id) for c in directs]
+    users = {u.id: u for u in User.objects(id__in=other_ids)} if directs else {}
     # The chat's newest message, and where I deleted that one for me, the newest I still see.
-    wanted = [c.last_message_id for c in chats if c.last_message_id is not None]
-    wanted += [ObjectId(c.preview_for[str(me.id)]) for c in chats if (c.preview_for or {}).get(str(me.id))]
-    fetched = {m.id: m for m in Message.objects(id__in=wanted)}
-    last_messages = {c.id: _preview_message(me, c, fetched) for c in chats}
-    unread = unread_counts(me, chats)
+    wanted = [c.last_message_id for c in directs if c.last_message_id is not None]
+    wanted += [ObjectId(c.preview_for[str(me.id)]) for c in directs if (c.preview_for or {}).get(str(me.id))]
+    wanted += group_message_ids(me, groups)
+    fetched = {m.id: m for m in Message.objects(id__in=wanted)} if wanted else {}
+    unread = unread_counts(me, directs, group_unread_conditions(me, groups))
+    items = {item["_id"]: item for item in group_items(me, groups, fetched, unread)}
     visible = presence_visible(me, list(users.values()))
-    online = rt.presence.online_among([str(i) for i in visible])
-    items = []
-    for chat, other_id in zip(chats, other_ids, strict=True):
+    online = rt.presence.online_among([str(i) for i in visible]) if visible else set()
+    for chat, other_id in zip(directs, other_ids, strict=True):
         other = users.get(other_id)
         if other is None:
             continue
-        last = last_messages.get(chat.id)
-        items.append(
-            {
-                "_id": str(chat.id),
-                "user": other.to_public_dict(is_online=str(other_id) in online, presence_visible=other_id in visible),
-                "lastMessage": last.to_dict() if last else None,
-                "lastMessageAt": iso(chat.last_message_at),
-                "unreadCount": unread.get(chat.id, 0),
-                "isPinned": other_id in pinned,
-                "blockedByMe": me.has_blocked(other_id),
-                "blockedByOtherUser": other.has_blocked(me.id),
-                "kind": "direct",
-                **mute_fields(me, chat),
-            }
-        )
-    return items
+        last = _preview_message(me, chat, fetched)
+        items[str(chat.id)] = {
+            "_id": str(chat.id),
+            "user": other.to_public_dict(is_online=str(other_id) in online, presence_visible=other_id in visible),
+            "lastMessage": last.to_dict() if last else None,
+            "lastMessageAt": iso(chat.last_message_at),
+            "unreadCount": unread.get(chat.id, 0),
+            "isPinned": other_id in pinned,
+            "blockedByMe": me.has_blocked(other_id),
+            "blockedByOtherUser": other.has_blocked(me.id),
+            "kind": "direct",
+            **mute_fields(me, chat),
+        }
+    return [items[str(c.id)] for c in chats if str(c.id) in items]
 
 
 def _shown(me: User, chat: Chat, message: Message | None) -> bool:
@@ -89,26 +86,25 @@ def newest_shown(me: User, chat: Chat) -> Message | None:
 UNREAD_STATUSES = [STATUS_SENT, STATUS_DELIVERED]  # an $in, not a $ne: tight index bounds
 
 
-def unread_counts(me: User, chats: list[Chat]) -> dict[ObjectId, int]:
-    """Messages to `me` not yet read and not cleared, per chat: one aggregation for the whole page."""
-    per_chat = []
+def unread_counts(me: User, chats: list[Chat], more: list[dict[str, Any]] | None = None) -> dict[ObjectId, int]:
+    """Messages to `me` not yet read and not cleared, per direct chat (and per branch of `more`, the
+    groups' conditions): one aggregation for the whole page, each branch on its own index."""
+    branches = []
     for chat in chats:
-        condition: dict[str, Any] = {"chatId": chat.id}
+        condition: dict[str, Any] = {
+            "chatId": chat.id,
+            "receiverId": me.id,
+            "status": {"$in": UNREAD_STATUSES},
+            # deleted for everyone, or for me: no longer unread
+            "deletedAt": None,
+            "hiddenFor": {"$ne": me.id},
+        }
         mark = chat.cleared_mark_for(me.id)
         if mark is not None:
             condition["_id"] = {"$gt": mark}
-        per_chat.append(condition)
-    pipeline = [
-        {
-            "$match": {
-                "receiverId": me.id,
-                "status": {"$in": UNREAD_STATUSES},
-                "$or": per_chat,
-                # deleted for everyone, or for me: no longer unread
-                "deletedAt": None,
-                "hiddenFor": {"$ne": me.id},
-            }
-        },
-        {"$group": {"_id": "$chatId", "count": {"$sum": 1}}},
-    ]
+        branches.append(condition)
+    branches += more or []
+    if not branches:
+        return {}
+    pipeline = [{"$match": {"$or": branches}}, {"$group": {"_id": "$chatId", "count": {"$sum": 1}}}]
     return {row["_id"]: row["count"] for row in Message.objects.aggregate(pipeline)}

@@ -212,6 +212,18 @@ def contacts(me: User, limit: int, cursor: str | None, text: str) -> Page:
 
 # --- receipts -----------------------------------------------------------------------------------------
 
+# What a receipt needs of the message it names: where it is, whose it is, and its status.
+RECEIPT_FIELDS = ("id", "chat_id", "sender_id", "receiver_id", "status", "delivered_at", "read_at")
+
+
+def message_for_receipt(message_id: ObjectId) -> Message | None:
+    return Message.objects(id=message_id).only(*RECEIPT_FIELDS).first()
+
+
+def ids_of(query: Q) -> list[ObjectId]:
+    """The ids of the messages matching `query` (no document built)."""
+    return [row["_id"] for row in Message.objects(query).only("id").as_pymongo()]
+
 
 def receipt_times(chat_id: ObjectId, message_id: ObjectId) -> dict[tuple[ObjectId, str], datetime]:
     """(userId, kind) -> the first time that member's watermark of that kind passed the message."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -15,6 +16,7 @@ from mongoengine import (
     ObjectIdField,
     StringField,
 )
+from pymongo import UpdateMany
 
 from chatbox.models.ids import id_str, iso, utcnow
 
@@ -174,6 +176,22 @@ class Message(Document):
             "forwarded": bool(self.forwarded),
             "system": self.system or None,
         }
+
+
+def set_read(ids: list[ObjectId], at: datetime) -> int:
+    """Those of `ids` not read yet become read at `at` (and delivered then, if they were not): one round
+    trip, two updates in order. Returns how many became read."""
+    if not ids:
+        return 0
+    unread = {"_id": {"$in": ids}, "status": {"$ne": STATUS_READ}}
+    read = {"status": STATUS_READ, "readAt": at, "updatedAt": at}
+    result = Message._get_collection().bulk_write(
+        [
+            UpdateMany({**unread, "deliveredAt": None}, {"$set": {**read, "deliveredAt": at}}),
+            UpdateMany(unread, {"$set": read}),  # the rest: delivered before
+        ]
+    )
+    return int(result.modified_count)
 
 
 def files_still_attached(file_ids: list[ObjectId]) -> set[ObjectId]:

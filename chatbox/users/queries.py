@@ -3,6 +3,8 @@ of my presence audience is online."""
 
 from __future__ import annotations
 
+from bson import ObjectId
+
 from chatbox.errors import bad_request, not_found
 from chatbox.models import Chat, User, pair_key
 from chatbox.models.ids import parse_object_id
@@ -23,6 +25,11 @@ def find_other_user(me: User, user_id: str, require_active: bool = False) -> Use
     if other is None or (require_active and not other.can_sign_in):
         raise not_found("No such user.", "user_not_found")
     return other
+
+
+def blocks_of(user_id: ObjectId) -> User | None:
+    """A user with only whom they block (for a receipt's block check)."""
+    return User.objects(id=user_id).only("id", "blocked_users").first()
 
 
 def listed_users(me: User, field: str) -> list[User]:

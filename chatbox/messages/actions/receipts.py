@@ -19,25 +19,36 @@ from chatbox.messages.queries import visible_to
 from chatbox.models import Chat, Message, User, pair_key
 from chatbox.models.chat import ChatMember
 from chatbox.models.ids import iso, parse_object_id, utcnow
-from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
+from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT, set_read
 from chatbox.runtime import Runtime
-from chatbox.users.queries import find_other_user
+from chatbox.users.queries import blocks_of, find_other_user
 
 
-def _message_addressed_to(me: User, message_id: str) -> Message:
+def _message_for_receipt(me: User, message_id: str) -> tuple[Message, Chat | None]:
+    """The message a receipt names, read once: a direct one addressed to me (and no chat), or a group's
+    that is in my history and not mine (and its chat)."""
     oid = parse_object_id(message_id)
-    message = Message.objects(id=oid).first() if oid else None
+    message = message_queries.message_for_receipt(oid) if oid else None
+    if message is not None and message.receiver_id is None:
+        chat = chat_queries.chat_by_id(message.chat_id)
+        if chat is not None and chat.is_group:
+            if not chat_rules.can_see(me, chat) or not chat_queries.can_see_message(me, chat, message):
+                raise not_found("No such message.", "message_not_found")
+            if message.sender_id == me.id:
+                raise forbidden("Only the receiver can change a message's status.", "not_receiver")
+            return message, chat
     if message is None or me.id not in (message.sender_id, message.receiver_id):
         raise not_found("No such message.", "message_not_found")
     if message.receiver_id != me.id:
         raise forbidden("Only the receiver can change a message's status.", "not_receiver")
-    return message
+    return message, None
 
 
-def _mark_direct_read(rt: Runtime, me: User, message_id: str) -> int:
+def _mark_direct_read(rt: Runtime, me: User, message: Message) -> int:
     """Mark this message and every earlier unread one from the same sender in its chat as read."""
-    message = _message_addressed_to(me, message_id)
-    chat = Chat.objects.get(id=message.chat_id)
+    chat = chat_queries.chat_by_id(message.chat_id)
+    if chat is None:  # a direct chat is never deleted
+        raise not_found("No such message.", "message_not_found")
     return read_up_to(rt, me, chat, message.sender_id, message.id)
 
 
@@ -45,31 +56,27 @@ def read_up_to(
     rt: Runtime, me: User, chat: Chat, sender_id: ObjectId, up_to: ObjectId, sender: User | None = None
 ) -> int:
     if sender is None:
-        sender = User.objects(id=sender_id).first()
+        sender = blocks_of(sender_id)
     if not rules.receipt_may_pass(me, sender):
         # No read receipt crosses a block, and the status is one: the messages stay unread until then.
         return 0
     query = visible_to(me, chat) & Q(receiver_id=me.id, sender_id=sender_id, status__ne=STATUS_READ, id__lte=up_to)
-    ids = [m.id for m in Message.objects(query).only("id")]
+    ids = message_queries.ids_of(query)
     if not ids:
         return 0
     now = utcnow()
-    Message.objects(id__in=ids, delivered_at=None).update(set__delivered_at=now)
-    updated = Message.objects(id__in=ids, status__ne=STATUS_READ).update(
-        set__status=STATUS_READ, set__read_at=now, set__updated_at=now
-    )
+    updated = set_read(ids, now)
     if updated:
         events.messages_read_ids(rt, chat, reader=me, sender_id=sender_id, message_ids=ids, read_at=now)
     return int(updated)
 
 
-def _mark_direct_delivered(rt: Runtime, me: User, message_id: str) -> Message:
+def _mark_direct_delivered(rt: Runtime, me: User, message: Message) -> Message:
     """The receiver's device has the message: `sent` becomes `delivered`, never backwards, and not
     while either side blocks the other (a delivery tick is a receipt too)."""
-    message = _message_addressed_to(me, message_id)
     if message.status != STATUS_SENT:
         return message
-    sender = User.objects(id=message.sender_id).first()
+    sender = blocks_of(message.sender_id)
     if not rules.receipt_may_pass(me, sender):
         return message
     now = utcnow()
@@ -190,38 +197,19 @@ def read_in_chat(rt: Runtime, me: User, chat_id: str, message_id: str) -> int:
     return move_watermark(rt, me, chat, message.id, read=True)
 
 
-def _group_message_for(me: User, message_id: str) -> tuple[Chat, Message] | None:
-    """The group message `message_id` names, when it is one; None for a direct message (or no message:
-    the direct action answers that)."""
-    oid = parse_object_id(message_id)
-    message = chat_queries.message_by_id(oid) if oid else None
-    if message is None or message.receiver_id is not None:
-        return None
-    chat = chat_queries.chat_by_id(message.chat_id)
-    if chat is None or not chat.is_group:
-        return None
-    if not chat_rules.can_see(me, chat) or not chat_queries.can_see_message(me, chat, message):
-        raise not_found("No such message.", "message_not_found")
-    if message.sender_id == me.id:
-        raise forbidden("Only the receiver can change a message's status.", "not_receiver")
-    return chat, message
-
-
 def mark_read(rt: Runtime, me: User, message_id: str) -> int:
     """PUT /api/messages/read/:messageId and socket `message-read`, for either kind."""
-    found = _group_message_for(me, message_id)
-    if found is None:
-        return _mark_direct_read(rt, me, message_id)
-    chat, message = found
+    message, chat = _message_for_receipt(me, message_id)
+    if chat is None:
+        return _mark_direct_read(rt, me, message)
     return move_watermark(rt, me, chat, message.id, read=True)
 
 
 def mark_delivered(rt: Runtime, me: User, message_id: str) -> Message:
     """Socket `message-delivered`, for either kind."""
-    found = _group_message_for(me, message_id)
-    if found is None:
-        return _mark_direct_delivered(rt, me, message_id)
-    chat, message = found
+    message, chat = _message_for_receipt(me, message_id)
+    if chat is None:
+        return _mark_direct_delivered(rt, me, message)
     move_watermark(rt, me, chat, message.id, read=False)
     message.reload()
     return message
