@@ -10,6 +10,7 @@ from typing import Any
 
 from bson import ObjectId
 from mongoengine import Q
+from pymongo import ReturnDocument
 
 from chatbox.models import Chat, Message, ReceiptMark, StoredFile, User
 from chatbox.models.chat import KIND_GROUP, ChatMember
@@ -126,8 +127,22 @@ def save_membership(chat: Chat, members: list[ChatMember], **changes: Any) -> bo
     return bool(updated)
 
 
+def _summary(message: Message) -> dict[str, Any]:
+    # $max, so that two sends racing never move the summary back to the older message.
+    return {"$max": {"lastMessageId": message.id, "lastMessageAt": message.created_at}}
+
+
 def record_last_message(chat_id: ObjectId, message: Message) -> None:
-    Chat.objects(id=chat_id).update_one(max__last_message_id=message.id, max__last_message_at=message.created_at)
+    """Move the chat's summary to `message` (one update, no query set: a send's hot path)."""
+    Chat._get_collection().update_one({"_id": chat_id}, _summary(message))
+
+
+def record_last_message_before(chat_id: ObjectId, message: Message) -> Chat | None:
+    """`record_last_message`, returning the chat as it was just before (None: no such chat)."""
+    before = Chat._get_collection().find_one_and_update(
+        {"_id": chat_id}, _summary(message), return_document=ReturnDocument.BEFORE
+    )
+    return Chat._from_son(before) if before is not None else None
 
 
 def advance_marks(

@@ -17,6 +17,7 @@ from mongoengine import (
     StringField,
 )
 from pymongo import UpdateMany
+from pymongo.errors import DuplicateKeyError
 
 from chatbox.models.ids import id_str, iso, utcnow
 
@@ -176,6 +177,17 @@ class Message(Document):
             "forwarded": bool(self.forwarded),
             "system": self.system or None,
         }
+
+
+def insert_new(message: Message) -> bool:
+    """Store a new message (validated as `save` would) with one insert and no query set or signals; False
+    when a unique index refuses it (a retried send's clientMessageId)."""
+    message.validate()
+    try:
+        Message._get_collection().insert_one(message.to_mongo())
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 def set_read(ids: list[ObjectId], at: datetime) -> int:

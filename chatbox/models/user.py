@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bson import ObjectId
 from mongoengine import BooleanField, DateTimeField, Document, IntField, ListField, ObjectIdField, StringField
 
 from chatbox.models.ids import iso, utcnow
@@ -38,6 +39,14 @@ class User(Document):
     # their token after it.
     sessions_changed_at = DateTimeField(db_field="sessionsChangedAt", null=True)
     created_at = DateTimeField(db_field="createdAt", default=utcnow)
+
+    @classmethod
+    def by_id(cls, user_id: ObjectId) -> User | None:
+        """One user by id: the driver's read and the document, without building a query set (a send's
+        receiver lookup; measured in docs/benchmarks.md)."""
+        # find_one's own command (one batch, limit -1), as one `find` call: counters see one read
+        raw = next(cls._get_collection().find({"_id": user_id}, limit=-1), None)
+        return cls._from_son(raw) if raw is not None else None
 
     @property
     def can_sign_in(self) -> bool:

@@ -21,7 +21,7 @@ def find_other_user(me: User, user_id: str, require_active: bool = False) -> Use
     oid = parse_object_id(user_id)
     if oid is not None and oid == me.id:
         raise bad_request("You cannot do that with yourself.", "self_not_allowed")
-    other = User.objects(id=oid).first() if oid else None
+    other = User.by_id(oid) if oid else None
     if other is None or (require_active and not other.can_sign_in):
         raise not_found("No such user.", "user_not_found")
     return other

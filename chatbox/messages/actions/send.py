@@ -20,7 +20,7 @@ from chatbox.messages.actions.receipts import move_watermark, read_up_to
 from chatbox.messages.queries import find_chat
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
 from chatbox.models.ids import parse_object_id, utcnow
-from chatbox.models.message import STATUS_READ, STATUS_SENT
+from chatbox.models.message import STATUS_READ, STATUS_SENT, insert_new
 from chatbox.models.stored_file import PURPOSE_ATTACHMENT
 from chatbox.runtime import Runtime
 from chatbox.users.queries import find_other_user
@@ -266,11 +266,9 @@ def insert_messages(
             delivered_at=now if read else None,
             read_at=now if read else None,
         )
-        try:
-            message.save(force_insert=True)
-        except NotUniqueError:
+        if not insert_new(message):
             if not client_message_id or messages:
-                raise
+                raise NotUniqueError(f"message {message.id} refused by a unique index")
             return None
         messages.append(message)
     return messages
@@ -307,11 +305,7 @@ def announce_direct(
 def _record_in_chat(chat_id: ObjectId, messages: list[Message]) -> tuple[bool, Chat]:
     """Put the messages in the chat's summary; returns whether they are the chat's first, and the chat
     as it was just before (its participants and clear marks are what the rest of the send needs)."""
-    last = messages[-1]
-    # $max, so that two sends racing never move the summary back to the older message.
-    before = Chat.objects(id=chat_id).modify(
-        new=False, max__last_message_id=last.id, max__last_message_at=last.created_at
-    )
+    before = chat_queries.record_last_message_before(chat_id, messages[-1])
     if before is None:  # a direct chat is never deleted; this is the database's word against that
         raise RuntimeError(f"chat {chat_id} vanished during a send")
     return before.last_message_id is None, before
