@@ -213,10 +213,6 @@ def messages_by_id(message_ids: list[ObjectId]) -> dict[ObjectId, Message]:
     return {m.id: m for m in Message.objects(id__in=list(message_ids))} if message_ids else {}
 
 
-def message_by_id(message_id: ObjectId) -> Message | None:
-    return Message.objects(id=message_id).first()
-
-
 def page_of_messages(query: Q, limit: int) -> list[Message]:
     """Up to `limit + 1` messages matching `query`, newest first (index: chatId, -_id)."""
     return list(Message.objects(query).order_by("-id").limit(limit + 1))
