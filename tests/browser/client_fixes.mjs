@@ -4,23 +4,7 @@
 // chat, and the blocked people list. Uma is in the browser; Vic and Wes act through REST and sockets.
 import { io } from 'socket.io-client';
 
-import { BASE_URL, PASSWORD, RUN, chatRow, check, logIn, main, newUserPage, screenshot, waitConnected } from './lib.mjs';
-
-async function rest(method, path, token, body) {
-  const response = await fetch(new URL(path, BASE_URL), {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-async function restSignUp(first) {
-  const user = { fullName: `${first} ${RUN}`, email: `${first.toLowerCase()}-fix-${RUN}@example.com` };
-  const { status, body } = await rest('POST', '/api/auth/signup', null, { ...user, password: PASSWORD });
-  check(status === 201, `signup of ${first} failed: ${JSON.stringify(body)}`);
-  return { ...user, id: body._id, token: body.token };
-}
+import { BASE_URL, chatRow, check, logIn, main, newUserPage, PASSWORD, rest, restSignUp, RUN, screenshot, waitConnected } from './lib.mjs';
 
 function connect(user) {
   return new Promise((resolve, reject) => {
@@ -40,9 +24,9 @@ function rgb(color) {
 }
 
 await main(async (browser) => {
-  const uma = await restSignUp('Uma');
-  const vic = await restSignUp('Vic');
-  const wes = await restSignUp('Wes');
+  const uma = await restSignUp('Uma', 'fix');
+  const vic = await restSignUp('Vic', 'fix');
+  const wes = await restSignUp('Wes', 'fix');
   const page = await newUserPage(browser, { name: 'Uma' });
   await page.goto(BASE_URL);
   // 0. The account inputs are sized by the server's limits (GET /api/limits), not numbers copied into the page.

@@ -1,37 +1,10 @@
 // One user in the browser, two others driven through the REST API: log in, chat list order and
 // badges, history paging on scroll-up, search in a conversation, sending a file, pin / unpin,
 // block / unblock, logout, a phone-sized screen, and the page without socket.io-client.
-import {
-  BASE_URL,
-  PASSWORD,
-  RUN,
-  chatRow,
-  check,
-  logIn,
-  main,
-  newUserPage,
-  screenshot,
-  waitConnected,
-} from './lib.mjs';
+import { BASE_URL, chatRow, check, logIn, main, newUserPage, rest, restSignUp, RUN, screenshot, waitConnected } from './lib.mjs';
 
 const HISTORY = 75; // messages from Pete: more than two pages of 30
 const label = (n) => `Message ${String(n).padStart(3, '0')} from Pete`;
-
-async function rest(method, path, token, body) {
-  const response = await fetch(new URL(path, BASE_URL), {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-async function restSignUp(first) {
-  const user = { fullName: `${first} ${RUN}`, email: `${first.toLowerCase()}-${RUN}@example.com` };
-  const { status, body } = await rest('POST', '/api/auth/signup', null, { ...user, password: PASSWORD });
-  check(status === 201, `signup of ${first} failed: ${JSON.stringify(body)}`);
-  return { ...user, id: body._id, token: body.token };
-}
 
 async function send(from, to, text) {
   return rest('POST', `/api/messages/send/${to.id}`, from.token, { text });
@@ -52,9 +25,9 @@ async function bubbleTexts(page) {
 }
 
 await main(async (browser) => {
-  const uma = await restSignUp('Uma');
-  const quinn = await restSignUp('Quinn');
-  const pete = await restSignUp('Pete');
+  const uma = await restSignUp('Uma', 'features');
+  const quinn = await restSignUp('Quinn', 'features');
+  const pete = await restSignUp('Pete', 'features');
   check((await send(quinn, uma, `Hi Uma, Quinn here`)).status === 201, 'Quinn could not send');
   for (let n = 1; n <= HISTORY; n += 1) {
     const { status } = await send(pete, uma, label(n));

@@ -4,30 +4,10 @@
 // with a confirmation, and the "This message was deleted" tombstone. Each change shows on the other
 // side live; a message taken back while unread leaves the other chat's unread badge. Prints a JSON
 // summary; exits non-zero on failure.
-import {
-  BASE_URL,
-  PASSWORD,
-  RUN,
-  chatRow,
-  check,
-  main,
-  newUserPage,
-  openChatWith,
-  screenshot,
-  signUp,
-} from './lib.mjs';
+import { chatRow, check, main, newUserPage, openChatWith, PASSWORD, rest, RUN, screenshot, signUp } from './lib.mjs';
 
 const ALICE = { name: `Alice ${RUN}`, email: `alice-lc-${RUN}@example.com` };
 const BOB = { name: `Bob ${RUN}`, email: `bob-lc-${RUN}@example.com` };
-
-async function rest(method, path, token, body) {
-  const response = await fetch(new URL(path, BASE_URL), {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 /** The bubble whose own text is exactly `text` (not one that merely quotes it). */
 function bubble(page, text) {

@@ -2,21 +2,12 @@
 // Ben from another device. Back online, without a reload, Ann's open tab shows all of it (messages,
 // read ticks, the pin) from the replayed event stream, not by refetching its lists; and its kept
 // position is the server's. Prints a JSON summary; exits non-zero on failure.
-import { BASE_URL, PASSWORD, RUN, chatRow, check, main, newUserPage, openChatWith, screenshot, signUp } from './lib.mjs';
+import { chatRow, check, main, newUserPage, openChatWith, PASSWORD, rest, RUN, screenshot, signUp } from './lib.mjs';
 
 const ANN = { name: `Ann ${RUN}`, email: `ann-${RUN}@example.com` };
 const BEN = { name: `Ben ${RUN}`, email: `ben-${RUN}@example.com` };
 const HELLO = `Hi Ben, Ann here (${RUN})`;
 const AWAY = [1, 2, 3].map((n) => `While you were away ${n} (${RUN})`);
-
-async function rest(method, path, token, body) {
-  const response = await fetch(new URL(path, BASE_URL), {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 await main(async (browser) => {
   const ann = await newUserPage(browser, { name: 'Ann' });
