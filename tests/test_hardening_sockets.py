@@ -180,7 +180,9 @@ def test_malformed_packets_count_against_the_event_budget(tmp_path: Any, opened:
 
 
 def test_one_user_holds_at_most_max_sockets_per_user(tmp_path: Any, opened: list[Any]) -> None:
-    with served_app(tmp_path, {"MAX_SOCKETS_PER_USER": 3}) as (_app, url):
+    # The refused long-polling client ends only when its pending poll returns, at the next ping: a short
+    # ping interval keeps that wait short.
+    with served_app(tmp_path, {"MAX_SOCKETS_PER_USER": 3, "SOCKET_PING_INTERVAL_SECONDS": 1}) as (_app, url):
         live = LiveApi(url)
         user, other = live.signup("Many Tabs"), live.signup("Other")
         sockets = [Socket(url, user) for _ in range(3)]
