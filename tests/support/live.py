@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import requests
 from chatbox.processes import free_port, procfile_command, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-
+QUICK_STOP_SECONDS = 10.0
 
 
 @dataclass
@@ -24,7 +25,14 @@ class LiveServer:
     log_path: Path
 
     def stop(self) -> None:
-        stop_process(self.process)
+        """Gunicorn's quick shutdown (SIGINT). Its graceful one (SIGTERM) waits up to its graceful timeout
+        for every open connection, and a test's HTTP session keeps its connection alive until the end."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=QUICK_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                stop_process(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
