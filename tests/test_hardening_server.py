@@ -78,7 +78,8 @@ def server_factory(tmp_path: Any) -> Iterator[Any]:
 def test_healthz_answers_while_one_address_holds_all_the_half_sent_requests_it_can(server_factory: Any) -> None:
     # The scaled-down stand-in: 300 connections per process, and more half-sent requests
     # from one address than that (without the cap they took every connection and /healthz hung).
-    server = server_factory(WORKER_CONNECTIONS="300", MAX_CONNECTIONS_PER_ADDRESS="200")
+    # A header timeout of 4 s instead of 10: ample to open them all and check /healthz first.
+    server = server_factory(WORKER_CONNECTIONS="300", MAX_CONNECTIONS_PER_ADDRESS="200", HEADER_TIMEOUT_SECONDS="4")
     port = _port(server.url)
     held: list[socket.socket] = []
     try:
