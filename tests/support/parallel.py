@@ -1,0 +1,198 @@
+"""`make test`'s pytest run: several pytest processes that share the suite out file by file.
+
+Most of the suite waits on real clocks (servers starting, sockets, browsers) rather than computing, so a
+few more processes than cores keep both cores busy. pytest-xdist is not used: its workers talk to the
+controller through execnet's threads, which this gevent-patched suite does not get along with.
+
+How the work is shared: every worker collects the whole suite (the same items in the same order) and
+runs it as a queue of test files, heaviest first (by the seconds in durations.json; a file missing from
+it counts as DEFAULT_SECONDS). A worker takes the next file nobody has taken yet by creating its claim
+file (O_EXCL: exactly one worker succeeds), so a worker that finishes early takes more files. A file
+stays in one process, so its module fixtures are set up once, as in a plain `pytest` run.
+
+The runner then checks that every collected test ran in exactly one worker, prints each worker's output
+one after the other, and fails if any worker failed or any test was not run. It also writes the
+seconds each file took to test-artifacts/durations.json (copy it over durations.json to refresh the
+order). Usage: `python -m tests.support.parallel [--workers N] [pytest arguments...]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DURATIONS = Path(__file__).with_name("durations.json")
+ARTIFACTS = ROOT / "test-artifacts"
+DEFAULT_SECONDS = 2.0
+# Set by the runner for its workers: the shared claims directory and this worker's number.
+CLAIMS_ENV = "CHATBOX_TEST_CLAIMS"
+WORKER_ENV = "CHATBOX_TEST_WORKER"
+DEFAULT_WORKERS = 4
+
+
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def queue_order(files: list[str], seconds: dict[str, float]) -> list[str]:
+    """Heaviest first; ties (and unknown files) in collection order."""
+    return sorted(files, key=lambda f: -seconds.get(f, DEFAULT_SECONDS))
+
+
+def load_durations() -> dict[str, float]:
+    try:
+        return {str(k): float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
+    except FileNotFoundError:
+        return {}
+
+
+# --- the worker side: a pytest plugin, active only when the runner set CLAIMS_ENV -----------------------
+
+
+def _claim(claims: Path, index: int) -> bool:
+    try:
+        os.close(os.open(claims / f"{index}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _claimed_groups(claims: Path, groups: list[list[Any]]) -> Iterator[list[Any]]:
+    for index, group in enumerate(groups):
+        if _claim(claims, index):
+            yield group
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    claims_dir = os.environ.get(CLAIMS_ENV)
+    if not claims_dir or session.config.option.collectonly or session.testsfailed:
+        return None  # pytest's own loop (which also reports collection errors)
+    claims = Path(claims_dir)
+    by_file: dict[str, list[Any]] = {}
+    for item in session.items:
+        by_file.setdefault(file_of(item.nodeid), []).append(item)
+    order = queue_order(list(by_file), load_durations())
+    groups = [by_file[f] for f in order]
+    ran: list[str] = []
+    started = time.monotonic()
+    seconds: dict[str, float] = {}
+    mine = _claimed_groups(claims, groups)
+    current = next(mine, None)
+    while current is not None:
+        following = None
+        group_started = time.monotonic()
+        for i, item in enumerate(current):
+            if i + 1 < len(current):
+                nextitem = current[i + 1]
+            else:
+                # Claimed before the last test of this file runs: pytest tears fixtures down by what the
+                # next item needs.
+                following = next(mine, None)
+                nextitem = following[0] if following else None
+            ran.append(item.nodeid)
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            if session.shouldfail:
+                raise session.Failed(session.shouldfail)
+            if session.shouldstop:
+                raise session.Interrupted(session.shouldstop)
+        seconds[file_of(current[0].nodeid)] = round(time.monotonic() - group_started, 2)
+        current = following
+    report = {
+        "collected": [item.nodeid for item in session.items],
+        "ran": ran,
+        "seconds": seconds,
+        "wall": round(time.monotonic() - started, 2),
+    }
+    (claims / f"worker-{os.environ.get(WORKER_ENV, '0')}.json").write_text(json.dumps(report))
+    return True
+
+
+# --- the runner side ------------------------------------------------------------------------------------
+
+
+def _cpu_of_children() -> float:
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def run(workers: int, pytest_args: list[str]) -> int:
+    ARTIFACTS.mkdir(exist_ok=True)
+    claims = Path(tempfile.mkdtemp(prefix="chatbox-test-claims-"))
+    started = time.monotonic()
+    processes = []
+    try:
+        for n in range(1, workers + 1):
+            log_path = ARTIFACTS / f"tests-worker-{n}.log"
+            env = {**os.environ, CLAIMS_ENV: str(claims), WORKER_ENV: str(n)}
+            command = [sys.executable, "-m", "pytest", "-q", "-p", "tests.support.parallel", *pytest_args]
+            log = open(log_path, "wb")  # noqa: SIM115 - the child writes it until it exits
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            processes.append((n, process, log, log_path))
+        statuses = {}
+        for n, process, log, _path in processes:
+            statuses[n] = process.wait()
+            log.close()
+        wall = time.monotonic() - started
+        problems = _check_reports(claims, workers, statuses)
+    finally:
+        shutil.rmtree(claims, ignore_errors=True)
+    for n, _process, _log, path in processes:
+        print(f"===== worker {n} (exit {statuses[n]}): {path.relative_to(ROOT)} =====", flush=True)
+        sys.stdout.write(path.read_text(errors="replace"))
+    print(f"===== {workers} workers: {wall:.0f} s wall, {_cpu_of_children():.0f} s CPU (user+sys) =====")
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    failed = [n for n, status in statuses.items() if status != 0]
+    if failed:
+        print(f"FAILED: worker(s) {', '.join(map(str, failed))} (see their output above)")
+    return 1 if failed or problems else 0
+
+
+def _check_reports(claims: Path, workers: int, statuses: dict[int, int]) -> list[str]:
+    """Every collected test ran in exactly one worker (a worker that died takes its files with it)."""
+    reports = []
+    for n in range(1, workers + 1):
+        path = claims / f"worker-{n}.json"
+        if path.exists():
+            reports.append(json.loads(path.read_text()))
+        elif statuses[n] == 0:
+            return [f"worker {n} exited without its report"]
+    if len(reports) < workers:
+        return []  # a worker failed before running anything (a collection error): its output says why
+    collected = reports[0]["collected"]
+    if any(r["collected"] != collected for r in reports):
+        return ["the workers collected different tests"]
+    ran = [nodeid for r in reports for nodeid in r["ran"]]
+    problems = []
+    missing = set(collected) - set(ran)
+    if missing:
+        problems.append(f"{len(missing)} test(s) ran nowhere, e.g. {sorted(missing)[:3]}")
+    if len(ran) != len(set(ran)):
+        problems.append("some tests ran in more than one worker")
+    seconds = {f: s for r in reports for f, s in r["seconds"].items()}
+    (ARTIFACTS / "durations.json").write_text(json.dumps(dict(sorted(seconds.items())), indent=1) + "\n")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("TEST_WORKERS", DEFAULT_WORKERS)))
+    args, pytest_args = parser.parse_known_args()
+    sys.exit(run(max(1, args.workers), pytest_args))
+
+
+if __name__ == "__main__":
+    main()
