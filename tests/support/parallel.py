@@ -5,14 +5,16 @@ few more processes than cores keep both cores busy. pytest-xdist is not used: it
 controller through execnet's threads, which this gevent-patched suite does not get along with.
 
 How the work is shared: every worker collects the whole suite (the same items in the same order) and
-runs it as a queue of test files, heaviest first (by the seconds in durations.json; a file missing from
-it counts as DEFAULT_SECONDS). A worker takes the next file nobody has taken yet by creating its claim
-file (O_EXCL: exactly one worker succeeds), so a worker that finishes early takes more files. A file
-stays in one process, so its module fixtures are set up once, as in a plain `pytest` run.
+runs it as a queue of units, heaviest first by the seconds in durations.json (a unit missing from it
+counts as DEFAULT_SECONDS). A unit is a test file, so that its module fixtures are set up once, as in a
+plain `pytest` run; a file heavier than SPLIT_SECONDS whose tests share no module-scoped fixture is split
+into one unit per test, so that no single file holds up the end of the run. A worker takes the next
+unit nobody has taken yet by creating its claim file (O_EXCL: exactly one worker succeeds), so a worker
+that finishes early takes more.
 
 The runner then checks that every collected test ran in exactly one worker, prints each worker's output
 one after the other, and fails if any worker failed or any test was not run. It also writes the
-seconds each file took to test-artifacts/durations.json (copy it over durations.json to refresh the
+seconds each unit took to test-artifacts/durations.json (copy it over durations.json to refresh the
 order). Usage: `python -m tests.support.parallel [--workers N] [pytest arguments...]`.
 """
 
@@ -35,7 +37,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DURATIONS = Path(__file__).with_name("durations.json")
 ARTIFACTS = ROOT / "test-artifacts"
-DEFAULT_SECONDS = 2.0
+DEFAULT_SECONDS = 2.0  # a file
+DEFAULT_TEST_SECONDS = 0.5  # a test of a file split per test
+SPLIT_SECONDS = 10.0
 # Set by the runner for its workers: the shared claims directory and this worker's number.
 CLAIMS_ENV = "CHATBOX_TEST_CLAIMS"
 WORKER_ENV = "CHATBOX_TEST_WORKER"
@@ -46,16 +50,36 @@ def file_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
-def queue_order(files: list[str], seconds: dict[str, float]) -> list[str]:
-    """Heaviest first; ties (and unknown files) in collection order."""
-    return sorted(files, key=lambda f: -seconds.get(f, DEFAULT_SECONDS))
-
-
 def load_durations() -> dict[str, float]:
     try:
         return {str(k): float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
     except FileNotFoundError:
         return {}
+
+
+def _shares_module_fixtures(item: Any) -> bool:
+    definitions = getattr(item, "_fixtureinfo", None)
+    if definitions is None:
+        return True
+    scopes = {defs[-1].scope for defs in definitions.name2fixturedefs.values() if defs}
+    return bool(scopes & {"package", "module", "class"})
+
+
+def units_of(items: list[Any], seconds: dict[str, float]) -> list[tuple[str, list[Any]]]:
+    """The queue: (name, items) heaviest first; ties in collection order."""
+    by_file: dict[str, list[Any]] = {}
+    for item in items:
+        by_file.setdefault(file_of(item.nodeid), []).append(item)
+    units: list[tuple[str, list[Any], float]] = []
+    for name, file_items in by_file.items():
+        per_test = [seconds.get(item.nodeid, DEFAULT_TEST_SECONDS) for item in file_items]
+        weight = seconds.get(name, sum(per_test) if any(i.nodeid in seconds for i in file_items) else DEFAULT_SECONDS)
+        if weight > SPLIT_SECONDS and len(file_items) > 1 and not any(map(_shares_module_fixtures, file_items)):
+            units.extend((item.nodeid, [item], s) for item, s in zip(file_items, per_test, strict=True))
+        else:
+            units.append((name, file_items, weight))
+    units.sort(key=lambda unit: -unit[2])
+    return [(name, unit_items) for name, unit_items, _weight in units]
 
 
 # --- the worker side: a pytest plugin, active only when the runner set CLAIMS_ENV -----------------------
@@ -69,10 +93,10 @@ def _claim(claims: Path, index: int) -> bool:
     return True
 
 
-def _claimed_groups(claims: Path, groups: list[list[Any]]) -> Iterator[list[Any]]:
-    for index, group in enumerate(groups):
+def _claimed(claims: Path, units: list[tuple[str, list[Any]]]) -> Iterator[tuple[str, list[Any]]]:
+    for index, unit in enumerate(units):
         if _claim(claims, index):
-            yield group
+            yield unit
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -81,41 +105,31 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if not claims_dir or session.config.option.collectonly or session.testsfailed:
         return None  # pytest's own loop (which also reports collection errors)
     claims = Path(claims_dir)
-    by_file: dict[str, list[Any]] = {}
-    for item in session.items:
-        by_file.setdefault(file_of(item.nodeid), []).append(item)
-    order = queue_order(list(by_file), load_durations())
-    groups = [by_file[f] for f in order]
     ran: list[str] = []
-    started = time.monotonic()
     seconds: dict[str, float] = {}
-    mine = _claimed_groups(claims, groups)
+    mine = _claimed(claims, units_of(session.items, load_durations()))
     current = next(mine, None)
     while current is not None:
+        name, items = current
         following = None
-        group_started = time.monotonic()
-        for i, item in enumerate(current):
-            if i + 1 < len(current):
-                nextitem = current[i + 1]
+        started = time.monotonic()
+        for i, item in enumerate(items):
+            if i + 1 < len(items):
+                nextitem = items[i + 1]
             else:
-                # Claimed before the last test of this file runs: pytest tears fixtures down by what the
-                # next item needs.
+                # Claimed before the unit's last test runs: pytest tears fixtures down by what the next
+                # item needs.
                 following = next(mine, None)
-                nextitem = following[0] if following else None
+                nextitem = following[1][0] if following else None
             ran.append(item.nodeid)
             item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             if session.shouldfail:
                 raise session.Failed(session.shouldfail)
             if session.shouldstop:
                 raise session.Interrupted(session.shouldstop)
-        seconds[file_of(current[0].nodeid)] = round(time.monotonic() - group_started, 2)
+        seconds[name] = round(time.monotonic() - started, 2)
         current = following
-    report = {
-        "collected": [item.nodeid for item in session.items],
-        "ran": ran,
-        "seconds": seconds,
-        "wall": round(time.monotonic() - started, 2),
-    }
+    report = {"collected": [item.nodeid for item in session.items], "ran": ran, "seconds": seconds}
     (claims / f"worker-{os.environ.get(WORKER_ENV, '0')}.json").write_text(json.dumps(report))
     return True
 
