@@ -33,17 +33,16 @@ serve: install
 system-packages:
 	@PYTHON=$(PYTHON) tools/system-packages
 
-# Two pytest processes at once: the tests marked `slow` (their own servers and browsers, mostly
-# waiting) beside the rest; the slow half's output follows the other's. Both must pass.
+# pytest in TEST_WORKERS processes that share the suite out file by file, heaviest first: most tests
+# wait on servers, sockets and browsers, so more processes than cores keep the cores busy
+# (tests/support/parallel.py; docs/testing.md). Each worker's output is printed in turn; any failure,
+# or any test that ran nowhere, fails the target. Other pytest arguments: `make test PYTEST_ARGS=...`.
+TEST_WORKERS ?= 4
 test: system-packages
 	@$(MAKE) --no-print-directory install
 	$(BIN)/ruff check .
 	node --test tests/webclient/
-	@mkdir -p test-artifacts
-	@$(BIN)/python -m pytest -q -m slow > test-artifacts/slow-tests.log 2>&1 & slow=$$!; \
-	$(BIN)/python -m pytest -q -m "not slow"; rest=$$?; \
-	wait $$slow; slow_status=$$?; cat test-artifacts/slow-tests.log; \
-	[ $$rest -eq 0 ] && [ $$slow_status -eq 0 ]
+	$(BIN)/python -m tests.support.parallel --workers $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

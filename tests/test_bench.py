@@ -13,7 +13,7 @@ import pytest
 from bench.run import database_env
 from bench.servers import chatbox_env
 
-# Starts its own servers or browsers: runs in the suite's second process (see Makefile).
+# Starts its own servers or browsers (the `slow` marker: pytest.ini).
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]

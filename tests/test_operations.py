@@ -19,7 +19,7 @@ from chatbox.processes import free_port, procfile_command
 from tests.support.live import ROOT
 
 STRONG_SECRET = "s" * 40
-# These start servers (gunicorn, `make run`): `make test` runs them beside the rest.
+# These start servers (gunicorn, `make run`).
 pytestmark = pytest.mark.slow
 
 

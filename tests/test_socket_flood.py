@@ -15,7 +15,7 @@ import pytest
 from tests.support.live import LiveServer, start_live_server
 from tests.support.sockets import WAIT_SECONDS, LiveApi, Socket, wait_until
 
-# Starts its own servers or browsers: runs in the suite's second process (see Makefile).
+# Starts its own servers or browsers (the `slow` marker: pytest.ini).
 pytestmark = pytest.mark.slow
 
 SOCKET_BUDGET = 40

@@ -20,7 +20,7 @@ import pytest
 from config import build_config
 from tests.support.live import ROOT, LiveServer
 
-# Starts its own servers or browsers: runs in the suite's second process (see Makefile).
+# Starts its own servers or browsers (the `slow` marker: pytest.ini).
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
