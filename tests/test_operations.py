@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from chatbox.processes import free_port, procfile_command
-from tests.support.live import ROOT
+from tests.support.live import ROOT, stop_gunicorn
 
 STRONG_SECRET = "s" * 40
 # These start servers (gunicorn, `make run`).
@@ -210,5 +210,4 @@ def test_the_production_recipe_serves_the_web_client_without_node_modules(tmp_pa
         assert bundle.status_code == 200 and bundle.content.startswith(b"/*!\n * Socket.IO v4")
         assert requests.get(f"{url}/api/docs/assets/swagger-ui-bundle.js", timeout=10).status_code == 200
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_gunicorn(server)

@@ -18,6 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICK_STOP_SECONDS = 10.0
 
 
+def stop_gunicorn(process: subprocess.Popen[Any]) -> None:
+    """Gunicorn's quick shutdown (SIGINT). Its graceful one (SIGTERM) waits, up to its graceful timeout,
+    for every open connection to end, and a test's HTTP client keeps its connection alive until the end."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=QUICK_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            stop_process(process)
+
+
 @dataclass
 class LiveServer:
     process: subprocess.Popen[Any]
@@ -25,14 +36,7 @@ class LiveServer:
     log_path: Path
 
     def stop(self) -> None:
-        """Gunicorn's quick shutdown (SIGINT). Its graceful one (SIGTERM) waits up to its graceful timeout
-        for every open connection, and a test's HTTP session keeps its connection alive until the end."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=QUICK_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                stop_process(self.process)
+        stop_gunicorn(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
