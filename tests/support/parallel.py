@@ -1,8 +1,8 @@
 """`make test`'s pytest run: several pytest processes that share the suite out file by file.
 
 Most of the suite waits on real clocks (servers starting, sockets, browsers) rather than computing, so a
-few more processes than cores keep both cores busy. pytest-xdist is not used: its workers talk to the
-controller through execnet's threads, which this gevent-patched suite does not get along with.
+few more processes than cores keep both cores busy. (pytest-xdist, tried before, stopped with gevent's
+LoopExit in this gevent-patched suite; this runner starts plain pytest processes and needs no package.)
 
 How the work is shared: every worker collects the whole suite (the same items in the same order) and
 runs it as a queue of units, heaviest first by the seconds in durations.json (a unit missing from it
