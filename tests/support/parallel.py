@@ -145,6 +145,8 @@ def _cpu_of_children() -> float:
 def run(workers: int, pytest_args: list[str]) -> int:
     ARTIFACTS.mkdir(exist_ok=True)
     claims = Path(tempfile.mkdtemp(prefix="chatbox-test-claims-"))
+    print(f"pytest in {workers} workers; their output follows when all are done (test-artifacts/tests-worker-N.log)")
+    sys.stdout.flush()
     started = time.monotonic()
     processes = []
     try:
