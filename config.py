@@ -183,6 +183,10 @@ def build_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EVENT_RETENTION_DAYS": _int(environ, "EVENT_RETENTION_DAYS", 30),
         "EVENT_GAP_MS": _int(environ, "EVENT_GAP_MS", 2000),
         "EVENT_CHECK_SECONDS": _int(environ, "EVENT_CHECK_SECONDS", 5),
+        # On the embedded database, how often expired events are swept (0: never). MongoDB's TTL index
+        # does it there (its monitor runs every 60 s); the embedded database's emulation of one would
+        # cost a scan of every event at every access.
+        "EVENT_SWEEP_SECONDS": _int(environ, "EVENT_SWEEP_SECONDS", 60),
         # Direct chats whose id each process remembers, so that a send into them needs no lookup.
         "CHAT_ID_CACHE_SIZE": _int(environ, "CHAT_ID_CACHE_SIZE", 50000),
         "SYNC_PAGE_DEFAULT": SYNC_PAGE_DEFAULT,

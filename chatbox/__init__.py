@@ -13,7 +13,7 @@ from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from chatbox.api import Api
-from chatbox.db import connect_database, create_indexes
+from chatbox.db import connect_database, create_indexes, expiry_sweep
 from chatbox.errors import register_error_handlers
 from chatbox.files.images import configure_pillow
 from chatbox.files.storage import FileStorage
@@ -100,7 +100,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     packet_guard = MalformedPacketGuard(socketio.server, rt)
     app.wsgi_app = PollingPayloadGuard(app.wsgi_app, packet_guard, app.config["MAX_JSON_BYTES"])  # type: ignore[method-assign]
     heartbeat = start_scale_out(app, socketio.server, rt)
+    sweep = expiry_sweep(
+        app.config["EVENT_RETENTION_DAYS"], app.config["EVENT_SWEEP_SECONDS"], socketio.server.start_background_task
+    )
     rt.background.extend(task for task in (event_bus, heartbeat) if task is not None)
+    if sweep is not None:
+        rt.background.append(sweep.start())
     app.extensions["chatbox.socketio"] = socketio
 
     api = Api(app)  # chatbox/api.py declares the security schemes

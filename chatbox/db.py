@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import mongoengine
 from mongoengine.connection import get_db
 
+from chatbox.background import Periodic
 from chatbox.models import ALL_DOCUMENTS
-from chatbox.models.event import ensure_event_indexes
+from chatbox.models.event import ensure_event_indexes, remove_expired
 
 log = logging.getLogger("chatbox.db")
 
@@ -49,13 +52,30 @@ def connect_database(uri: str | None, db_name: str, timeout_ms: int) -> None:
     )
 
 
+def embedded() -> bool:
+    """Is this process on the in-memory database (no MONGO_URI)?"""
+    import mongomock
+
+    return isinstance(mongoengine.get_connection(), mongomock.MongoClient)
+
+
 def create_indexes(event_retention_days: int) -> list[str]:
     created = []
     for document in ALL_DOCUMENTS:
         document.ensure_indexes()
         created.append(document._get_collection_name())
-    ensure_event_indexes(event_retention_days)
+    # The embedded database checks a TTL index at every access of the collection: it gets the
+    # periodic sweep below instead (chatbox/models/event.py).
+    ensure_event_indexes(event_retention_days, expire=not embedded())
     return created
+
+
+def expiry_sweep(event_retention_days: int, interval: float, spawn: Callable[..., Any]) -> Periodic | None:
+    """On the embedded database, what MongoDB's TTL index does for the event stream: drop expired
+    events every `interval` seconds (None on MongoDB, whose server does it, or with `interval` 0)."""
+    if interval <= 0 or not embedded():
+        return None
+    return Periodic("expired events sweep", interval, lambda: remove_expired(event_retention_days), spawn=spawn)
 
 
 def ping() -> bool:

@@ -39,7 +39,8 @@ class Runtime:
     unclaimed_connections: ConnectionWatcher
     sequencer: StreamSequencer
     chat_ids: ChatIdCache
-    # What scale-out started beside the requests (the event bus, the presence heartbeat).
+    # What runs beside the requests: scale-out's event bus and presence heartbeat, the embedded
+    # database's sweep of expired events.
     background: list[Stoppable] = field(default_factory=list)
 
     def stop(self) -> None:

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("CHATBOX_ENV", "testing")
+# Apps that tests create and never stop would sweep expired events in the middle of other tests (and of
+# their round-trip counts): the sweep is tested on its own (tests/test_event_stream.py).
+os.environ.setdefault("EVENT_SWEEP_SECONDS", "0")
 
 from tests.support.api import ApiClient
 from tests.support.live import LiveServer, start_live_server

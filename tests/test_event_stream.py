@@ -262,6 +262,51 @@ def test_a_young_stream_missing_a_seq_is_not_reset(node: Node, sockets: Any) -> 
     assert [e["seq"] for e in _sync(live, bob, since=1)["events"]] == [3, 4]
 
 
+def test_the_embedded_database_sweeps_expired_events_in_place_of_a_ttl_index(tmp_path: Any) -> None:
+    """The embedded database would check a TTL index on every event at every access of the collection
+    (each send's insert included): it has a plain index, and a periodic sweep does what the TTL index
+    does on MongoDB."""
+    from bson import ObjectId
+
+    from chatbox.models import StoredEvent
+    from chatbox.models.ids import utcnow
+
+    node = start_node(tmp_path / "uploads", {"EVENT_SWEEP_SECONDS": 0.05, "EVENT_RETENTION_DAYS": 30})
+    try:
+        indexes = StoredEvent._get_collection().index_information()
+        assert [spec["key"] for spec in indexes.values() if spec["key"][0][0] == "createdAt"] == [[("createdAt", 1)]]
+        assert not any("expireAfterSeconds" in spec for spec in indexes.values())
+        live = LiveApi(node.url)
+        alice, bob = live.signup("Alice"), live.signup("Bob")
+        for i in range(3):
+            live.send(alice, bob, f"m{i}")  # Bob: 1 new-chat, 2..4 new-message
+        old = utcnow() - timedelta(days=31)
+        StoredEvent.objects(user_id=ObjectId(bob.id), seq__lt=3).update(set__created_at=old)
+        wait_until(lambda: [s for s, _ in _stored(live, bob)] == [3, 4], "the sweep")
+        StoredEvent.objects(user_id=ObjectId(bob.id), seq=3).update(set__created_at=utcnow() - timedelta(days=29))
+        gevent.sleep(0.2)
+        assert [s for s, _ in _stored(live, bob)] == [3, 4]  # younger than the retention: kept
+        assert [s for s, _ in _stored(live, alice)] == [1, 2, 3, 4]
+    finally:
+        node.stop()
+        from mongoengine.connection import get_db
+
+        db = get_db()
+        for name in db.list_collection_names():
+            db.drop_collection(name)
+
+
+def test_mongodb_gets_a_ttl_index_of_the_retention_period(app: Any) -> None:
+    from chatbox.models import StoredEvent
+    from chatbox.models import event as stream
+
+    collection = StoredEvent._get_collection()
+    collection.drop_indexes()
+    stream.ensure_event_indexes(7, expire=True)
+    ttl = collection.index_information()[stream.TTL_INDEX_NAME]
+    assert ttl["key"] == [("createdAt", 1)] and ttl["expireAfterSeconds"] == 7 * 86400
+
+
 # --- GET /api/sync and the socket sync ------------------------------------------------------------------
 
 

@@ -10,13 +10,19 @@ cost on MongoDB, and the embedded database checks an `_id` with a lookup where i
 collection for any other unique index on every insert (measured: it tripled a send's CPU). Reads go
 through the (userId, seq) index. Everything here is plain driver calls that MongoDB and the embedded
 database both accept, each on an index.
+
+Retention: on MongoDB a TTL index on createdAt drops events `EVENT_RETENTION_DAYS` after they were
+stored (the server's own background task, nothing on the write path). The embedded database emulates
+TTL indexes by checking every document of the collection at *every* access (an insert included), which
+made each send's event insert cost grow with the number of events ever stored; there the index on
+createdAt is a plain one and `remove_expired` drops old events in a periodic sweep (chatbox/db.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -28,6 +34,7 @@ from chatbox.models.ids import utcnow
 
 SECONDS_PER_DAY = 86400
 TTL_INDEX_NAME = "createdAt_ttl"
+SWEPT_INDEX_NAME = "createdAt"  # the embedded database's: no expiry of its own (see above)
 
 
 class EventCounter(Document):
@@ -73,10 +80,13 @@ class EventRow:
     created_at: datetime
 
 
-def ensure_event_indexes(retention_days: int) -> None:
+def ensure_event_indexes(retention_days: int, expire: bool = True) -> None:
     """The TTL index that drops events `retention_days` after they were stored (changed in place when
-    the setting changes)."""
+    the setting changes); with `expire` False, a plain index on createdAt for `remove_expired`."""
     collection = StoredEvent._get_collection()
+    if not expire:
+        collection.create_index([("createdAt", ASCENDING)], name=SWEPT_INDEX_NAME)
+        return
     seconds = max(0, retention_days) * SECONDS_PER_DAY
     try:
         collection.create_index([("createdAt", ASCENDING)], name=TTL_INDEX_NAME, expireAfterSeconds=seconds)
@@ -87,16 +97,26 @@ def ensure_event_indexes(retention_days: int) -> None:
         )
 
 
+def remove_expired(retention_days: int) -> int:
+    """Drop the events stored more than `retention_days` ago (what the TTL index does on MongoDB)."""
+    cutoff = utcnow() - timedelta(days=max(0, retention_days))
+    return int(StoredEvent._get_collection().delete_many({"createdAt": {"$lt": cutoff}}).deleted_count)
+
+
 def allocate(user_id: ObjectId, count: int, now: datetime) -> int:
-    """Reserve `count` consecutive numbers for `user_id`; return the first. One round trip."""
-    counter = EventCounter._get_collection().find_one_and_update(
+    """Reserve `count` consecutive numbers for `user_id`; return the first. One round trip.
+
+    The counter as it was *before* the increment comes back (None when this upsert created it): the
+    same atomic command as asking for the document after, but the embedded database answers it with
+    one scan of the counters fewer (it reads the document again to return the new one)."""
+    before = EventCounter._get_collection().find_one_and_update(
         {"_id": user_id},
         {"$inc": {"seq": count}, "$setOnInsert": {"startedAt": now}},
         upsert=True,
-        return_document=ReturnDocument.AFTER,
+        return_document=ReturnDocument.BEFORE,
         projection={"seq": True},
     )
-    return int(counter["seq"]) - count + 1
+    return (int(before["seq"]) if before else 0) + 1
 
 
 def store(rows: Sequence[EventRow]) -> None:
