@@ -1,9 +1,19 @@
 """The per-user event stream: each user's durable events, numbered by that user's own counter.
 
-`event_counters` holds one document per user, `{_id: userId, seq, startedAt}`: `seq` is the user's
-latest allocated number (their *position*), bumped atomically with `$inc`, so several server
+`event_counters` holds one document per user, `{_id: userId, seq, startedAt, recent}`: `seq` is the
+user's latest allocated number (their *position*), bumped atomically with `$inc`, so several server
 processes writing for one user at once still get distinct, contiguous numbers. `events` holds the
 events themselves, one document per (user, seq), removed by a TTL index after the retention period.
+
+Numbering the events of one change for three users or more (a group send: every member) takes two
+round trips whatever their number, not one per user: one `update_many` bumps every counter and appends
+`{o: allocation id, n: count}` to each counter's `recent` list (the last RECENT_ALLOCATIONS allocations,
+in the order the counter took them), and one `find` reads them back. A counter's `seq` minus the counts
+of the allocations after ours in `recent` is where ours ended, however many other processes bumped the
+counter in between. Every allocation appends to `recent`, a single user's `findAndModify` included, so
+the sum is always complete. A user whose counter does not show our allocation (it has no counter yet,
+or others pushed ours out of `recent` in the instant between the two round trips) is numbered on its
+own; numbers taken then and never used are holes, which the sequencer skips as it skips failed writes.
 
 (user, seq) is unique through the `_id`, `"<userId>:<seq>"`: the `_id` index enforces it at no extra
 cost on MongoDB, and the embedded database checks an `_id` with a lookup where it would scan the whole
@@ -20,19 +30,34 @@ createdAt is a plain one and `remove_expired` drops old events in a periodic swe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from mongoengine import DateTimeField, Document, DynamicField, IntField, ObjectIdField, StringField
+from mongoengine import (
+    DateTimeField,
+    DictField,
+    Document,
+    DynamicField,
+    IntField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from chatbox.models.ids import utcnow
 
 SECONDS_PER_DAY = 86400
+# Allocations each counter remembers (for numbering several users in two round trips): ours must still
+# be among them when it is read back, an instant after it was made.
+RECENT_ALLOCATIONS = 16
+# Users from which one change's numbers are taken together (two round trips) rather than one by one.
+BATCH_FROM = 3
+DUPLICATE_KEY = 11000
 TTL_INDEX_NAME = "createdAt_ttl"
 SWEPT_INDEX_NAME = "createdAt"  # the embedded database's: no expiry of its own (see above)
 
@@ -46,6 +71,8 @@ class EventCounter(Document):
     seq = IntField(required=True)
     # When the user's first event was numbered: nothing can have expired from a younger stream.
     started_at = DateTimeField(db_field="startedAt")
+    # The latest allocations, oldest first: {o: allocation id, n: numbers taken} (see above).
+    recent = ListField(DictField())
 
 
 def event_key(user_id: str, seq: int) -> str:
@@ -103,6 +130,13 @@ def remove_expired(retention_days: int) -> int:
     return int(StoredEvent._get_collection().delete_many({"createdAt": {"$lt": cutoff}}).deleted_count)
 
 
+def _bump(count: int, allocation: ObjectId) -> dict[str, Any]:
+    return {
+        "$inc": {"seq": count},
+        "$push": {"recent": {"$each": [{"o": allocation, "n": count}], "$slice": -RECENT_ALLOCATIONS}},
+    }
+
+
 def allocate(user_id: ObjectId, count: int, now: datetime) -> int:
     """Reserve `count` consecutive numbers for `user_id`; return the first. One round trip.
 
@@ -111,12 +145,63 @@ def allocate(user_id: ObjectId, count: int, now: datetime) -> int:
     one scan of the counters fewer (it reads the document again to return the new one)."""
     before = EventCounter._get_collection().find_one_and_update(
         {"_id": user_id},
-        {"$inc": {"seq": count}, "$setOnInsert": {"startedAt": now}},
+        {**_bump(count, ObjectId()), "$setOnInsert": {"startedAt": now}},
         upsert=True,
         return_document=ReturnDocument.BEFORE,
         projection={"seq": True},
     )
     return (int(before["seq"]) if before else 0) + 1
+
+
+def allocate_many(counts: Mapping[str, int], now: datetime, create: bool = True) -> dict[str, int]:
+    """Reserve `counts[user]` consecutive numbers for each user; return each user's first.
+
+    One round trip per user for up to BATCH_FROM - 1 users (the batch would not take fewer). From
+    BATCH_FROM users, two (one `update_many` per distinct count, usually one, and one read); three more
+    when some of them have no counter yet (created together, then numbered); one per user whose counter
+    did not show the allocation (see the module's docstring)."""
+    if len(counts) < BATCH_FROM:
+        return {user_id: allocate(ObjectId(user_id), count, now) for user_id, count in counts.items()}
+    collection = EventCounter._get_collection()
+    allocation = ObjectId()
+    by_count: dict[int, list[ObjectId]] = {}
+    for user_id, count in counts.items():
+        by_count.setdefault(count, []).append(ObjectId(user_id))
+    for count, ids in by_count.items():
+        collection.update_many({"_id": {"$in": ids}}, _bump(count, allocation))
+    firsts: dict[str, int] = {}
+    unseen: dict[str, int] = {}  # counted, but our allocation is not (or no longer) in `recent`
+    read = collection.find({"_id": {"$in": [ObjectId(u) for u in counts]}}, {"seq": True, "recent": True})
+    for counter in read:
+        user_id = str(counter["_id"])
+        end = int(counter["seq"])
+        for entry in reversed(counter.get("recent") or []):
+            if entry.get("o") == allocation:
+                firsts[user_id] = end - counts[user_id] + 1
+                break
+            end -= int(entry.get("n", 0))
+        else:
+            unseen[user_id] = counts[user_id]
+    new = {u: n for u, n in counts.items() if u not in firsts and u not in unseen}
+    if new and create:
+        _create_counters(list(new), now)
+        firsts.update(allocate_many(new, now, create=False))
+    else:
+        unseen.update(new)
+    for user_id, count in unseen.items():
+        firsts[user_id] = allocate(ObjectId(user_id), count, now)
+    return firsts
+
+
+def _create_counters(user_ids: list[str], now: datetime) -> None:
+    """Counters at 0 for users who have none (one round trip; one created meanwhile elsewhere is kept)."""
+    try:
+        EventCounter._get_collection().insert_many(
+            [{"_id": ObjectId(u), "seq": 0, "startedAt": now, "recent": []} for u in user_ids], ordered=False
+        )
+    except BulkWriteError as exc:
+        if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+            raise
 
 
 def store(rows: Sequence[EventRow]) -> None:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import socketio
-from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from chatbox.errors import QueueUnavailable
@@ -39,9 +38,9 @@ class Notifier:
         return self.to_users([Outgoing(user_id, event, data, skip_sid)])[0]
 
     def to_users(self, items: Sequence[Outgoing]) -> list[int | None]:
-        """Send the events of one change: the durable ones are numbered per user (one counter round trip
-        per user) and stored together (one round trip), in the order given. Returns each item's `seq`
-        (None for an ephemeral event)."""
+        """Send the events of one change: the durable ones are numbered per user (each user's in the
+        order given; two round trips for any number of users, one for one) and stored together (one
+        round trip). Returns each item's `seq` (None for an ephemeral event)."""
         seqs: list[int | None] = [None] * len(items)
         durable = [i for i, item in enumerate(items) if item.event in DURABLE_EVENTS and self.bus is not None]
         for i, item in enumerate(items):
@@ -54,10 +53,10 @@ class Notifier:
         for i in durable:
             per_user.setdefault(str(items[i].user_id), []).append(i)
         try:
+            firsts = stream.allocate_many({user_id: len(indexes) for user_id, indexes in per_user.items()}, now)
             for user_id, indexes in per_user.items():
-                first = stream.allocate(ObjectId(user_id), len(indexes), now)
                 for offset, i in enumerate(indexes):
-                    seqs[i] = first + offset
+                    seqs[i] = firsts[user_id] + offset
         except PyMongoError:
             log.exception("could not number events; sending them without a seq")
             for i in durable:
