@@ -10,10 +10,12 @@ round trips whatever their number, not one per user: one `update_many` bumps eve
 `{o: allocation id, n: count}` to each counter's `recent` list (the last RECENT_ALLOCATIONS allocations,
 in the order the counter took them), and one `find` reads them back. A counter's `seq` minus the counts
 of the allocations after ours in `recent` is where ours ended, however many other processes bumped the
-counter in between. Every allocation appends to `recent`, a single user's `findAndModify` included, so
-the sum is always complete. A user whose counter does not show our allocation (it has no counter yet,
-or others pushed ours out of `recent` in the instant between the two round trips) is numbered on its
-own; numbers taken then and never used are holes, which the sequencer skips as it skips failed writes.
+counter in between. Every allocation appends to `recent`, a single user's `findAndModify` included
+(as `{n}`: it gets its numbers back in the same command), so the sum is always complete; processes of
+a version that bumps counters without appending must not run beside this one. A user whose counter
+does not show our allocation (it has no counter yet, or others pushed ours out of `recent` in the
+instant between the two round trips) is numbered on its own; numbers taken then and never used are
+holes, which the sequencer skips as it skips failed writes.
 
 (user, seq) is unique through the `_id`, `"<userId>:<seq>"`: the `_id` index enforces it at no extra
 cost on MongoDB, and the embedded database checks an `_id` with a lookup where it would scan the whole
@@ -30,6 +32,7 @@ createdAt is a plain one and `remove_expired` drops old events in a periodic swe
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,7 +74,7 @@ class EventCounter(Document):
     seq = IntField(required=True)
     # When the user's first event was numbered: nothing can have expired from a younger stream.
     started_at = DateTimeField(db_field="startedAt")
-    # The latest allocations, oldest first: {o: allocation id, n: numbers taken} (see above).
+    # The latest allocations, oldest first: {o: batch id, n: numbers taken} (see above).
     recent = ListField(DictField())
 
 
@@ -130,11 +133,11 @@ def remove_expired(retention_days: int) -> int:
     return int(StoredEvent._get_collection().delete_many({"createdAt": {"$lt": cutoff}}).deleted_count)
 
 
-def _bump(count: int, allocation: ObjectId) -> dict[str, Any]:
-    return {
-        "$inc": {"seq": count},
-        "$push": {"recent": {"$each": [{"o": allocation, "n": count}], "$slice": -RECENT_ALLOCATIONS}},
-    }
+def _bump(count: int, allocation: int | None = None) -> dict[str, Any]:
+    """Take `count` numbers and remember it (with the batch's id: a single allocation reads the counter
+    back in the same command and needs none)."""
+    entry: dict[str, int] = {"n": count} if allocation is None else {"o": allocation, "n": count}
+    return {"$inc": {"seq": count}, "$push": {"recent": {"$each": [entry], "$slice": -RECENT_ALLOCATIONS}}}
 
 
 def allocate(user_id: ObjectId, count: int, now: datetime) -> int:
@@ -145,7 +148,7 @@ def allocate(user_id: ObjectId, count: int, now: datetime) -> int:
     one scan of the counters fewer (it reads the document again to return the new one)."""
     before = EventCounter._get_collection().find_one_and_update(
         {"_id": user_id},
-        {**_bump(count, ObjectId()), "$setOnInsert": {"startedAt": now}},
+        {**_bump(count), "$setOnInsert": {"startedAt": now}},
         upsert=True,
         return_document=ReturnDocument.BEFORE,
         projection={"seq": True},
@@ -163,7 +166,9 @@ def allocate_many(counts: Mapping[str, int], now: datetime, create: bool = True)
     if len(counts) < BATCH_FROM:
         return {user_id: allocate(ObjectId(user_id), count, now) for user_id, count in counts.items()}
     collection = EventCounter._get_collection()
-    allocation = ObjectId()
+    # Unique among the allocations a counter remembers, whichever process made them (a plain integer:
+    # the embedded database copies every entry it touches, and an ObjectId costs far more to copy).
+    allocation = secrets.randbits(63)
     by_count: dict[int, list[ObjectId]] = {}
     for user_id, count in counts.items():
         by_count.setdefault(count, []).append(ObjectId(user_id))
