@@ -193,6 +193,33 @@ def test_without_since_a_socket_gets_live_events_only(node: Node, sockets: Any) 
     assert [(s, d["_id"]) for s, _, d in b.durable] == [(3, fresh["_id"])]
 
 
+def test_without_since_a_socket_gets_every_event_made_after_it_connected(
+    node: Node, sockets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even one numbered before the socket's post-connect work ran (a busy process runs it late): the
+    live end is where the socket connected, not where that work found the stream."""
+    from chatbox.realtime.namespace import ChatNamespace
+
+    live = LiveApi(node.url)
+    alice, bob = live.signup("Alice"), live.signup("Bob")
+    live.send(alice, bob, "old")
+    made_late: list[dict[str, Any]] = []
+    original = ChatNamespace._after_connect
+
+    def late(self: Any, *args: Any, **kwargs: Any) -> None:
+        if not made_late:
+            made_late.append(live.send(alice, bob, "while the socket's start waited"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ChatNamespace, "_after_connect", late)
+    b = sockets(bob)
+    b.wait_for("online-users")
+    fresh = live.send(alice, bob, "new")
+    wait_until(lambda: len(b.durable) == 2, "both live events")
+    gevent.sleep(0.2)
+    assert [(s, d["_id"]) for s, _, d in b.durable] == [(3, made_late[0]["_id"]), (4, fresh["_id"])]
+
+
 def test_events_produced_during_a_replay_come_after_it_without_loss_or_duplicate(node: Node, sockets: Any) -> None:
     live = LiveApi(node.url)
     alice, bob = live.signup("Alice"), live.signup("Bob")

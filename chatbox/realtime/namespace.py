@@ -138,23 +138,27 @@ class ChatNamespace(socketio.Namespace):
         # From here the user's durable events are held back for this socket until it starts (_resume).
         self.rt.sequencer.open(sid, str(user.id))
         since = auth.get("since") if isinstance(auth, dict) else None
-        # After the CONNECT packet has gone out, so the client is ready for these events.
-        self.server.start_background_task(self._after_connect, sid, user, came_online, since)
-
-    def _resume(self, sid: str, user: User, since: Any) -> None:
-        """Replay what the socket missed after `auth.since` (or start it live), before any live event."""
         try:
-            point = sync.resume_point(self.rt, user.id, since)
+            # Where the socket starts, read now: every event numbered from here on is the socket's, even
+            # if the post-connect work below runs late (it waits for its turn on a busy process).
+            point: sync.ResumePoint | None = sync.resume_point(self.rt, user.id, since)
         except Exception:
             log.exception("could not resume the event stream of %s; dropping the socket", user.id)
+            point = None
+        # After the CONNECT packet has gone out, so the client is ready for these events.
+        self.server.start_background_task(self._after_connect, sid, user, came_online, point)
+
+    def _resume(self, sid: str, point: sync.ResumePoint | None) -> None:
+        """Replay what the socket missed after `auth.since` (or start it live), before any live event."""
+        if point is None:
             self.server.start_background_task(self.disconnect, sid)
             return
         if point.reset:
             self.emit("sync-reset", {"position": point.position}, to=sid)
         self.rt.sequencer.start(sid, point.next_seq, point.position)
 
-    def _after_connect(self, sid: str, user: User, came_online: bool, since: Any = None) -> None:
-        self._resume(sid, user, since)
+    def _after_connect(self, sid: str, user: User, came_online: bool, point: sync.ResumePoint | None) -> None:
+        self._resume(sid, point)
         try:
             connections.after_socket_opened(
                 self.rt, user, came_online, lambda online: self.emit("online-users", online, to=sid)
