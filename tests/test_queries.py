@@ -179,7 +179,7 @@ def test_lifecycle_queries_are_answered_from_an_index(api: ApiClient, record_fil
 # --- groups: reading the list, sending and marking read cost the same for 3 members or 60 -------------------
 
 
-STREAM_COLLECTIONS = {"event_counters", "events"}  # the event stream: one counter round trip per user
+STREAM_COLLECTIONS = {"event_counters", "events"}  # the event stream: numbering and storing
 
 
 @pytest.fixture
