@@ -3,6 +3,7 @@ gaps are filled from the stored stream; a seq never stored is skipped after the 
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import gevent
 import pytest
+import redis
 from bson import ObjectId
 
 from chatbox.models import event as stream
@@ -315,3 +317,53 @@ def test_a_batch_pushed_out_of_a_counters_memory_numbers_that_user_again(
     # the others' numbers.
     assert firsts == {a: 2 + 2 + stream.RECENT_ALLOCATIONS, b: 2, c: 2}
     assert stream.positions([a]) == {a: 3 + 2 + stream.RECENT_ALLOCATIONS}
+
+
+class _DownListener:
+    """A Redis client whose subscriptions fail `failures` times, then hold until the bus stops."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.attempts = 0
+
+    def pubsub(self, **_: Any) -> Any:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise redis.ConnectionError("Connection refused")
+        return _QuietPubSub()
+
+
+class _QuietPubSub:
+    def subscribe(self, *_: Any) -> None:
+        return None
+
+    def listen(self) -> Iterator[dict[str, Any]]:
+        while True:
+            gevent.sleep(0.01)
+            yield {"type": "ping"}
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_redis_outage_is_logged_once_not_at_every_retry(
+    sequencer: Sequencer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from chatbox.realtime import bus as bus_module
+
+    monkeypatch.setattr(bus_module, "RESUBSCRIBE_SECONDS", 0.01)
+    listener = _DownListener(failures=5)
+    caplog.set_level(logging.DEBUG, logger="chatbox.realtime")
+    events_bus = bus_module.RedisBus(client=listener, sequencer=sequencer)  # type: ignore[arg-type]
+    events_bus.start()
+    try:
+        wait_until(events_bus.subscribed.is_set, "the bus subscribed once Redis came back")
+    finally:
+        events_bus.stop()
+    warnings = [r for r in caplog.records if r.name == "chatbox.realtime" and r.levelno >= logging.WARNING]
+    assert listener.attempts == 6
+    assert [r.getMessage().split(" (")[0] for r in warnings] == [
+        "the events channel dropped",
+        "the events channel is back after 5 failed subscription(s)",
+    ]
+    assert not warnings[0].exc_info  # a connection error needs no traceback

@@ -93,11 +93,15 @@ class RedisBus:
 
     def _listen_forever(self) -> None:
         first = True
+        failures = 0  # of this outage: the first is logged in full, the retries once more when it ends
         while not self._stop.is_set():
             try:
                 self._pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
                 self._pubsub.subscribe(EVENTS_CHANNEL)
                 self.subscribed.set()
+                if failures:
+                    log.warning("the events channel is back after %d failed subscription(s)", failures)
+                    failures = 0
                 if not first:
                     self.sequencer.check_once()  # what was published while we were away
                 first = False
@@ -107,11 +111,22 @@ class RedisBus:
                     if message.get("type") != "message":
                         continue
                     self._dispatch(message["data"])
-            except Exception:
+            except Exception as exc:
                 if self._stop.is_set():
                     return
                 self.subscribed.clear()
-                log.exception("the events channel dropped; subscribing again")
+                failures += 1
+                if failures == 1:
+                    # Once per outage: while Redis stays down, a traceback a second would bury the log.
+                    expected = isinstance(exc, (redis.RedisError, OSError))
+                    log.warning(
+                        "the events channel dropped (%s); subscribing again every %s s",
+                        exc,
+                        RESUBSCRIBE_SECONDS,
+                        exc_info=not expected,
+                    )
+                else:
+                    log.debug("subscribing to the events channel failed again (%s)", exc)
                 gevent.sleep(RESUBSCRIBE_SECONDS)
 
     def _dispatch(self, raw: bytes | str) -> None:
