@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 from bson import ObjectId
+from mongoengine import ValidationError
 
 from chatbox.messages.schemas import MessageSchema
 from chatbox.models import Attachment, Message
-from chatbox.models.message import ReplyPreview
+from chatbox.models.message import NewMessage, ReplyPreview
 
 AT = datetime(2030, 1, 2, 3, 4, 5, 678000)
 
@@ -82,3 +84,48 @@ def test_a_drift_either_way_is_caught() -> None:
     assert "forwarded" in _problems({k: v for k, v in payload.items() if k != "forwarded"})
     attachment = {**payload["attachments"][0], "extra": 1}
     assert "attachments" in _problems({**payload, "attachments": [attachment]})
+
+
+def _new(**fields: Any) -> NewMessage:
+    """What a send stores: every field a send sets, from the full message above."""
+    full = _full()
+    values = {
+        name: getattr(full, name)
+        for name in (
+            "id",
+            "chat_id",
+            "sender_id",
+            "receiver_id",
+            "text",
+            "attachments",
+            "status",
+            "client_message_id",
+            "batch_id",
+            "reply_to",
+            "created_at",
+            "updated_at",
+            "delivered_at",
+            "read_at",
+        )
+    }
+    return NewMessage(**{**values, **fields})
+
+
+def test_a_sent_message_has_the_same_json_and_stored_document_as_a_message() -> None:
+    # The send's path builds a NewMessage, not a Message: one JSON producer (message_json) for both,
+    # and the same document in the database.
+    for new in (_new(), _new(attachments=[], reply_to=None, receiver_id=None, delivered_at=None, read_at=None)):
+        as_document = Message(**{name: getattr(new, name) for name in new.__slots__})  # type: ignore[attr-defined]
+        assert new.to_dict() == as_document.to_dict()
+        assert _problems(new.to_dict()) == {}
+        assert new.to_mongo() == as_document.to_mongo().to_dict()
+        assert new.kind == as_document.kind
+
+
+def test_a_sent_message_is_validated_as_a_message_is() -> None:
+    _new().validate()
+    for bad in ({"status": "lost"}, {"chat_id": "not an id"}, {"text": 3}):
+        with pytest.raises(ValidationError):
+            _new(**bad).validate()
+        with pytest.raises(ValidationError):
+            Message(**{name: getattr(_new(**bad), name) for name in NewMessage.__slots__}).validate()  # type: ignore[attr-defined]

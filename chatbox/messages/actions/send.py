@@ -20,7 +20,7 @@ from chatbox.messages.actions.receipts import move_watermark, read_up_to
 from chatbox.messages.queries import find_chat
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
 from chatbox.models.ids import parse_object_id, utcnow
-from chatbox.models.message import STATUS_READ, STATUS_SENT, insert_new
+from chatbox.models.message import STATUS_READ, STATUS_SENT, NewMessage, insert_new
 from chatbox.models.stored_file import PURPOSE_ATTACHMENT
 from chatbox.runtime import Runtime
 from chatbox.users.queries import find_other_user
@@ -46,7 +46,8 @@ class SendRequest:
 
 @dataclass
 class SendResult:
-    messages: list[Message]
+    # Stored by this send: NewMessage; an earlier send's, read back: Message. Both serialise alike.
+    messages: list[Message] | list[NewMessage]
     created: bool
     # The sender's seq of each message's new-message event (empty when nothing new was stored).
     seqs: list[int | None] = field(default_factory=list)
@@ -238,7 +239,7 @@ def insert_messages(
     reply_chars: int,
     now: datetime,
     read: bool,
-) -> list[Message] | None:
+) -> list[NewMessage] | None:
     """Store one send's messages (direct or group): one per image, the text, the reply and any other file
     riding on the first. `read`: delivered and read on arrival. None when the first insert meets the
     unique (sender, clientMessageId) index: the send is a retry, and the caller answers with the stored one."""
@@ -247,9 +248,9 @@ def insert_messages(
     groups: list[list[StoredFile]] = [[img] for img in images] or [[]]
     groups[0].extend(others)
     ids = [ObjectId() for _ in groups]
-    messages: list[Message] = []
+    messages: list[NewMessage] = []
     for index, (group, message_id) in enumerate(zip(groups, ids, strict=True)):
-        message = Message(
+        message = NewMessage(
             id=message_id,
             chat_id=chat_id,
             sender_id=sender_id,
@@ -302,7 +303,7 @@ def announce_direct(
     return seqs
 
 
-def _record_in_chat(chat_id: ObjectId, messages: list[Message]) -> tuple[bool, Chat]:
+def _record_in_chat(chat_id: ObjectId, messages: list[Message] | list[NewMessage]) -> tuple[bool, Chat]:
     """Put the messages in the chat's summary; returns whether they are the chat's first, and the chat
     as it was just before (its participants and clear marks are what the rest of the send needs)."""
     before = chat_queries.record_last_message_before(chat_id, messages[-1])
