@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import flask_smorest
 import marshmallow as ma
+from apispec import APISpec
 from flask import Flask, current_app, request
 from flask_smorest.spec.plugins import FlaskPlugin
 from webargs.flaskparser import FlaskParser
@@ -227,9 +228,50 @@ class ContractPathsPlugin(FlaskPlugin):
 
 
 class Api(flask_smorest.Api):
+    """flask-smorest's Api, with the blueprints' operations written into the document when it is first read.
+
+    Building the document is most of the cost of `create_app` (apispec resolves and copies every schema of
+    every operation), and most apps never serve it: each test creates its own app, and a server serves the
+    document only when a client asks. So `register_blueprint` routes the blueprint at once and keeps its
+    documentation for later; the first read of `spec` (the OpenAPI JSON route, the docs pages, the AsyncAPI
+    builder, the `flask openapi` command) documents every blueprint registered so far, in registration
+    order, and then returns the whole document, as an eager build would have.
+    """
+
     ERROR_SCHEMA = ErrorSchema
     # No catch-all "default" response: each operation lists the statuses it really answers with.
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def __init__(self, app: Flask | None = None, **kwargs: Any) -> None:
+        # (blueprint, name, url prefix parameters) registered but not yet in the document.
+        self._undocumented: list[tuple[flask_smorest.Blueprint, str, list[Any] | None]] = []
+        self._spec: APISpec | None = None
+        super().__init__(app, **kwargs)
+
+    @property
+    def spec(self) -> APISpec | None:
+        # Building never yields to another greenlet (no I/O), so two first requests cannot interleave here.
+        # A blueprint leaves the queue only once documented: if that raised, every later read raises too,
+        # rather than serving a document with operations missing.
+        while self._undocumented and self._spec is not None:
+            blueprint, name, parameters = self._undocumented[0]
+            blueprint.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+            self._spec.tag({"name": name, "description": blueprint.description})
+            self._undocumented.pop(0)
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: APISpec | None) -> None:
+        self._spec = value
+
+    def register_blueprint(
+        self, blp: flask_smorest.Blueprint, *, parameters: list[Any] | None = None, **options: Any
+    ) -> None:
+        """As flask-smorest's, except that the blueprint's operations enter the document on its first read."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         spec_kwargs = deepcopy({**self._spec_kwargs, **(spec_kwargs or {})})

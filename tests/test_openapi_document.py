@@ -180,3 +180,25 @@ def test_the_docs_page_loads_only_assets_this_server_serves(api: ApiClient) -> N
     events = api.get("/api/events")
     assert events.status_code == 200 and "<script" not in events.get_data(as_text=True)
     assert 'id="client-new-message"' in events.get_data(as_text=True)
+
+
+def test_the_document_holds_every_api_route_once_however_late_and_often_it_is_read(app: Any, api: ApiClient) -> None:
+    """The operations enter the document on its first read (chatbox/api.py): a read after other requests
+    still sees every blueprint's routes, in registration order, and a second read the same document."""
+    assert api.get("/healthz").status_code == 200
+    document = _document(api)
+    assert _document(api) == document
+    documented = {"auth", "users", "messages", "chats", "files", "push", "health", "sync", "admin"}
+    assert (
+        [tag["name"] for tag in document["tags"]]
+        == [name for name in app.blueprints if name in documented]
+        == ["auth", "users", "messages", "chats", "files", "push", "health", "sync", "admin"]
+    )
+    routed = sorted(
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.partition(".")[0] in documented
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    )
+    operations = [(path, method) for path, method, _operation in _operations(document)]
+    assert len(operations) == len(set(operations)) == len(routed), (operations, routed)
