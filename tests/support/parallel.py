@@ -15,7 +15,9 @@ that finishes early takes more.
 The runner then checks that every collected test ran in exactly one worker, prints each worker's output
 one after the other, and fails if any worker failed or any test was not run. It also writes the
 seconds each unit took to test-artifacts/durations.json (copy it over durations.json to refresh the
-order). Usage: `python -m tests.support.parallel [--workers N] [pytest arguments...]`.
+order), and the CPU seconds each took (its worker's, and that of the servers and browsers it started and
+saw end) to test-artifacts/cpu.json, heaviest first: where the suite's time goes.
+Usage: `python -m tests.support.parallel [--workers N] [pytest arguments...]`.
 """
 
 from __future__ import annotations
@@ -107,12 +109,13 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     claims = Path(claims_dir)
     ran: list[str] = []
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     mine = _claimed(claims, units_of(session.items, load_durations()))
     current = next(mine, None)
     while current is not None:
         name, items = current
         following = None
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), _cpu_of_process()
         for i, item in enumerate(items):
             if i + 1 < len(items):
                 nextitem = items[i + 1]
@@ -128,10 +131,18 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
             if session.shouldstop:
                 raise session.Interrupted(session.shouldstop)
         seconds[name] = round(time.monotonic() - started, 2)
+        cpu[name] = round(_cpu_of_process() - cpu_started, 2)
         current = following
-    report = {"collected": [item.nodeid for item in session.items], "ran": ran, "seconds": seconds}
+    report = {"collected": [item.nodeid for item in session.items], "ran": ran, "seconds": seconds, "cpu": cpu}
     (claims / f"worker-{os.environ.get(WORKER_ENV, '0')}.json").write_text(json.dumps(report))
     return True
+
+
+def _cpu_of_process() -> float:
+    """This process's CPU and that of the children it has waited for (the servers a test started and
+    stopped; the browsers once their session ends)."""
+    usage = os.times()
+    return usage.user + usage.system + usage.children_user + usage.children_system
 
 
 # --- the runner side ------------------------------------------------------------------------------------
@@ -200,6 +211,8 @@ def _check_reports(claims: Path, workers: int, statuses: dict[int, int]) -> list
         problems.append("some tests ran in more than one worker")
     seconds = {f: s for r in reports for f, s in r["seconds"].items()}
     (ARTIFACTS / "durations.json").write_text(json.dumps(dict(sorted(seconds.items())), indent=1) + "\n")
+    cpu = {f: s for r in reports for f, s in r["cpu"].items()}
+    (ARTIFACTS / "cpu.json").write_text(json.dumps(dict(sorted(cpu.items(), key=lambda kv: -kv[1])), indent=1) + "\n")
     return problems
 
 
