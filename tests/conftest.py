@@ -13,6 +13,7 @@ os.environ.setdefault("CHATBOX_ENV", "testing")
 os.environ.setdefault("EVENT_SWEEP_SECONDS", "0")
 
 from tests.support.api import ApiClient
+from tests.support.database import empty_database
 from tests.support.live import LiveServer, start_live_server
 
 
@@ -22,26 +23,13 @@ def storage_backend() -> str:
     return "gridfs"
 
 
-def _empty_database() -> None:
-    """Drop every collection of the embedded database, which the whole test process shares (servers
-    started inside the process by other tests write to it too)."""
-    from mongoengine.connection import ConnectionFailure, get_db
-
-    try:
-        db = get_db()
-    except ConnectionFailure:
-        return  # no app connected yet: nothing was written
-    for name in db.list_collection_names():
-        db.drop_collection(name)
-
-
 @pytest.fixture
 def app(tmp_path: Any, storage_backend: str) -> Iterator[Any]:
     from chatbox import create_app
 
     # Before too: whichever tests ran earlier in this process (the suite's workers take files in any
     # order), this one starts on an empty database.
-    _empty_database()
+    empty_database()
     application = create_app(
         {
             "UPLOAD_DIR": str(tmp_path / "uploads"),
@@ -53,7 +41,7 @@ def app(tmp_path: Any, storage_backend: str) -> Iterator[Any]:
     yield application
     # Its background work (the session sweep, the event stream's check) ends with the test.
     application.extensions["chatbox"].stop()
-    _empty_database()
+    empty_database()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from chatbox.errors import ApiError
 from chatbox.ratelimit import RateLimiter
 from config import build_config
 from tests.support.api import PASSWORD, ApiClient, unique_email
+from tests.support.database import empty_database
 from tests.support.files import PNG
 from tests.support.served import served_app
 from tests.support.sockets import LiveApi, Socket
@@ -25,11 +26,7 @@ from tests.support.sockets import LiveApi, Socket
 def own_apps() -> Iterator[None]:
     """For tests that build their own apps: leave the shared in-memory database empty behind them."""
     yield
-    from mongoengine.connection import get_db
-
-    db = get_db()
-    for name in db.list_collection_names():
-        db.drop_collection(name)
+    empty_database()
 
 
 @pytest.fixture

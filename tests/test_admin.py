@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import PASSWORD, ApiClient, User
+from tests.support.database import empty_database
 from tests.support.sockets import LiveApi, Socket, wait_until
 
 ACTIONS = ("deactivate", "activate", "block", "unblock", "revoke-sessions")
@@ -120,14 +121,9 @@ def test_a_deactivated_account_loses_its_sockets_at_once(tmp_path: Any) -> None:
 def test_the_first_account_of_an_empty_embedded_database_is_admin_in_development_only(
     tmp_path: Any, env: str, first_is_admin: bool
 ) -> None:
-    from mongoengine.connection import get_db
-
     from chatbox import create_app
 
-    db = get_db() if _connected() else None
-    if db is not None:
-        for name in db.list_collection_names():
-            db.drop_collection(name)
+    empty_database()
     app = create_app({"CHATBOX_ENV": env, "UPLOAD_DIR": str(tmp_path), "RATELIMIT_ENABLED": False})
     api = ApiClient(app.test_client(use_cookies=False))
     try:
@@ -136,16 +132,4 @@ def test_the_first_account_of_an_empty_embedded_database_is_admin_in_development
         assert second.data["isAdmin"] is False
         assert (api.get("/api/admin/users", first).status_code == 200) is first_is_admin
     finally:
-        db = get_db()
-        for name in db.list_collection_names():
-            db.drop_collection(name)
-
-
-def _connected() -> bool:
-    import mongoengine
-
-    try:
-        mongoengine.get_connection()
-        return True
-    except mongoengine.ConnectionFailure:
-        return False
+        empty_database()

@@ -17,6 +17,7 @@ import mongomock
 import pytest
 
 from tests.support.api import ApiClient
+from tests.support.database import empty_database
 from tests.support.inprocess import Node, start_node
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
 
@@ -47,11 +48,7 @@ def node(tmp_path: Any) -> Iterator[Node]:
     started = start_node(tmp_path / "uploads", {"SESSION_SWEEP_SECONDS": 3600, "EVENT_CHECK_SECONDS": 3600})
     yield started
     started.stop()
-    from mongoengine.connection import get_db
-
-    db = get_db()
-    for name in db.list_collection_names():
-        db.drop_collection(name)
+    empty_database()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 
 from chatbox.files.names import display_name
 from tests.support.api import PASSWORD, ApiClient, unique_email
+from tests.support.database import empty_database
 from tests.support.served import served_app
 from tests.support.sockets import LiveApi, refused
 
@@ -120,11 +121,7 @@ def test_socket_origin_check_ignores_x_forwarded_host_without_proxies(tmp_path: 
 @pytest.fixture
 def own_apps() -> Iterator[None]:
     yield
-    from mongoengine.connection import get_db
-
-    db = get_db()
-    for name in db.list_collection_names():
-        db.drop_collection(name)
+    empty_database()
 
 
 # --- one token check for REST and sockets -----------------------------------------------------------

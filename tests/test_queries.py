@@ -11,6 +11,7 @@ import mongomock
 import pytest
 
 from tests.support.api import PASSWORD, ApiClient, User
+from tests.support.database import empty_database
 from tests.support.files import PNG
 from tests.support.round_trips import recording
 from tests.support.served import served_app
@@ -388,16 +389,6 @@ def test_a_sync_page_is_at_its_floor(api: ApiClient, trips: Any) -> None:
     assert _stream(calls) <= 2, _listed(calls)  # the position, one page of events
 
 
-def _drop_collections() -> None:
-    """What a served app stored goes with it (as the `app` fixture's): the next app builds its indexes
-    on an empty database."""
-    from mongoengine.connection import get_db
-
-    db = get_db()
-    for name in db.list_collection_names():
-        db.drop_collection(name)
-
-
 def test_a_socket_send_into_an_existing_chat_is_at_its_floor(tmp_path: Any, trips: Any) -> None:
     with served_app(tmp_path, {"SESSION_SWEEP_SECONDS": 3600, "EVENT_CHECK_SECONDS": 3600}) as (_app, url):
         live = LiveApi(url)
@@ -410,7 +401,7 @@ def test_a_socket_send_into_an_existing_chat_is_at_its_floor(tmp_path: Any, trip
         finally:
             a.close()
             b.close()
-            _drop_collections()
+            empty_database()  # what a served app stored goes with it, as the `app` fixture's
     # the receiver (the socket's own user is cached); the insert; the chat's summary
     assert _data(calls) == Counter({"users": 1, "messages": 1, "chats": 1}), _listed(calls)
     assert _stream_ok(calls, concerned=2), _listed(calls)

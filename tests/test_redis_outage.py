@@ -15,6 +15,7 @@ import requests
 
 from chatbox.processes import RedisServer, start_redis_server
 from chatbox.realtime.scale_out import QUEUE_CHANNEL
+from tests.support.database import empty_database
 from tests.support.inprocess import Node, start_node
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
 
@@ -42,11 +43,7 @@ def node(redis_server: RedisServer, tmp_path: Any) -> Iterator[Node]:
     wait_until(lambda: probe.pubsub_numsub(QUEUE_CHANNEL)[0][1] >= 1, "the node to listen to the queue")
     yield started
     started.stop()
-    from mongoengine.connection import get_db
-
-    db = get_db()
-    for name in db.list_collection_names():
-        db.drop_collection(name)
+    empty_database()
 
 
 def _send(node: Node, sender: LiveUser, receiver: LiveUser, text: str, client_id: str) -> requests.Response:

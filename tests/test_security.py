@@ -11,14 +11,13 @@ import pytest
 
 from config import ConfigError, build_config
 from tests.support.api import PASSWORD, ApiClient, unique_email
+from tests.support.database import empty_database
 
 STRONG_SECRET = "k3J9-wq8Zr2+VbX1yT6uN0pLm4sD7fGh"
 
 
 @pytest.fixture
 def production_app(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from mongoengine.connection import get_db
-
     from chatbox import create_app
     from chatbox.db import connect_database
 
@@ -32,9 +31,7 @@ def production_app(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     monkeypatch.setenv("MONGO_URI", "mongodb://mongo.invalid/chatbox")
     monkeypatch.delenv("REDIS_URL", raising=False)
     yield create_app()
-    db = get_db()
-    for name in db.list_collection_names():
-        db.drop_collection(name)
+    empty_database()
 
 
 def _signup(client: Any) -> Any:

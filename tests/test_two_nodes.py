@@ -16,6 +16,7 @@ import redis
 from chatbox.processes import RedisServer, start_redis_server
 from chatbox.push.notification import Notification
 from chatbox.realtime.scale_out import QUEUE_CHANNEL
+from tests.support.database import empty_database
 from tests.support.files import PDF, image_bytes
 from tests.support.inprocess import Node, start_node
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
@@ -40,14 +41,6 @@ def redis_server(tmp_path_factory: Any) -> Iterator[RedisServer]:
     server.stop()
 
 
-def _drop_database() -> None:
-    from mongoengine.connection import get_db
-
-    db = get_db()
-    for name in db.list_collection_names():
-        db.drop_collection(name)
-
-
 @pytest.fixture
 def start_nodes(redis_server: RedisServer, tmp_path: Any) -> Iterator[Any]:
     started: list[Node] = []
@@ -70,7 +63,7 @@ def start_nodes(redis_server: RedisServer, tmp_path: Any) -> Iterator[Any]:
         client.close()
     for node in started:
         node.stop()
-    _drop_database()
+    empty_database()
     redis_server.flush()
 
 
