@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DURATIONS = Path(__file__).with_name("durations.json")
 ARTIFACTS = ROOT / "test-artifacts"
+PYCACHE = ARTIFACTS / "pycache"
 DEFAULT_SECONDS = 2.0  # a file
 DEFAULT_TEST_SECONDS = 0.5  # a test of a file split per test
 SPLIT_SECONDS = 10.0
@@ -153,6 +154,16 @@ def _cpu_of_children() -> float:
     return usage.children_user + usage.children_system
 
 
+def _bytecode_cached(environ: Mapping[str, str]) -> dict[str, str]:
+    """The workers' environment, which their servers and subprocesses inherit: compiled bytecode is kept
+    under test-artifacts/pycache, even where PYTHONDONTWRITEBYTECODE is set (which keeps it out of the
+    source tree: so does this). Without it, each of the suite's ~40 Python processes compiled the project
+    again, and each worker rewrote the assertions of every pytest plugin's modules (about 3 s a worker)."""
+    env = {name: value for name, value in environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
+
+
 def run(workers: int, pytest_args: list[str]) -> int:
     ARTIFACTS.mkdir(exist_ok=True)
     claims = Path(tempfile.mkdtemp(prefix="chatbox-test-claims-"))
@@ -163,7 +174,7 @@ def run(workers: int, pytest_args: list[str]) -> int:
     try:
         for n in range(1, workers + 1):
             log_path = ARTIFACTS / f"tests-worker-{n}.log"
-            env = {**os.environ, CLAIMS_ENV: str(claims), WORKER_ENV: str(n)}
+            env = {**_bytecode_cached(os.environ), CLAIMS_ENV: str(claims), WORKER_ENV: str(n)}
             command = [sys.executable, "-m", "pytest", "-q", "-p", "tests.support.parallel", *pytest_args]
             log = open(log_path, "wb")  # noqa: SIM115 - the child writes it until it exits
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
