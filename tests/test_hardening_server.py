@@ -188,8 +188,9 @@ def test_gunicorn_refuses_a_worker_class_without_the_limits() -> None:
 # --- gevent's own answers are JSON --------------------------------------------------------------------
 
 
-def test_answers_given_before_the_app_runs_are_json(server_factory: Any) -> None:
-    server = server_factory()
+def test_answers_given_before_the_app_runs_are_json(live_server: LiveServer) -> None:
+    # The default settings, as the suite's shared server has them: no server of its own to start.
+    server = live_server
     port = _port(server.url)
     cases = [
         (b"GET /healthz?q=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "url_too_long"),
