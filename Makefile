@@ -37,7 +37,7 @@ system-packages:
 # wait on servers, sockets and browsers, so more processes than cores keep the cores busy
 # (tests/support/parallel.py; docs/testing.md). Each worker's output is printed in turn; any failure,
 # or any test that ran nowhere, fails the target. Other pytest arguments: `make test PYTEST_ARGS=...`.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: system-packages
 	@$(MAKE) --no-print-directory install
 	$(BIN)/ruff check .

@@ -46,7 +46,7 @@ SPLIT_SECONDS = 10.0
 # Set by the runner for its workers: the shared claims directory and this worker's number.
 CLAIMS_ENV = "CHATBOX_TEST_CLAIMS"
 WORKER_ENV = "CHATBOX_TEST_WORKER"
-DEFAULT_WORKERS = 3
+DEFAULT_WORKERS = 4
 
 
 def file_of(nodeid: str) -> str:
