@@ -40,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.api import ApiClient, User
+from tests.support.database import delete_every_document
 from tests.support.files import PNG
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
@@ -213,9 +214,8 @@ def _snapshot() -> dict[str, list[dict[str, Any]]]:
 def _restore(snapshot: dict[str, list[dict[str, Any]]]) -> None:
     from mongoengine.connection import get_db
 
+    delete_every_document()
     db = get_db()
-    for name in db.list_collection_names():
-        db[name].delete_many({})
     for name, documents in snapshot.items():
         if documents:
             db[name].insert_many([dict(d) for d in documents])
