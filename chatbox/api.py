@@ -351,6 +351,16 @@ class ObjectIdString(ma.fields.String):
         return text
 
 
+class QueryInteger(ma.fields.Integer):
+    """A whole number in a query string: decimal digits only. (Python's `int()`, under marshmallow's
+    Integer, also takes "+1", " 1" or "1_0", which no client means.)"""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise self.make_error("invalid")
+        return int(super()._deserialize(value, attr, data, **kwargs))
+
+
 def object_id(**kwargs: Any) -> ma.fields.String:
     """A 24-hex id in a response."""
     return ma.fields.String(metadata={"pattern": OBJECT_ID_PATTERN, **kwargs.pop("metadata", {})}, **kwargs)
@@ -362,7 +372,7 @@ def timestamp(**kwargs: Any) -> ma.fields.String:
 
 
 class PageArgs(BaseSchema):
-    limit = ma.fields.Integer(
+    limit = QueryInteger(
         load_default=None,
         allow_none=False,
         validate=ma.validate.Range(min=1, max=PAGE_MAX),

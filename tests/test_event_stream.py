@@ -355,6 +355,17 @@ def test_sync_pages_and_validates(api: ApiClient) -> None:
     assert api.get("/api/sync").status_code == 401
 
 
+def test_query_numbers_are_decimal_digits_only(api: ApiClient) -> None:
+    """Python's int() takes a sign, spaces and underscores; a query string's number is digits only."""
+    bob = api.signup("Bob")
+    for query in ("since=%2B1", "since=+1", "since=1_0", "since=%EF%BC%91", "limit=%2B5", "limit=5%20"):
+        response = api.get(f"/api/sync?{query}", bob)
+        assert response.status_code == 400 and response.get_json()["code"] == "validation_error", query
+    assert api.get("/api/messages/chats?limit=%2B5", bob).status_code == 400
+    assert api.get("/api/sync?since=0&limit=5", bob).status_code == 200
+    assert api.get("/api/messages/chats?limit=5", bob).status_code == 200
+
+
 def test_sync_over_the_socket_answers_the_same(node: Node, sockets: Any) -> None:
     live = LiveApi(node.url)
     alice, bob = live.signup("Alice"), live.signup("Bob")

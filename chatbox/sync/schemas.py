@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from chatbox.api import BaseSchema, timestamp
+from chatbox.api import BaseSchema, QueryInteger, timestamp
 from config import SYNC_PAGE_DEFAULT, SYNC_PAGE_MAX
 
 # An int64: MongoDB cannot compare with anything larger (and no stream gets near it).
@@ -10,7 +10,8 @@ MAX_SEQ = 2**63 - 1
 
 
 def _since(strict: bool) -> ma.fields.Integer:
-    return ma.fields.Integer(
+    # strict: a socket event's JSON number; otherwise a query string's digits.
+    return (ma.fields.Integer if strict else QueryInteger)(
         load_default=0,
         strict=strict,
         validate=ma.validate.Range(min=0, max=MAX_SEQ),
@@ -19,7 +20,7 @@ def _since(strict: bool) -> ma.fields.Integer:
 
 
 def _limit(strict: bool) -> ma.fields.Integer:
-    return ma.fields.Integer(
+    return (ma.fields.Integer if strict else QueryInteger)(
         load_default=None,
         strict=strict,
         validate=ma.validate.Range(min=1, max=SYNC_PAGE_MAX),
