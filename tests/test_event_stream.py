@@ -19,27 +19,8 @@ import pytest
 from tests.support.api import ApiClient
 from tests.support.database import empty_database
 from tests.support.inprocess import Node, start_node
+from tests.support.round_trips import COMMANDS
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
-
-# Every mongomock collection call that is one command (one round trip) on MongoDB.
-COMMANDS = (
-    "find",
-    "find_one",
-    "insert_one",
-    "insert_many",
-    "update_one",
-    "update_many",
-    "replace_one",
-    "delete_one",
-    "delete_many",
-    "find_one_and_update",
-    "find_one_and_replace",
-    "find_one_and_delete",
-    "count_documents",
-    "aggregate",
-    "bulk_write",
-    "distinct",
-)
 
 
 @pytest.fixture
