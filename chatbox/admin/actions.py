@@ -10,7 +10,6 @@ the command line (no runtime here) announces through `rt.sessions.user_changed` 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from chatbox.models import User
 from chatbox.models.ids import parse_object_id, utcnow
 from chatbox.pagination import Page, decode_cursor, encode_cursor
 from chatbox.runtime import Runtime
+from chatbox.users.queries import name_or_email_containing
 
 log = logging.getLogger("chatbox.admin")
 
@@ -62,11 +62,7 @@ def account_by_id(user_id: str) -> User:
 
 def list_accounts(limit: int, cursor: str | None, text: str) -> Page:
     """Every account, oldest first (by id), optionally those whose name or email contains `text`."""
-    query = Q()
-    text = text.strip()
-    if text:
-        pattern = re.compile(re.escape(text), re.IGNORECASE)
-        query &= Q(full_name=pattern) | Q(email=pattern)
+    query = name_or_email_containing(text)
     position = decode_cursor(cursor)
     if position is not None:
         try:

@@ -20,7 +20,7 @@ from chatbox.models.chat import KIND_GROUP
 from chatbox.models.ids import iso, parse_object_id
 from chatbox.pagination import Page, decode_cursor, encode_cursor
 from chatbox.runtime import Runtime
-from chatbox.users.queries import find_other_user
+from chatbox.users.queries import find_other_user, name_or_email_containing
 from config import SEARCH_QUERY_MAX
 
 
@@ -189,11 +189,7 @@ def chat_list(rt: Runtime, me: User, limit: int, cursor: str | None, name_query:
 
 def contacts(me: User, limit: int, cursor: str | None, text: str) -> Page:
     """Other active users by name (then id), optionally matching `text` in name or email."""
-    query = Q(is_active=True) & Q(is_blocked__ne=True) & Q(id__ne=me.id)
-    text = text.strip()
-    if text:
-        pattern = re.compile(re.escape(text), re.IGNORECASE)
-        query &= Q(full_name=pattern) | Q(email=pattern)
+    query = Q(is_active=True) & Q(is_blocked__ne=True) & Q(id__ne=me.id) & name_or_email_containing(text)
     position = decode_cursor(cursor)
     if position is not None:
         try:

@@ -3,7 +3,10 @@ of my presence audience is online."""
 
 from __future__ import annotations
 
+import re
+
 from bson import ObjectId
+from mongoengine import Q
 
 from chatbox.errors import bad_request, not_found
 from chatbox.models import Chat, User, pair_key
@@ -13,6 +16,16 @@ from chatbox.users.rules import presence_audience
 
 BLOCKED = "blocked_users"
 PINNED = "pinned_chats"
+
+
+def name_or_email_containing(text: str) -> Q:
+    """Users whose name or email contains `text` (case-insensitive, taken literally); everyone for
+    an empty or blank `text`."""
+    text = text.strip()
+    if not text:
+        return Q()
+    pattern = re.compile(re.escape(text), re.IGNORECASE)
+    return Q(full_name=pattern) | Q(email=pattern)
 
 
 def find_other_user(me: User, user_id: str, require_active: bool = False) -> User:
