@@ -213,6 +213,33 @@ def test_answers_given_before_the_app_runs_are_json(live_server: LiveServer) -> 
     assert requests.get(f"{server.url}/healthz", timeout=WAIT_SECONDS).status_code == 200
 
 
+def test_a_request_that_asks_to_close_is_told_the_connection_closes(live_server: LiveServer) -> None:
+    """HTTP/1.1 `Connection: close` (nginx sends it upstream for a long-poll under the websocket example's
+    map) is answered with `Connection: close`: a proxy that judges reuse by the answer alone must not
+    keep, and later reuse, a connection the server closes. A kept-alive request is not told so."""
+    port = _port(live_server.url)
+    polling = b"/socket.io/?EIO=4&transport=polling"
+    for path, connection, closes in [
+        (b"/healthz", b"close", True),
+        (polling, b"close", True),
+        (b"/healthz", b"keep-alive", False),
+    ]:
+        sock = _connect(port)
+        try:
+            sock.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: " + connection + b"\r\n\r\n")
+            if closes:
+                raw = _read_all(sock)
+            else:
+                raw = b""
+                while b"\r\n\r\n" not in raw:
+                    raw += sock.recv(65536)
+        finally:
+            sock.close()
+        head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+        assert head.startswith("http/1.1 200"), head
+        assert ("\r\nconnection: close" in head) is closes, (path, head)
+
+
 def test_socketio_transport_refusals_are_json(tmp_path: Any) -> None:
     """Engine.IO's own answers to requests it cannot take (a protocol version, session or transport it
     does not know, a method it does not serve, a foreign origin) are `{message, code}` JSON too."""

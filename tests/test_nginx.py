@@ -71,6 +71,12 @@ http {{
 class BehindNginx:
     url: str
     nodes: list[Node]
+    error_log: Path
+
+    def upstream_errors(self) -> list[str]:
+        """nginx's complaints about the nodes (a connection one of them closed too early, and so on)."""
+        lines = self.error_log.read_text().splitlines() if self.error_log.exists() else []
+        return [line for line in lines if "upstream" in line]
 
 
 @pytest.fixture
@@ -94,7 +100,7 @@ def behind_nginx(tmp_path: Path) -> Iterator[BehindNginx]:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: process.poll() is not None or _answers(url), "nginx to start")
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        yield BehindNginx(url, nodes)
+        yield BehindNginx(url, nodes, tmp_path / "error.log")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -117,6 +123,8 @@ def test_socket_io_client_works_through_the_guides_nginx_config(behind_nginx: Be
     alice, bob = live.signup("Nginx Alice"), live.signup("Nginx Bob")
     result = run_conversation(behind_nginx.url, alice, bob)
     check_conversation(result, live, alice, bob)
+    # Not one request failed on its way to a node (nginx would have retried it on the other node).
+    assert behind_nginx.upstream_errors() == []
 
 
 def test_an_upload_through_nginx_is_served_by_every_node_without_a_shared_volume(behind_nginx: BehindNginx) -> None:

@@ -183,6 +183,24 @@ class ChatBoxHandler(BoundedWebSocketHandler):
         response = super()._handle_client_error(ex)
         return ("400", BAD_REQUEST) if isinstance(response, tuple) else response
 
+    # --- saying that the connection closes ---------------------------------------------------------
+
+    def finalize_headers(self) -> None:
+        super().finalize_headers()
+        # An HTTP/1.1 request that asked to close (`Connection: close`) gets `Connection: close` back, as
+        # RFC 9112 asks of a server that closes. pywsgi closes such a connection after the answer without
+        # saying so, and nginx decides whether to keep an upstream connection from the answer alone: it
+        # kept them, sometimes reused one just as the node closed it ("upstream prematurely closed
+        # connection"), and retried the request on another node, which answers a long-poll of a session
+        # it does not hold with 400 "Invalid session" (tests/test_nginx.py).
+        if (
+            self.close_connection
+            and self.request_version == "HTTP/1.1"
+            and not self.connection_upgraded
+            and not any(name.lower() == b"connection" for name, _ in self.response_headers)
+        ):
+            self.response_headers.append((b"Connection", b"close"))
+
     # --- logs without tokens -----------------------------------------------------------------------
 
     def format_request(self) -> str:
