@@ -25,7 +25,7 @@ from chatbox.realtime.engine import use_lean_engine
 from chatbox.realtime.namespace import ChatNamespace
 from chatbox.realtime.notifier import Notifier
 from chatbox.realtime.packet_guards import MalformedPacketGuard, PollingPayloadGuard
-from chatbox.realtime.scale_out import EVENT_BUS_KEY, build_redis_health, start_scale_out
+from chatbox.realtime.scale_out import EVENT_BUS_KEY, QueueManager, build_redis_health, start_scale_out
 from chatbox.realtime.sessions import SessionCache, SessionGuard
 from chatbox.realtime.socketio_options import socketio_options
 from chatbox.realtime.unclaimed_connections import UnclaimedConnectionCloser
@@ -104,6 +104,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config["EVENT_RETENTION_DAYS"], app.config["EVENT_SWEEP_SECONDS"], socketio.server.start_background_task
     )
     rt.background.extend(task for task in (event_bus, heartbeat) if task is not None)
+    if isinstance(socketio.server.manager, QueueManager):
+        rt.background.append(socketio.server.manager)
     if sweep is not None:
         rt.background.append(sweep.start())
     app.extensions["chatbox.socketio"] = socketio

@@ -5,16 +5,18 @@ nothing acknowledged is lost, and the process recovers by itself when Redis is b
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Iterator
 from typing import Any
 
+import gevent
 import pytest
 import requests
 
 from chatbox.processes import RedisServer, start_redis_server
-from chatbox.realtime.scale_out import QUEUE_CHANNEL
+from chatbox.realtime.scale_out import QUEUE_CHANNEL, QueueManager
 from tests.support.database import empty_database
 from tests.support.inprocess import Node, start_node
 from tests.support.sockets import LiveApi, LiveUser, Socket, wait_until
@@ -286,3 +288,44 @@ def test_group_sends_and_changes_answer_503_during_an_outage(node: Node, redis_s
     history = live.call("GET", f"/api/chats/{chat_id}/messages", bob).json()
     assert [m["_id"] for m in history if m["text"] == "group during the outage"] == [retried.json()["_id"]]
     assert live.call("GET", f"/api/chats/{chat_id}", bob).json()["name"] == "Outage"
+
+
+def test_the_queue_listener_logs_an_outage_once_and_stops_with_the_node(
+    redis_server: RedisServer, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While Redis stays down the listener retries every LISTEN_RETRY_SECONDS: one warning when it loses
+    Redis, one when it is back, none per retry; and a stopped node's listener stops retrying (a test
+    that stopped its node and its Redis used to see warnings in every later test of its process)."""
+    started = start_node(tmp_path / "uploads", {"REDIS_URL": redis_server.url, "JWT_SECRET_KEY": SECRET})
+    manager = started.app.extensions["chatbox.socketio"].server.manager
+    assert isinstance(manager, QueueManager)
+    probe = redis_server.client()
+    wait_until(lambda: probe.pubsub_numsub(QUEUE_CHANNEL)[0][1] >= 1, "the node to listen to the queue")
+
+    def listener_lines(level: int) -> list[str]:
+        return [r.getMessage() for r in caplog.records if "queue listener" in r.getMessage() and r.levelno >= level]
+
+    restarted: RedisServer | None = None
+    try:
+        with caplog.at_level(logging.DEBUG, logger="chatbox.realtime"):
+            redis_server.stop()
+            wait_until(lambda: len(listener_lines(logging.DEBUG)) >= 3, "the listener to retry twice")
+            (tmp_path / "again").mkdir()
+            restarted = start_redis_server(tmp_path / "again", port=redis_server.port)
+            probe = restarted.client()
+            wait_until(lambda: probe.pubsub_numsub(QUEUE_CHANNEL)[0][1] >= 1, "the node to listen again")
+            wait_until(lambda: len(listener_lines(logging.WARNING)) >= 2, "the listener to say it is back")
+        warned = listener_lines(logging.WARNING)
+        assert len(warned) == 2, listener_lines(logging.DEBUG)
+        assert warned[0].startswith("Socket.IO queue listener lost Redis (")
+        assert warned[1].startswith("Socket.IO queue listener is back after ")
+    finally:
+        started.stop()
+        if restarted is not None:
+            restarted.stop()
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="chatbox.realtime"):
+        wait_until(lambda: manager.thread.dead, "the stopped node's listener to end")
+        gevent.sleep(manager.LISTEN_RETRY_SECONDS * 2)  # a listener still running would have retried
+    assert listener_lines(logging.DEBUG) == []
+    empty_database()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 import socketio
+from greenlet import GreenletExit
 
 from chatbox.realtime.bus import RedisBus
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
@@ -75,6 +76,7 @@ class QueueManager(socketio.RedisManager):
         # listener lost Redis: announcements made meanwhile are missed).
         self.on_sessions_changed: Callable[[str, bool], None] | None = None
         self.on_listening: Callable[[bool], None] | None = None
+        self.stopped = False
 
     def announce_sessions_changed(self, user_id: str, recheck: bool) -> None:
         """Tell every other process on the channel (raises QueueUnavailable when Redis is down)."""
@@ -128,19 +130,52 @@ class QueueManager(socketio.RedisManager):
 
     def _redis_listen_with_retries(self) -> Any:
         subscribed = False
+        failures = 0  # of this outage: the first is logged, the retries once more when it ends
         while True:
+            if self.stopped:
+                # The end of the task. Not a return: python-socketio's `_listen` would then unsubscribe
+                # (which fails while Redis is down) and its `_thread` would start over at once, in a loop.
+                raise GreenletExit
             try:
                 if not subscribed:
                     self._redis_connect()
                     self.pubsub.subscribe(self.channel)
                     subscribed = True
+                    if failures:
+                        log.warning("Socket.IO queue listener is back after %d failed attempt(s)", failures)
+                        failures = 0
                     self._listening(True)
                 yield from self.pubsub.listen()
             except Exception as exc:
-                log.warning("Socket.IO queue listener lost Redis (%s); retrying", type(exc).__name__)
+                if self.stopped:
+                    raise GreenletExit from exc  # stopped: the end of this task, as above
+                failures += 1
+                if failures == 1:
+                    # Once per outage: while Redis stays down, a line a second would bury the log.
+                    log.warning(
+                        "Socket.IO queue listener lost Redis (%s); retrying every %s s",
+                        type(exc).__name__,
+                        self.LISTEN_RETRY_SECONDS,
+                    )
+                else:
+                    log.debug("Socket.IO queue listener: Redis still unreachable (%s)", type(exc).__name__)
                 subscribed = False
                 self._listening(False)
                 time.sleep(self.LISTEN_RETRY_SECONDS)
+
+    def stop(self) -> None:
+        """End the listener (Runtime.stop): a stopped app must not keep retrying a Redis that went away
+        with it. python-socketio's listener has no stop of its own. Closing the subscription wakes the
+        task wherever it waits (a killed greenlet is not enough: redis-py's clean-up after the kill
+        raises an error of its own in place of GreenletExit); a task asleep between retries ends when
+        it wakes."""
+        self.stopped = True
+        pubsub = getattr(self, "pubsub", None)
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:  # closing a broken connection may fail too; we are leaving anyway
+                log.debug("closing the queue subscription failed", exc_info=True)
 
 
 def build_redis_health(config: dict[str, Any]) -> RedisHealth | None:
