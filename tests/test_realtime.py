@@ -683,3 +683,18 @@ def test_a_silent_socket_is_dropped_when_its_token_expires(tmp_path: Any) -> Non
         socket = Socket(url, user)
         assert socket.client.connected
         wait_until(lambda: not socket.client.connected, "the expired socket to be dropped")
+
+
+def test_one_event_payload_never_leaks_into_the_next(live: LiveApi, sockets: Any) -> None:
+    """Event schemas are built once per process and shared by every event (the CPU of a send): each
+    event is still validated on its own, with nothing left over from the one before."""
+    alice, bob = live.signup("Alice Schema"), live.signup("Bob Schema")
+    socket = sockets(alice)
+    refused_send = socket.call("new-message", {"to": bob.id, "text": 5})
+    assert refused_send["ok"] is False and refused_send["code"] == "validation_error"
+    with_id = socket.call("new-message", {"to": bob.id, "text": "second", "clientMessageId": "c-2"})
+    without_id = socket.call("new-message", {"to": bob.id, "text": "third"})
+    assert with_id["ok"] and with_id["message"]["text"] == "second" and with_id["message"]["clientMessageId"] == "c-2"
+    assert without_id["ok"] and without_id["message"]["text"] == "third"
+    assert without_id["message"].get("clientMessageId") is None
+    assert socket.call("message-read", {})["code"] == "validation_error"
