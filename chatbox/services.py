@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from chatbox.models import User
 
 
 class TooManyConnections(Exception):
@@ -89,6 +92,15 @@ class SessionChecks(Protocol):
 
     def recheck_user(self, user_id: str) -> int:
         """Drop this user's sockets whose token no longer holds, now; how many were dropped."""
+        ...
+
+    def user_changed(self, user_id: str) -> None:
+        """The user's document changed: every process reads it again before using it."""
+        ...
+
+    def known_user(self, user_id: str) -> User | None:
+        """The user's document as this process holds it for their sockets, if it does and hears every
+        change to it (then as fresh as a read); None otherwise."""
         ...
 
     def stop(self) -> None: ...

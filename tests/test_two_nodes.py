@@ -341,6 +341,31 @@ def test_a_session_change_on_node_1_reaches_node_2_before_its_next_event(start_n
     assert ack["ok"] is False and ack["code"] == "blocked", ack
 
 
+def test_a_receiver_held_in_the_session_cache_is_judged_on_changes_made_on_another_node(start_nodes: Any) -> None:
+    """A socket send reads its receiver from the session cache when the receiver has a socket on the same
+    node. A change of that receiver made on node 1 (a block of the sender, an administrator's
+    deactivation) reaches node 2 before the next send there, which is refused on the new state."""
+    node1, node2 = start_nodes(SESSION_SWEEP_SECONDS=3600)
+    api1, api2 = LiveApi(node1.url), LiveApi(node2.url)
+    sender, blocker, deactivated = (api2.signup(name) for name in ("Sender", "Blocker", "Deactivated"))
+    sockets = {user.id: connect(start_nodes, node2, user) for user in (sender, blocker, deactivated)}
+    cache = node2.rt.sessions.cache
+    for receiver in (blocker, deactivated):
+        ack = sockets[sender.id].call("new-message", {"to": receiver.id, "text": "before"})
+        assert ack["ok"] is True, ack
+        assert node2.rt.sessions.known_user(receiver.id) is not None  # what the send above read
+
+    assert api1.call("POST", f"/api/users/block/{sender.id}", blocker).status_code == 200
+    wait_until(lambda: blocker.id not in cache, "node 2 to hear of the block")
+    ack = sockets[sender.id].call("new-message", {"to": blocker.id, "text": "after the block"})
+    assert ack["ok"] is False and ack["code"] == "blocked", ack
+
+    assert node1.app.test_cli_runner().invoke(args=["users", "deactivate", deactivated.email]).exit_code == 0
+    wait_until(lambda: deactivated.id not in cache, "node 2 to hear of the deactivation")
+    ack = sockets[sender.id].call("new-message", {"to": deactivated.id, "text": "after the deactivation"})
+    assert ack["ok"] is False and ack["code"] == "user_not_found", ack
+
+
 def test_the_admin_api_on_node_1_ends_sessions_on_node_2_at_once(start_nodes: Any) -> None:
     """The administration API's changes take the same path: node 2 forgets the account and drops its
     sockets on the announcement (the sweep is far too slow to be what catches it here)."""

@@ -13,7 +13,7 @@ from mongoengine import Q
 from pymongo import ReturnDocument
 
 from chatbox.models import Chat, Message, ReceiptMark, StoredFile, User
-from chatbox.models.chat import KIND_GROUP, ChatMember
+from chatbox.models.chat import KIND_GROUP, ChatMember, ChatState
 from chatbox.models.message import files_still_attached, set_read
 from chatbox.models.receipt import MARK_DELIVERED, MARK_READ
 
@@ -137,12 +137,12 @@ def record_last_message(chat_id: ObjectId, message: Message) -> None:
     Chat._get_collection().update_one({"_id": chat_id}, _summary(message))
 
 
-def record_last_message_before(chat_id: ObjectId, message: Message) -> Chat | None:
-    """`record_last_message`, returning the chat as it was just before (None: no such chat)."""
+def record_last_message_before(chat_id: ObjectId, message: Message) -> ChatState | None:
+    """`record_last_message`, returning the chat's state as it was just before (None: no such chat)."""
     before = Chat._get_collection().find_one_and_update(
-        {"_id": chat_id}, _summary(message), return_document=ReturnDocument.BEFORE
+        {"_id": chat_id}, _summary(message), projection=ChatState.FIELDS, return_document=ReturnDocument.BEFORE
     )
-    return Chat._from_son(before) if before is not None else None
+    return ChatState.from_raw(before) if before is not None else None
 
 
 def advance_marks(

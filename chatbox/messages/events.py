@@ -12,6 +12,7 @@ from bson import ObjectId
 
 from chatbox.messages.presenting import chat_items
 from chatbox.models import Chat, Message, User
+from chatbox.models.chat import ChatState
 from chatbox.models.ids import iso, utcnow
 from chatbox.push.rules import offline_recipients
 from chatbox.runtime import Runtime
@@ -26,7 +27,7 @@ def ensure_announceable(rt: Runtime) -> None:
 
 def messages_created(
     rt: Runtime,
-    chat: Chat,
+    chat: Chat | ChatState,
     sender: User,
     receiver: User,
     messages: list[Message],
@@ -86,7 +87,9 @@ def push_group_messages(rt: Runtime, chat: Chat, sender: User, messages: list[Me
         rt.push.notify_group_messages(sender, chat.name or "", offline, messages)
 
 
-def _read_payload(chat: Chat | None, reader: User, message_ids: list[ObjectId], read_at: datetime) -> dict[str, Any]:
+def _read_payload(
+    chat: Chat | ChatState | None, reader: User, message_ids: list[ObjectId], read_at: datetime
+) -> dict[str, Any]:
     return {
         "chatId": str(chat.id) if chat is not None else None,
         "readerId": str(reader.id),
@@ -106,7 +109,12 @@ def _status_payload(message: Message) -> dict[str, Any]:
 
 
 def messages_read_ids(
-    rt: Runtime, chat: Chat, reader: User, sender_id: ObjectId, message_ids: list[ObjectId], read_at: datetime
+    rt: Runtime,
+    chat: Chat | ChatState,
+    reader: User,
+    sender_id: ObjectId,
+    message_ids: list[ObjectId],
+    read_at: datetime,
 ) -> None:
     rt.notifier.to_user(sender_id, "messages-read", _read_payload(chat, reader, message_ids, read_at))
 

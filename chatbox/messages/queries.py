@@ -16,7 +16,7 @@ from chatbox.chats import rules as chat_rules
 from chatbox.errors import ApiError, bad_request
 from chatbox.messages.presenting import chat_items
 from chatbox.models import Chat, Message, ReceiptMark, User, pair_key
-from chatbox.models.chat import KIND_GROUP
+from chatbox.models.chat import KIND_GROUP, ChatState
 from chatbox.models.ids import iso, parse_object_id
 from chatbox.pagination import Page, decode_cursor, encode_cursor
 from chatbox.runtime import Runtime
@@ -43,7 +43,7 @@ def before_cursor(cursor: str | None) -> ObjectId | None:
     return before
 
 
-def visible_to(me: User, chat: Chat) -> Q:
+def visible_to(me: User, chat: Chat | ChatState) -> Q:
     query = Q(chat_id=chat.id)
     mark = chat.cleared_mark_for(me.id)
     if mark is not None:

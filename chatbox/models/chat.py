@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bson import ObjectId
 from mongoengine import (
@@ -60,7 +62,60 @@ class ChatMember(EmbeddedDocument):
         return self.since_id <= message_id and (self.until_id is None or message_id <= self.until_id)
 
 
-class Chat(Document):
+class ChatRules:
+    """What a chat's participants, kind, clear marks and mutes say: shared by the `Chat` document and the
+    lighter `ChatState`, so that each rule is written once."""
+
+    kind: str | None
+    participants: list[ObjectId]
+    cleared_up_to: dict[str, Any]
+    muted_until: dict[str, Any]
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind == KIND_GROUP
+
+    def other_participant(self, user_id: ObjectId) -> ObjectId:
+        return next(p for p in self.participants if p != user_id)
+
+    def cleared_mark_for(self, user_id: ObjectId) -> ObjectId | None:
+        mark = self.cleared_up_to.get(str(user_id))
+        return ObjectId(mark) if mark else None
+
+    def muted_for(self, user_id: ObjectId, now: datetime) -> bool:
+        until = self.muted_until.get(str(user_id))
+        return isinstance(until, datetime) and until > now
+
+
+@dataclass(slots=True)
+class ChatState(ChatRules):
+    """A chat's state as a send finds it (its participants, kind, first message, clear marks and mutes),
+    read raw with the send's summary update instead of as a `Chat` document: building a document costs
+    more CPU than the rest of that update (docs/benchmarks.md). Read-only; nothing saves it."""
+
+    id: ObjectId
+    kind: str | None
+    participants: list[ObjectId]
+    last_message_id: ObjectId | None
+    cleared_up_to: dict[str, Any]
+    muted_until: dict[str, Any]
+
+    # The stored fields it is built from, as a projection.
+    FIELDS = {"kind": 1, "participants": 1, "lastMessageId": 1, "clearedUpTo": 1, "mutedUntil": 1}
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> ChatState:
+        return cls(
+            id=raw["_id"],
+            kind=raw.get("kind") or KIND_DIRECT,  # stored before groups existed: direct
+            participants=list(raw.get("participants") or []),
+            last_message_id=raw.get("lastMessageId"),
+            cleared_up_to=dict(raw.get("clearedUpTo") or {}),
+            muted_until=dict(raw.get("mutedUntil") or {}),
+        )
+
+
+class Chat(ChatRules, Document):
     """A direct chat (one per pair of users) or a group. Unread counts are not stored: they are counted
     from the messages (see messages.presenting), so no race between sends, reads and clears can make them
     drift. Documents stored before groups existed have no `kind`: they read as direct chats.
@@ -109,17 +164,6 @@ class Chat(Document):
     # Bumped by every change of members, roles, name or avatar: those are read-modify-write, guarded by it.
     version = IntField(db_field="v", default=0)
 
-    @property
-    def is_group(self) -> bool:
-        return self.kind == KIND_GROUP
-
-    def other_participant(self, user_id: ObjectId) -> ObjectId:
-        return next(p for p in self.participants if p != user_id)
-
-    def cleared_mark_for(self, user_id: ObjectId) -> ObjectId | None:
-        mark = self.cleared_up_to.get(str(user_id))
-        return ObjectId(mark) if mark else None
-
     def member(self, user_id: ObjectId) -> ChatMember | None:
         return next((m for m in self.members if m.user_id == user_id), None)
 
@@ -135,6 +179,4 @@ class Chat(Document):
         own = max(mark, member.since_id) if isinstance(mark, ObjectId) else member.since_id
         return max(own, self.read_mark(member))  # what was read was delivered
 
-    def muted_for(self, user_id: ObjectId, now: datetime) -> bool:
-        until = self.muted_until.get(str(user_id))
-        return isinstance(until, datetime) and until > now
+

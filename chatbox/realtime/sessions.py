@@ -70,6 +70,10 @@ class SessionCache:
         while len(self._users) > self.max_users:
             self._users.popitem(last=False)
 
+    def known(self, user_id: str) -> User | None:
+        """The kept document of `user_id`, if any (any user with a socket here, not only a socket's own)."""
+        return self._users.get(user_id) if self.usable else None
+
     def forget(self, user_id: str) -> None:
         self.generation += 1
         self._users.pop(user_id, None)
@@ -126,6 +130,9 @@ class SessionGuard:
         self.cache.forget(user_id)
         self._announce(user_id, recheck=True)
         return self._recheck_here(user_id)
+
+    def known_user(self, user_id: str) -> User | None:
+        return self.cache.known(user_id)
 
     def current_user(self, session: TokenSession) -> User:
         """The user a socket's event speaks for, or the ApiError that refuses the event."""

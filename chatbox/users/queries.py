@@ -4,6 +4,7 @@ of my presence audience is online."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bson import ObjectId
 from mongoengine import Q
@@ -28,13 +29,16 @@ def name_or_email_containing(text: str) -> Q:
     return Q(full_name=pattern) | Q(email=pattern)
 
 
-def find_other_user(me: User, user_id: str, require_active: bool = False) -> User:
+def find_other_user(
+    me: User, user_id: str, require_active: bool = False, known: Callable[[str], User | None] | None = None
+) -> User:
     """The user `user_id` names, refusing myself (400) and unknown users (404); with `require_active`,
-    also accounts that cannot be used (deactivated, or blocked by an administrator)."""
+    also accounts that cannot be used (deactivated, or blocked by an administrator). `known`: where
+    this process may already hold the document, as fresh as a read (`rt.sessions.known_user`)."""
     oid = parse_object_id(user_id)
     if oid is not None and oid == me.id:
         raise bad_request("You cannot do that with yourself.", "self_not_allowed")
-    other = User.by_id(oid) if oid else None
+    other = ((known(str(oid)) if known is not None else None) or User.by_id(oid)) if oid else None
     if other is None or (require_active and not other.can_sign_in):
         raise not_found("No such user.", "user_not_found")
     return other

@@ -17,7 +17,7 @@ from chatbox.messages import events, rules
 from chatbox.messages import queries as message_queries
 from chatbox.messages.queries import visible_to
 from chatbox.models import Chat, Message, User, pair_key
-from chatbox.models.chat import ChatMember
+from chatbox.models.chat import ChatMember, ChatState
 from chatbox.models.ids import iso, parse_object_id, utcnow
 from chatbox.models.message import STATUS_DELIVERED, STATUS_READ, STATUS_SENT, set_read
 from chatbox.runtime import Runtime
@@ -53,7 +53,7 @@ def _mark_direct_read(rt: Runtime, me: User, message: Message) -> int:
 
 
 def read_up_to(
-    rt: Runtime, me: User, chat: Chat, sender_id: ObjectId, up_to: ObjectId, sender: User | None = None
+    rt: Runtime, me: User, chat: Chat | ChatState, sender_id: ObjectId, up_to: ObjectId, sender: User | None = None
 ) -> int:
     if sender is None:
         sender = blocks_of(sender_id)

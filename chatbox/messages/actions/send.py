@@ -19,6 +19,7 @@ from chatbox.messages import events, replies, rules
 from chatbox.messages.actions.receipts import move_watermark, read_up_to
 from chatbox.messages.queries import find_chat
 from chatbox.models import Attachment, Chat, Message, StoredFile, User, pair_key
+from chatbox.models.chat import ChatState
 from chatbox.models.ids import parse_object_id, utcnow
 from chatbox.models.message import STATUS_READ, STATUS_SENT, NewMessage, insert_new
 from chatbox.models.stored_file import PURPOSE_ATTACHMENT
@@ -115,7 +116,9 @@ def _check_common(rt: Runtime, request: SendRequest) -> None:
 def _check_direct(rt: Runtime, request: SendRequest, receiver_id: str | None) -> _Checked:
     sender = request.sender
     _check_common(rt, request)
-    receiver = find_other_user(sender, receiver_id or "", require_active=True)
+    # A receiver with a socket on this process is read from its session cache (no read, no document
+    # to build: a tenth of a socket send's CPU outside the database, docs/benchmarks.md).
+    receiver = find_other_user(sender, receiver_id or "", require_active=True, known=rt.sessions.known_user)
     ensure_not_blocked(sender, receiver)
     text = rules.clean_text(rt.config, request.text, bool(request.uploads))
     chat_id = rt.chat_ids.get(pair_key(sender.id, receiver.id))
@@ -289,21 +292,26 @@ def announce_direct(
     Returns the sender's seq of each message's new-message."""
     # new-chat goes with the chat's first stored message (not with the chat document, which a failed
     # or racing first send may have created).
-    first, chat = _record_in_chat(chat.id if isinstance(chat, Chat) else chat, messages)
+    first, before = _record_in_chat(chat.id if isinstance(chat, Chat) else chat, messages)
+    current: Chat | ChatState = before
     if first:
-        chat.reload()  # the new-chat events show the chat's summary as stored
-    seqs = events.messages_created(rt, chat, sender, receiver, messages, first, origin_sid)
+        # The new-chat events show the chat's summary as stored: the whole document, once per chat.
+        stored_chat = chat_queries.chat_by_id(before.id)
+        if stored_chat is None:
+            raise RuntimeError(f"chat {before.id} vanished during a send")
+        current = stored_chat
+    seqs = events.messages_created(rt, current, sender, receiver, messages, first, origin_sid)
     if viewing:
         # "Every earlier unread one" first: one may still wait from before the view (a block ended),
         # so that the sender's receipts come in order.
-        read_up_to(rt, receiver, chat, sender.id, messages[-1].id, sender=sender)
+        read_up_to(rt, receiver, current, sender.id, messages[-1].id, sender=sender)
         events.messages_read_ids(
-            rt, chat, reader=receiver, sender_id=sender.id, message_ids=[m.id for m in messages], read_at=now
+            rt, current, reader=receiver, sender_id=sender.id, message_ids=[m.id for m in messages], read_at=now
         )
     return seqs
 
 
-def _record_in_chat(chat_id: ObjectId, messages: list[Message] | list[NewMessage]) -> tuple[bool, Chat]:
+def _record_in_chat(chat_id: ObjectId, messages: list[Message] | list[NewMessage]) -> tuple[bool, ChatState]:
     """Put the messages in the chat's summary; returns whether they are the chat's first, and the chat
     as it was just before (its participants and clear marks are what the rest of the send needs)."""
     before = chat_queries.record_last_message_before(chat_id, messages[-1])
