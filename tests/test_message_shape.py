@@ -129,3 +129,17 @@ def test_a_sent_message_is_validated_as_a_message_is() -> None:
             _new(**bad).validate()
         with pytest.raises(ValidationError):
             Message(**{name: getattr(_new(**bad), name) for name in NewMessage.__slots__}).validate()  # type: ignore[attr-defined]
+
+
+def test_times_are_rfc3339_utc_with_milliseconds() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from chatbox.models.ids import iso
+
+    assert iso(None) is None
+    assert iso(datetime(2026, 1, 2, 3, 4, 5, 999999)) == "2026-01-02T03:04:05.999Z"  # cut, not rounded
+    assert iso(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05.000Z"
+    assert iso(datetime(2026, 1, 2, tzinfo=timezone(timedelta(hours=5)))) == "2026-01-01T19:00:00.000Z"
+    assert iso(datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)) == "2026-01-02T03:04:05.006Z"
+    assert iso(datetime(9999, 12, 31)) == "9999-12-31T00:00:00.000Z"  # a mute until unmuted
+    assert iso(datetime(1, 1, 1)) == "0001-01-01T00:00:00.000Z"  # four-digit years (strftime gave "1-01-01")

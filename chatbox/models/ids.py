@@ -32,7 +32,9 @@ def iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is C code: a third of strftime's time (six times per message JSON on every send), and
+    # its year always has four digits, as RFC 3339 asks.
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def id_str(value: ObjectId | None) -> str | None:
