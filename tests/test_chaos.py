@@ -24,7 +24,9 @@ def test_the_local_chaos_run_is_clean() -> None:
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    # On failure: the table, the servers' warnings (which the tail of a traceback would push out), the tail.
+    warnings = [line for line in result.stderr.splitlines() if " WARNING " in line or " ERROR " in line]
+    assert result.returncode == 0, "\n".join([result.stdout, *warnings[:60], result.stderr[-3000:]])
     assert "1 server restart(s)" in result.stdout and "OK: every event exactly once" in result.stdout
     rows = [line.split() for line in result.stdout.splitlines() if line.strip().startswith("user") and "ok" in line]
     assert len(rows) == 5
