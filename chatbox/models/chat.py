@@ -178,5 +178,3 @@ class Chat(ChatRules, Document):
         mark = self.delivered_up_to.get(str(member.user_id))
         own = max(mark, member.since_id) if isinstance(mark, ObjectId) else member.since_id
         return max(own, self.read_mark(member))  # what was read was delivered
-
-
