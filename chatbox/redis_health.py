@@ -68,3 +68,27 @@ class RedisHealth:
                 self.outages += 1
                 log.error("Redis is unreachable: %s", exc or "no answer to PING")
         self.up = up
+
+
+class OutageLog:
+    """How a listener that retries Redis logs an outage: one warning when it starts (`lost`, with the
+    error and the caller's further arguments), the retries at debug level (`again`, with the error), and
+    one warning when it ends (`back`, with the count of failed attempts). While Redis stays down, a line
+    per retry would bury the log."""
+
+    def __init__(self, logger: logging.Logger, lost: str, again: str, back: str) -> None:
+        self.logger = logger
+        self.lost, self.again, self.back = lost, again, back
+        self.failures = 0  # of the current outage
+
+    def failed(self, error: object, *lost_args: object, exc_info: bool = False) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            self.logger.warning(self.lost, error, *lost_args, exc_info=exc_info)
+        else:
+            self.logger.debug(self.again, error)
+
+    def recovered(self) -> None:
+        if self.failures:
+            self.logger.warning(self.back, self.failures)
+            self.failures = 0

@@ -17,7 +17,7 @@ import gevent
 import redis
 
 from chatbox.realtime.sequencer import Delivery, Sequencer
-from chatbox.redis_health import RedisHealth
+from chatbox.redis_health import OutageLog, RedisHealth
 
 log = logging.getLogger("chatbox.realtime")
 
@@ -93,15 +93,18 @@ class RedisBus:
 
     def _listen_forever(self) -> None:
         first = True
-        failures = 0  # of this outage: the first is logged in full, the retries once more when it ends
+        outage = OutageLog(
+            log,
+            lost="the events channel dropped (%s); subscribing again every %s s",
+            again="subscribing to the events channel failed again (%s)",
+            back="the events channel is back after %d failed subscription(s)",
+        )
         while not self._stop.is_set():
             try:
                 self._pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
                 self._pubsub.subscribe(EVENTS_CHANNEL)
                 self.subscribed.set()
-                if failures:
-                    log.warning("the events channel is back after %d failed subscription(s)", failures)
-                    failures = 0
+                outage.recovered()
                 if not first:
                     self.sequencer.check_once()  # what was published while we were away
                 first = False
@@ -115,18 +118,8 @@ class RedisBus:
                 if self._stop.is_set():
                     return
                 self.subscribed.clear()
-                failures += 1
-                if failures == 1:
-                    # Once per outage: while Redis stays down, a traceback a second would bury the log.
-                    expected = isinstance(exc, (redis.RedisError, OSError))
-                    log.warning(
-                        "the events channel dropped (%s); subscribing again every %s s",
-                        exc,
-                        RESUBSCRIBE_SECONDS,
-                        exc_info=not expected,
-                    )
-                else:
-                    log.debug("subscribing to the events channel failed again (%s)", exc)
+                # A traceback only for what is not a Redis or network error.
+                outage.failed(exc, RESUBSCRIBE_SECONDS, exc_info=not isinstance(exc, (redis.RedisError, OSError)))
                 gevent.sleep(RESUBSCRIBE_SECONDS)
 
     def _dispatch(self, raw: bytes | str) -> None:

@@ -15,7 +15,7 @@ from greenlet import GreenletExit
 
 from chatbox.realtime.bus import RedisBus
 from chatbox.realtime.redis_presence import RedisPresence, redis_client
-from chatbox.redis_health import RedisHealth
+from chatbox.redis_health import OutageLog, RedisHealth
 from chatbox.users import actions as user_actions
 
 if TYPE_CHECKING:
@@ -130,7 +130,12 @@ class QueueManager(socketio.RedisManager):
 
     def _redis_listen_with_retries(self) -> Any:
         subscribed = False
-        failures = 0  # of this outage: the first is logged, the retries once more when it ends
+        outage = OutageLog(
+            log,
+            lost="Socket.IO queue listener lost Redis (%s); retrying every %s s",
+            again="Socket.IO queue listener: Redis still unreachable (%s)",
+            back="Socket.IO queue listener is back after %d failed attempt(s)",
+        )
         while True:
             if self.stopped:
                 # The end of the task. Not a return: python-socketio's `_listen` would then unsubscribe
@@ -141,24 +146,13 @@ class QueueManager(socketio.RedisManager):
                     self._redis_connect()
                     self.pubsub.subscribe(self.channel)
                     subscribed = True
-                    if failures:
-                        log.warning("Socket.IO queue listener is back after %d failed attempt(s)", failures)
-                        failures = 0
+                    outage.recovered()
                     self._listening(True)
                 yield from self.pubsub.listen()
             except Exception as exc:
                 if self.stopped:
                     raise GreenletExit from exc  # stopped: the end of this task, as above
-                failures += 1
-                if failures == 1:
-                    # Once per outage: while Redis stays down, a line a second would bury the log.
-                    log.warning(
-                        "Socket.IO queue listener lost Redis (%s); retrying every %s s",
-                        type(exc).__name__,
-                        self.LISTEN_RETRY_SECONDS,
-                    )
-                else:
-                    log.debug("Socket.IO queue listener: Redis still unreachable (%s)", type(exc).__name__)
+                outage.failed(type(exc).__name__, self.LISTEN_RETRY_SECONDS)
                 subscribed = False
                 self._listening(False)
                 time.sleep(self.LISTEN_RETRY_SECONDS)
