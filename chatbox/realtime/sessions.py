@@ -52,7 +52,7 @@ class SessionCache:
 
     def user(self, session: TokenSession) -> User:
         """The user `session` speaks for, or the ApiError (401/403) that refuses it."""
-        user = self._users.get(session.user_id) if self.usable else None
+        user = self.known(session.user_id)
         if user is not None:
             self._users.move_to_end(session.user_id)
             return check_session(session, user)

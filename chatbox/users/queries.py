@@ -38,7 +38,9 @@ def find_other_user(
     oid = parse_object_id(user_id)
     if oid is not None and oid == me.id:
         raise bad_request("You cannot do that with yourself.", "self_not_allowed")
-    other = ((known(str(oid)) if known is not None else None) or User.by_id(oid)) if oid else None
+    other = None
+    if oid is not None:
+        other = (known(str(oid)) if known is not None else None) or User.by_id(oid)
     if other is None or (require_active and not other.can_sign_in):
         raise not_found("No such user.", "user_not_found")
     return other
